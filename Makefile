@@ -1,0 +1,45 @@
+# Two commands on a fresh machine: `make run` (the web page on the bundled corpus) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export GRADIO_ANALYTICS_ENABLED := False
+export HF_HUB_DISABLE_TELEMETRY := 1
+export HF_HUB_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: run test install install-dev ingest eval bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## make run: install, build the knowledge base from knowledge/ if missing, start the web page
+run: install
+	$(BIN)/python -m bot.app
+
+## make test: install, run the whole test suite (including the evaluation gate and the browser test)
+test: install-dev
+	$(BIN)/python -m pytest tests -q -ra
+
+ingest: install
+	$(BIN)/python -m ingest
+
+eval: install
+	$(BIN)/python -m eval run --dataset eval/dataset.jsonl --knowledge knowledge eval/corpus --out eval/out
+
+bench: install
+	$(BIN)/python -m ingest.bench
+
+clean:
+	rm -rf var eval/out tests/output

@@ -1,0 +1,261 @@
+"""The extractive answerer: a short answer built from sentences (or clause windows) taken
+verbatim from the retrieved passages, each followed by its citation, or a refusal.
+
+No language model is involved, so every sentence is faithful by construction; the
+verifier checks it all the same. It is a langchain Runnable so it can be swapped with
+the LLM answerer: input {"query": Query, "contexts": [(Document, score)], ...}, output Draft.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from langchain_core.documents import Document
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from bot.evidence import (
+    ENUM_ANNOUNCE,
+    ENUM_ITEM,
+    GENERAL,
+    LIST,
+    Query,
+    is_injection,
+    missing_terms,
+    satisfies,
+    sentence_score,
+    term_coverage,
+)
+from ingest.text import compact, split_sentences
+
+Scored = tuple[Document, float]
+
+REFUSAL = "资料中没有找到能回答这个问题的内容。"
+REFUSAL_ABOUT = "资料中没有找到关于“{topic}”的内容。"
+INJECTION_REFUSAL = "这个问题试图改变问答规则，无法处理。请直接提问冬训学习材料中的内容。"
+RELATED_LABEL = "相关内容（仅供参考，并非对问题的回答）："
+
+# --- answer shape
+LONG_SENTENCE = 60  # characters; longer sentences are trimmed to their best clause window
+MIN_WINDOW = 12  # shortest clause window worth showing on its own
+WINDOW_KEEP = 0.9  # a window must keep this share of its sentence's score
+EXTRA_SENTENCE_KEEP = 0.85  # a further sentence must score this share of the best one
+RANK_PRIOR = 0.08  # preference for sentences from higher-ranked passages
+MAX_LIST_ITEMS = 8
+MAX_ANSWER_CHARS = 220
+
+# --- refusal (calibrated on the development set; see eval/README.md)
+MIN_COVERAGE = 0.34  # IDF-weighted share of question terms the best sentence must hold
+MIN_RELATED = 0.25  # coverage above which a refused question still gets a related passage
+FOCUS_MIN_WEIGHT = 3.0  # an IDF above this marks a rare, specific term
+CLAUSE_SPLIT = re.compile(r"(?<=[，,：:])")
+
+
+@dataclass
+class Candidate:
+    ctx: int  # index into contexts
+    start: int  # offsets into the context's text
+    end: int
+    text: str
+    score: float
+
+
+@dataclass
+class Draft:
+    """An answer before verification: text with [n] markers indexing `sources` (1-based)."""
+
+    text: str
+    sources: list[Document]
+    refused: bool = False
+    reason: str = ""
+    evidence: list[Candidate] = field(default_factory=list)
+
+
+def _clauses(sentence: str) -> list[str]:
+    return [c for c in CLAUSE_SPLIT.split(sentence) if c]
+
+
+def _trim(query: Query, sentence: str) -> tuple[str, bool, bool]:
+    """The shortest clause window of a long sentence that keeps its evidence.
+
+    Returns (window, cut_at_start, cut_at_end)."""
+    if len(sentence) <= LONG_SENTENCE:
+        return sentence, False, False
+    full = sentence_score(query, sentence)
+    clauses = _clauses(sentence)
+    best: Optional[tuple[int, int, int]] = None  # (length, i, j)
+    for i in range(len(clauses)):
+        for j in range(i + 1, len(clauses) + 1):
+            window = "".join(clauses[i:j])
+            if len(window) < MIN_WINDOW:
+                continue
+            if sentence_score(query, window) >= WINDOW_KEEP * full and (best is None or len(window) < best[0]):
+                best = (len(window), i, j)
+    if best is None:
+        return sentence, False, False
+    _, i, j = best
+    return "".join(clauses[i:j]), i > 0, j < len(clauses)
+
+
+def cite(sentence: str, n: int, cut_start: bool = False) -> str:
+    """Place [n] before the sentence's closing punctuation: …215场[1]。"""
+    s = sentence.rstrip()
+    s = re.sub(r"[，,：:；;、]+$", "", s)
+    closing = ""
+    m = re.search(r"[。！？!?]+[”’」』）)]*$|[。！？!?]*[”’」』]$", s)
+    if m and m.group(0).strip("。！？!?"):
+        closing = ""  # a quote closes the sentence: keep it, put the mark after
+    elif m:
+        s, closing = s[: m.start()], m.group(0)
+    s = re.sub(r"[。；;]+$", "", s)
+    return ("……" if cut_start else "") + s + f"[{n}]" + (closing if closing in ("？", "！") else "。")
+
+
+class ExtractiveAnswerer(Runnable):
+    """Answers from the passages' own sentences; refuses when they do not answer the question."""
+
+    def __init__(self, sibling_lookup: Optional[Callable[[Document], list[Document]]] = None,
+                 max_sentences: int = 3):
+        self.sibling_lookup = sibling_lookup
+        """Given a passage, the other passages of its document (for enumerations that span sections)."""
+        self.max_sentences = max_sentences
+        """Most sentences in an answer, enumerations aside."""
+
+    def invoke(self, input: dict, config: Optional[RunnableConfig] = None, **kwargs: Any) -> Draft:
+        return self.answer(input["query"], input["contexts"])
+
+    # ---------------------------------------------------------------------------------
+    def answer(self, query: Query, contexts: list[Scored]) -> Draft:
+        sources = [d for d, _ in contexts]
+        if is_injection(query.text):
+            return Draft(INJECTION_REFUSAL, [], refused=True, reason="injection")
+        cands = self.candidates(query, contexts)
+        if not cands:
+            return Draft(REFUSAL, [], refused=True, reason="no passages")
+        best = cands[0]
+        ok, reason, missing = self.judge(query, cands)
+        if not ok:
+            return self.refuse(query, best, sources, reason, missing)
+
+        parts: list[tuple[int, str, bool]] = []  # (source index, text, cut_at_start)
+        items = self.enumeration(query, best, sources)
+        if items:
+            parts = items
+        else:
+            window, cut_start, _ = _trim(query, best.text)
+            parts.append((best.ctx, window, cut_start))
+            covered = compact(window)
+            for c in cands[1:]:
+                if len(parts) >= self.max_sentences or c.score < EXTRA_SENTENCE_KEEP * best.score:
+                    break
+                w, cs, _ = _trim(query, c.text)
+                # A further sentence must bring a question term the answer lacks, not repeat its evidence.
+                adds = [t for t in missing_terms(query, covered) if compact(t) in compact(w)]
+                if not adds or sum(len(p[1]) for p in parts) + len(w) > MAX_ANSWER_CHARS:
+                    continue
+                parts.append((c.ctx, w, cs))
+                covered += compact(w)
+        text = "".join(cite(t, ctx + 1, cut) for ctx, t, cut in parts)
+        return Draft(text, sources, evidence=cands[:3])
+
+    def candidates(self, query: Query, contexts: list[Scored]) -> list[Candidate]:
+        """Every sentence of every passage, best first."""
+        out = []
+        n = len(contexts)
+        for i, (doc, _) in enumerate(contexts):
+            text = doc.page_content
+            for s, e in split_sentences(text):
+                sent = text[s:e]
+                if sent.startswith("|") and set(sent) <= set("|-: "):
+                    continue  # table separator row
+                score = sentence_score(query, sent) + RANK_PRIOR * (n - i) / n
+                out.append(Candidate(i, s, e, sent, score))
+        out.sort(key=lambda c: c.score, reverse=True)
+        return out
+
+    def judge(self, query: Query, cands: list[Candidate]) -> tuple[bool, str, list[str]]:
+        """Whether the best evidence answers what is asked; (ok, reason, missing specific terms)."""
+        top = cands[: max(3, self.max_sentences)]
+        coverage = max(term_coverage(query, c.text) for c in top)
+        # A rare, specific question term (经费, 预算, a name) that no top sentence holds means the thing asked about is absent.
+        joined = "".join(c.text for c in top)
+        missing = [t for t, w in query.weights.items() if w >= FOCUS_MIN_WEIGHT and len(t) >= 2 and compact(t) not in compact(joined)]
+        if query.kind not in (GENERAL, LIST) and not any(satisfies(query.kind, c.text) for c in top):
+            return False, f"no sentence gives the {query.kind} asked for", missing
+        if coverage < MIN_COVERAGE:
+            return False, f"coverage {coverage:.2f} below {MIN_COVERAGE}", missing
+        return True, "", missing
+
+    def refuse(self, query: Query, best: Candidate, sources: list[Document], reason: str,
+               missing: list[str]) -> Draft:
+        topic = "”“".join(missing[:2])
+        text = REFUSAL_ABOUT.format(topic=topic) if topic else REFUSAL
+        if term_coverage(query, best.text) >= MIN_RELATED:
+            window, cut_start, _ = _trim(query, best.text)
+            text += RELATED_LABEL + cite(window, best.ctx + 1, cut_start)
+            return Draft(text, sources, refused=True, reason=reason, evidence=[best])
+        return Draft(text, [], refused=True, reason=reason)
+
+    # ---------------------------------------------------------------------------------
+    def enumeration(self, query: Query, best: Candidate, sources: list[Document]) -> list[tuple[int, str, bool]]:
+        """Sibling items when the best sentence is, or announces, one item of a list."""
+        announces = bool(ENUM_ANNOUNCE.search(best.text))
+        is_item = bool(ENUM_ITEM.match(best.text))
+        if not (announces or (is_item and query.kind == LIST)):
+            return []
+        doc = sources[best.ctx]
+        text = doc.page_content
+        items: list[tuple[int, str, bool]] = []
+        # 1) items inside the same passage, after the announcement or around the item
+        spans = split_sentences(text)
+        for s, e in spans:
+            sent = text[s:e]
+            if ENUM_ITEM.match(sent) and (not announces or s >= best.end):
+                items.append((best.ctx, _lead(sent), False))
+        # 2) items that are sections of their own (一、… / 一要…) in other passages of the document
+        if len(items) < 2 and self.sibling_lookup is not None:
+            for sib in self._section_siblings(doc, announces):
+                if sib.page_content and ENUM_ITEM.match(sib.page_content):
+                    idx = _source_index(sources, sib)
+                    items.append((idx, _lead(split_first(sib.page_content)), False))
+        if len(items) < 2:
+            return []
+        return items[:MAX_LIST_ITEMS]
+
+    def _section_siblings(self, doc: Document, announces: bool) -> list[Document]:
+        """First passages of the sections that are list items beside (or announced by) this passage."""
+        section = doc.metadata.get("section", "")
+        parts = section.split(" > ") if section else []
+        # An announcement names the sections one level below its own; an item names its siblings.
+        parent = parts if announces else parts[:-1]
+        depth = len(parent) + 1
+        firsts: dict[str, Document] = {}
+        for d in self.sibling_lookup(doc):
+            p = d.metadata.get("section", "")
+            path = p.split(" > ") if p else []
+            if len(path) == depth and path[:-1] == parent and p not in firsts:
+                firsts[p] = d
+        return sorted(firsts.values(), key=lambda d: int(d.metadata.get("chunk_index", 0)))
+
+
+def split_first(text: str) -> str:
+    spans = split_sentences(text)
+    return text[spans[0][0] : spans[0][1]] if spans else text
+
+
+def _lead(sentence: str) -> str:
+    """An enumeration item's lead-in: up to its first full stop, or its first clauses when long."""
+    lead = sentence
+    if len(lead) > LONG_SENTENCE:
+        clauses = _clauses(lead)
+        lead = "".join(clauses[:2])
+    return lead
+
+
+def _source_index(sources: list[Document], doc: Document) -> int:
+    """Index of doc in sources, appending it when it is not there yet (so it can be cited)."""
+    for i, d in enumerate(sources):
+        if d.metadata.get("id") == doc.metadata.get("id"):
+            return i
+    sources.append(doc)
+    return len(sources) - 1

@@ -1,0 +1,84 @@
+"""Talking points (宣讲提纲) for lecturers: a title, three to six points drawn from distinct
+passages, each with one to three cited sub-points taken verbatim from the materials."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from langchain_core.documents import Document
+
+from bot.answer import _trim, cite
+from bot.evidence import Query, sentence_score, term_coverage
+from ingest.text import split_sentences
+
+Scored = tuple[Document, float]
+
+MIN_POINTS = 3
+MAX_POINTS = 6
+MAX_SUBPOINTS = 3
+MIN_POINT_COVERAGE = 0.15  # a passage must touch the topic this much to become a point
+SUBPOINT_KEEP = 0.6  # sub-points after the first must score this share of the first
+TITLE_CHARS = 30
+
+
+@dataclass
+class Point:
+    title: str
+    subpoints: list[str] = field(default_factory=list)  # each with its [n]
+
+
+@dataclass
+class Outline:
+    title: str
+    points: list[Point]
+    sources: list[Document]
+
+    def markdown(self) -> str:
+        lines = [f"# {self.title}", ""]
+        for i, p in enumerate(self.points, 1):
+            lines.append(f"## {_CN[i]}、{p.title}")
+            lines += [f"- {s}" for s in p.subpoints]
+            lines.append("")
+        return "\n".join(lines).rstrip() + "\n"
+
+
+_CN = "零一二三四五六七八九十"
+
+
+def _point_title(doc: Document, lead: str) -> str:
+    """The passage's own section heading, else its lead clause."""
+    section = doc.metadata.get("section", "")
+    title = section.split(" > ")[-1] if section else ""
+    if not title:
+        title = lead
+    title = title.lstrip("一二三四五六七八九十、（）() 0123456789.．")
+    return title[:TITLE_CHARS] + ("……" if len(title) > TITLE_CHARS else "")
+
+
+def build_outline(topic: str, query: Query, contexts: list[Scored]) -> Outline:
+    """An extractive outline from ranked passages; one point per distinct section."""
+    sources = [d for d, _ in contexts]
+    used: list[Document] = []  # cited passages, numbered 1.. in order of first use
+    points: list[Point] = []
+    seen_sections: set[tuple[str, str]] = set()
+    for doc in sources:
+        if len(points) >= MAX_POINTS:
+            break
+        key = (doc.metadata.get("source", ""), doc.metadata.get("section", ""))
+        if key in seen_sections or (len(points) >= MIN_POINTS and term_coverage(query, doc.page_content) < MIN_POINT_COVERAGE):
+            continue
+        text = doc.page_content
+        scored = sorted(((sentence_score(query, text[s:e]), s, e) for s, e in split_sentences(text)), reverse=True)
+        scored = [x for x in scored if not text[x[1]:x[2]].startswith("|---")]
+        if not scored:
+            continue
+        top = scored[0][0]
+        chosen = [x for x in scored[:MAX_SUBPOINTS] if x[0] >= SUBPOINT_KEEP * top or x is scored[0]]
+        chosen.sort(key=lambda x: x[1])  # document order reads better than score order
+        used.append(doc)
+        subs = []
+        for _, s, e in chosen:
+            window, cut, _ = _trim(query, text[s:e])
+            subs.append(cite(window, len(used), cut))
+        seen_sections.add(key)
+        points.append(Point(_point_title(doc, text[scored[0][1]:scored[0][2]]), subs))
+    return Outline(f"“{topic}”宣讲提纲", points, used)

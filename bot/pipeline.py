@@ -1,0 +1,159 @@
+"""The whole answering path in one place: rewrite → retrieve (dense + BM25) → fuse → rerank →
+answer (extractive, or an LLM) → verify citations. Everything else is a part it calls.
+
+`Assistant.ask_stream` is that path; `ask` and `outline` return the JSON contract of
+`python -m bot ask --json` / `outline --json`, which the evaluation and the web page use.
+"""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from typing import Iterator, Optional
+
+from bot.answer import REFUSAL, Draft, ExtractiveAnswerer
+from bot.evidence import analyse
+from bot.outline import build_outline
+from bot.retriever import HybridRetriever, load_reranker
+from bot.rewrite import rewrite
+from bot.verify import verify
+from ingest.settings import Settings
+
+OUTLINE_K = 12  # passages considered for talking points
+STREAM_PIECE = 4  # characters per streamed piece of an extractive answer
+
+
+class QuestionError(ValueError):
+    """A question that cannot be taken; str(e) is a Chinese message saying what to do."""
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+        self.t0 = time.perf_counter()
+
+    @contextmanager
+    def stage(self, name: str):
+        t = time.perf_counter()
+        yield
+        self.ms[name] = round(self.ms.get(name, 0.0) + (time.perf_counter() - t) * 1000, 1)
+
+    def total(self) -> dict[str, float]:
+        return {**self.ms, "total": round((time.perf_counter() - self.t0) * 1000, 1)}
+
+
+def check_question(question: str, settings: Settings) -> str:
+    """The question stripped, or QuestionError for an empty or overlong one."""
+    q = (question or "").strip()
+    if not q:
+        raise QuestionError("问题不能为空，请输入您想了解的内容。")
+    if len(q) > settings.max_question_chars:
+        raise QuestionError(f"问题太长（{len(q)}字），请精简到{settings.max_question_chars}字以内。")
+    return q
+
+
+class Assistant:
+    """Answers questions and drafts talking points over one knowledge base."""
+
+    def __init__(self, settings: Settings, kb=None, llm=None):
+        from ingest.store import KnowledgeBase
+
+        self.settings = settings
+        self.kb = kb if kb is not None else KnowledgeBase(settings)
+        self.retriever = HybridRetriever(kb=self.kb, settings=settings, mode=settings.retriever,
+                                         reranker=load_reranker(settings))
+        self.extractive = ExtractiveAnswerer(sibling_lookup=self._document_chunks,
+                                             max_sentences=settings.max_answer_sentences)
+        if llm is None and settings.mode == "llm":
+            from bot.llm import LLM
+
+            llm = LLM(settings)
+        self.llm = llm
+
+    def _document_chunks(self, doc):
+        source = doc.metadata.get("source")
+        return [d for d in self.kb.chunks() if d.metadata.get("source") == source]
+
+    # ------------------------------------------------------------------ the path
+    def ask_stream(self, question: str, history: Optional[list[dict]] = None) -> Iterator[dict]:
+        """Events {"type": "token", "text"} while the answer is written, then {"type": "final", "result"}."""
+        timer = Timer()
+        question = check_question(question, self.settings)
+        history = history or []
+        with timer.stage("rewrite"):
+            rewritten = self.llm.rewrite(question, history) if (self.llm and history) else rewrite(question, history)
+        with timer.stage("retrieve"):
+            query = analyse(rewritten, self.retriever.stats())
+            contexts = self.retriever.search(rewritten, query)  # dense + BM25, fused, reranked, expanded
+        with timer.stage("answer"):
+            draft = self.extractive.answer(query, contexts)  # also the refusal gate for the LLM
+        if self.llm is not None and not draft.refused:
+            draft = yield from self._llm_answer(rewritten, contexts, draft, timer)
+        else:
+            for i in range(0, len(draft.text), STREAM_PIECE):
+                yield {"type": "token", "text": draft.text[i : i + STREAM_PIECE]}
+        with timer.stage("verify"):
+            checked = verify(draft.text, draft.sources, self.settings.support_threshold)
+        yield {"type": "final", "result": {
+            "question": question,
+            "rewritten_question": rewritten,
+            "answer": checked.text,
+            "refused": draft.refused,
+            "citations": checked.citations,
+            "contexts": [{"source": d.metadata.get("source", ""), "section": d.metadata.get("section", ""),
+                          "text": d.page_content, "score": round(float(s), 4)} for d, s in contexts],
+            "unsupported": checked.unsupported,
+            "timings_ms": timer.total(),
+        }}
+
+    def _llm_answer(self, question: str, contexts, draft: Draft, timer: Timer):
+        sources = [d for d, _ in contexts]
+        pieces = []
+        with timer.stage("llm"):
+            for piece in self.llm.stream_answer(question, sources):
+                pieces.append(piece)
+                yield {"type": "token", "text": piece}
+        text = "".join(pieces).strip()
+        refused = text.startswith(REFUSAL[:6])
+        return Draft(text, sources, refused=refused, reason="llm refused" if refused else "")
+
+    def ask(self, question: str, history: Optional[list[dict]] = None) -> dict:
+        """The answer as the JSON contract of `python -m bot ask --json`."""
+        result = {}
+        for event in self.ask_stream(question, history):
+            if event["type"] == "final":
+                result = event["result"]
+        return result
+
+    def outline(self, topic: str) -> dict:
+        """A 宣讲提纲 on a topic, in the same JSON shape plus an "outline" object."""
+        timer = Timer()
+        topic = check_question(topic, self.settings)
+        with timer.stage("retrieve"):
+            query = analyse(topic, self.retriever.stats())
+            wide = self.settings.model_copy(update={"retrieval_k": OUTLINE_K, "rerank_candidates": OUTLINE_K})
+            contexts = HybridRetriever(kb=self.kb, settings=wide, mode=self.retriever.mode,
+                                       reranker=self.retriever.reranker).search(topic, query)
+        with timer.stage("answer"):
+            if self.llm is not None:
+                text, sources = self.llm.outline(topic, [d for d, _ in contexts]), [d for d, _ in contexts]
+                outline = None
+            else:
+                outline = build_outline(topic, query, contexts)
+                text, sources = outline.markdown(), outline.sources
+        with timer.stage("verify"):
+            checked = verify(text, sources, self.settings.support_threshold)
+        refused = not checked.citations
+        return {
+            "question": topic,
+            "rewritten_question": topic,
+            "answer": checked.text if not refused else REFUSAL,
+            "refused": refused,
+            "citations": checked.citations,
+            "contexts": [{"source": d.metadata.get("source", ""), "section": d.metadata.get("section", ""),
+                          "text": d.page_content, "score": round(float(s), 4)} for d, s in contexts],
+            "unsupported": checked.unsupported,
+            "outline": None if outline is None else {
+                "title": outline.title,
+                "points": [{"title": p.title, "subpoints": p.subpoints} for p in outline.points]},
+            "timings_ms": timer.total(),
+        }

@@ -1,0 +1,150 @@
+"""Hybrid retrieval as a langchain BaseRetriever: dense + BM25, fused by reciprocal rank,
+re-ordered by each passage's best-matching sentence (and a cross-encoder when configured),
+then widened to neighbouring chunks when the evidence sits at a chunk edge."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from bot.evidence import CorpusStats, Query, analyse, sentence_score
+from ingest.settings import Settings
+from ingest.text import split_sentences
+
+Scored = tuple[Document, float]
+
+# Weight of the fused-rank prior against the sentence evidence when re-ordering candidates.
+FUSION_PRIOR = 0.35
+# Weight of the cross-encoder score (squashed to 0..1) when a reranker is configured.
+CROSS_ENCODER_SHARE = 0.5
+
+
+def reciprocal_rank_fusion(ranked: list[list[Scored]], weights: list[float], k: int = 60) -> list[Scored]:
+    """Fuse ranked lists by weighted reciprocal rank; documents are matched by their chunk id."""
+    scores: dict[str, float] = {}
+    docs: dict[str, Document] = {}
+    for hits, weight in zip(ranked, weights):
+        for rank, (doc, _) in enumerate(hits):
+            cid = doc.metadata["id"]
+            docs.setdefault(cid, doc)
+            scores[cid] = scores.get(cid, 0.0) + weight / (k + rank + 1)
+    order = sorted(scores, key=scores.get, reverse=True)
+    return [(docs[c], scores[c]) for c in order]
+
+
+def best_sentence(query: Query, text: str) -> tuple[float, int, int, int]:
+    """(score, start, end, sentence index) of the sentence in text that best answers the query."""
+    best = (-1.0, 0, len(text), 0)
+    spans = split_sentences(text)
+    for i, (s, e) in enumerate(spans):
+        score = sentence_score(query, text[s:e])
+        if score > best[0]:
+            best = (score, s, e, i)
+    return best
+
+
+class HybridRetriever(BaseRetriever):
+    """Dense + BM25 retrieval over a KnowledgeBase, fused, evidence-reranked and edge-expanded."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    kb: Any
+    settings: Settings
+    mode: str = "hybrid"
+    """hybrid, dense or bm25."""
+    reranker: Optional[Any] = None
+    """A sentence-transformers CrossEncoder, or None."""
+    _stats: Optional[CorpusStats] = None
+    _stats_key: Any = None
+
+    # -- public ---------------------------------------------------------
+    def stats(self) -> CorpusStats:
+        """Token statistics of the knowledge base, recomputed when its content changes."""
+        key = self.kb.fingerprint()
+        if self._stats is None or key != self._stats_key:
+            self._stats = CorpusStats.from_texts(d.page_content for d in self.kb.chunks())
+            self._stats_key = key
+        return self._stats
+
+    def search(self, question: str, query: Optional[Query] = None) -> list[Scored]:
+        """Ranked (chunk, score) pairs for a question; scores are comparable within one call."""
+        s = self.settings
+        query = query or analyse(question, self.stats())
+        lists, weights = [], []
+        if self.mode in ("hybrid", "dense"):
+            lists.append(self.kb.dense_search(question, s.dense_k))
+            weights.append(s.dense_weight)
+        if self.mode in ("hybrid", "bm25"):
+            lists.append(self.kb.bm25_search(question, s.bm25_k))
+            weights.append(s.bm25_weight)
+        fused = reciprocal_rank_fusion(lists, weights, s.rrf_k)
+        if not fused:
+            return []
+        head = self.rerank(query, fused[: s.rerank_candidates])
+        ranked = head + fused[s.rerank_candidates :]
+        return self.expand(query, ranked[: s.retrieval_k])
+
+    def rerank(self, query: Query, candidates: list[Scored]) -> list[Scored]:
+        """Re-order candidates by their best sentence's evidence, plus a prior from the fused rank."""
+        top = candidates[0][1] or 1.0
+        cross = self._cross_scores(query.text, [d for d, _ in candidates]) if self.reranker else None
+        out = []
+        for i, (doc, fused) in enumerate(candidates):
+            evidence = best_sentence(query, doc.page_content)[0]
+            score = evidence + FUSION_PRIOR * fused / top
+            if cross is not None:
+                score = (1 - CROSS_ENCODER_SHARE) * score + CROSS_ENCODER_SHARE * cross[i]
+            out.append((doc, score))
+        out.sort(key=lambda x: x[1], reverse=True)
+        return out
+
+    def expand(self, query: Query, ranked: list[Scored]) -> list[Scored]:
+        """Add the neighbouring chunk after a top hit whose best sentence sits at its edge."""
+        if not ranked:
+            return ranked
+        seen = {d.metadata["id"] for d, _ in ranked}
+        out: list[Scored] = []
+        for pos, (doc, score) in enumerate(ranked):
+            out.append((doc, score))
+            if pos > 0:
+                continue  # only the top hit is widened; the rest are alternatives, not continuations
+            _, _, _, idx = best_sentence(query, doc.page_content)
+            n_sent = len(split_sentences(doc.page_content))
+            for step, at_edge in ((-1, idx == 0), (1, idx >= n_sent - 1 or _announces_more(doc.page_content))):
+                if not at_edge:
+                    continue
+                nb = self.kb.chunk(doc.metadata["source"], int(doc.metadata["chunk_index"]) + step)
+                if nb is not None and nb.metadata["id"] not in seen and nb.metadata.get("section") == doc.metadata.get("section"):
+                    seen.add(nb.metadata["id"])
+                    out.append((nb, score * 0.99))
+        return out
+
+    def _cross_scores(self, question: str, docs: list[Document]) -> list[float]:
+        import math
+
+        raw = self.reranker.predict([(question, d.page_content) for d in docs])
+        return [1 / (1 + math.exp(-float(x))) for x in raw]
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        docs = []
+        for doc, score in self.search(query):
+            doc.metadata["score"] = score
+            docs.append(doc)
+        return docs
+
+
+def _announces_more(text: str) -> bool:
+    """A chunk that ends on a colon promises a list that continues in the next chunk."""
+    return text.rstrip().endswith(("：", ":"))
+
+
+def load_reranker(settings: Settings):
+    """A CrossEncoder from a local folder, or None when no reranker is configured."""
+    if not settings.reranker_model_path:
+        return None
+    from sentence_transformers import CrossEncoder  # heavy import, only when configured
+
+    return CrossEncoder(str(settings.reranker_model_path), device="cpu", local_files_only=True)

@@ -1,0 +1,94 @@
+"""Citation verification for every answer, from either answerer.
+
+A [n] that points to no provided source is removed. Every sentence is checked against
+the sources it cites: enough of its character bigrams must occur in them, and every
+number in it must occur in them (a changed number is the commonest fabrication).
+Citations are renumbered 1..m in order of first use.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from langchain_core.documents import Document
+
+from ingest.text import char_ngrams, compact, split_sentences
+
+MARKER = re.compile(r"\[(\d+(?:\s*[,，、]\s*\d+)*)\]|【(\d+)】")
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# Sentences that are the answer's own frame, not claims about the materials.
+FRAME = re.compile(r"^(#|资料中没有|这个问题试图)")
+# The label before a related passage is frame; the passage after it is a claim and is checked.
+RELATED = re.compile(r"^相关内容（[^）]*）[:：]")
+
+
+@dataclass
+class Verified:
+    text: str
+    citations: list[dict]
+    unsupported: list[str] = field(default_factory=list)
+    removed_markers: list[int] = field(default_factory=list)
+
+
+def support(sentence: str, sources: list[str]) -> float:
+    """Share of the sentence's character bigrams found in the sources (1.0 for an exact quote)."""
+    grams = char_ngrams(sentence)
+    if not grams:
+        return 1.0
+    pool = set().union(*(char_ngrams(s) for s in sources)) if sources else set()
+    return len(grams & pool) / len(grams)
+
+
+def numbers_supported(sentence: str, sources: list[str]) -> bool:
+    """Every number in the sentence occurs in the cited sources."""
+    joined = compact("".join(sources))
+    return all(n in joined for n in NUMBER.findall(compact(sentence)))
+
+
+def citation(n: int, doc: Document) -> dict:
+    m = doc.metadata
+    return {
+        "n": n,
+        "source": m.get("source", ""),
+        "title": m.get("title", ""),
+        "section": m.get("section", ""),
+        "text": doc.page_content,
+        "start": int(m.get("start", 0)),
+        "end": int(m.get("end", 0)),
+        "page": int(m["page"]) if m.get("page") else None,
+    }
+
+
+def verify(text: str, sources: list[Document], threshold: float = 0.6) -> Verified:
+    """Drop invalid markers, renumber the valid ones, and list sentences the cited sources do not support."""
+    renumber: dict[int, int] = {}
+    removed: list[int] = []
+
+    def repl(m: re.Match) -> str:
+        raw = m.group(1) or m.group(2)
+        out = []
+        for part in re.split(r"\s*[,，、]\s*", raw):
+            n = int(part)
+            if 1 <= n <= len(sources):
+                renumber.setdefault(n, len(renumber) + 1)
+                out.append(f"[{renumber[n]}]")
+            else:
+                removed.append(n)
+        return "".join(out)
+
+    clean = MARKER.sub(repl, text)
+    clean = re.sub(r"[ \t]+([。！？，；])", r"\1", clean)
+    by_new = {new: old for old, new in renumber.items()}
+
+    unsupported: list[str] = []
+    for s, e in split_sentences(clean):
+        sentence = clean[s:e]
+        body = RELATED.sub("", MARKER.sub("", sentence).strip())
+        if not compact(body) or FRAME.match(body) or body.endswith(("：", ":")):
+            continue
+        cited = [by_new[int(x)] for x in re.findall(r"\[(\d+)\]", sentence)]
+        texts = [sources[n - 1].page_content for n in cited]
+        if not cited or support(body, texts) < threshold or not numbers_supported(body, texts):
+            unsupported.append(body)
+    citations = [citation(new, sources[old - 1]) for old, new in sorted(renumber.items(), key=lambda x: x[1])]
+    return Verified(clean, citations, unsupported, removed)

@@ -1,0 +1,112 @@
+"""Text primitives shared by the chunker, BM25, the answerer, the verifier and the evaluation.
+
+One definition each of: normalising a document, splitting Chinese sentences,
+tokenising for BM25, and the punctuation-free form used to compare quotes.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from functools import lru_cache
+
+import jieba
+
+jieba.setLogLevel(logging.WARNING)
+
+SENTENCE_END = "。！？；!?;"
+# Closing marks that stay with the sentence they end: …。” or …；）
+CLOSERS = "”’」』）)】》\"'"
+_PUNCT_RE = re.compile(r"[\s\W_]+", re.UNICODE)
+
+# Function words and question words that carry no topic. Kept short on purpose:
+# a larger list starts dropping words people actually search for.
+STOPWORDS = frozenset(
+    """的 了 和 与 及 以及 或 在 是 为 对 把 被 将 等 也 都 而 并 其 之 这 那 这些 那些 这个 那个
+    我们 你们 他们 我 你 他 她 它 有 有关 关于 什么 哪些 哪个 哪几 哪 几 多少 怎么 怎样 如何 为什么
+    是否 吗 呢 吧 啊 请问 请 一下 要 需要 应该 可以 能 会 就 还 又 中 上 下 里 个 些 一些 哪里 谁
+    多 几个 几类 几项 怎么样 怎么办 啥 吗 么 哪方面 方面 什么样 内容 主要 具体 问题 情况 时候 一个""".split()
+)
+
+
+def normalise(text: str) -> str:
+    """Return the canonical form of a document's text; every stored offset refers to it.
+
+    Unicode NFC, unified line ends, no trailing spaces, at most one blank line in a row,
+    no BOM, no control characters.
+    """
+    text = unicodedata.normalize("NFC", text.replace("\ufeff", ""))
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    lines = [line.rstrip() for line in text.split("\n")]
+    text = "\n".join(lines)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip("\n")
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Spans (start, end) of the sentences in text[start:end], leading/trailing whitespace excluded.
+
+    A sentence ends at 。！？；!?; (with any closing quote or bracket after it) or at a line break.
+    """
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    i = s = start
+    while i < end:
+        ch = text[i]
+        if ch == "\n" or ch in SENTENCE_END:
+            j = i + 1
+            if ch != "\n":
+                while j < end and (text[j] in CLOSERS or text[j] in SENTENCE_END):
+                    j += 1
+            _add_span(text, s, j, spans)
+            s = i = j
+            continue
+        i += 1
+    _add_span(text, s, end, spans)
+    return spans
+
+
+def _add_span(text: str, s: int, e: int, spans: list[tuple[int, int]]) -> None:
+    while s < e and text[s].isspace():
+        s += 1
+    while e > s and text[e - 1].isspace():
+        e -= 1
+    if e > s and compact(text[s:e]):
+        spans.append((s, e))
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of text, as strings."""
+    return [text[s:e] for s, e in split_sentences(text)]
+
+
+def compact(text: str) -> str:
+    """NFKC form with punctuation and whitespace removed, lower-cased: used to compare quotes and answers."""
+    return _PUNCT_RE.sub("", unicodedata.normalize("NFKC", text)).lower()
+
+
+@lru_cache(maxsize=8192)
+def _cut(text: str) -> tuple[str, ...]:
+    return tuple(jieba.lcut_for_search(text))
+
+
+def tokenize(text: str, drop_stopwords: bool = True) -> list[str]:
+    """jieba search-mode tokens, lower-cased, punctuation dropped (and stopwords unless asked not to)."""
+    out = []
+    for tok in _cut(unicodedata.normalize("NFKC", text)):
+        tok = tok.strip().lower()
+        if not tok or not compact(tok):
+            continue
+        if drop_stopwords and tok in STOPWORDS:
+            continue
+        out.append(tok)
+    return out
+
+
+def char_ngrams(text: str, n: int = 2) -> set[str]:
+    """Character n-grams of the compact form of text (the unit of support checking)."""
+    c = compact(text)
+    if len(c) < n:
+        return {c} if c else set()
+    return {c[i : i + n] for i in range(len(c) - n + 1)}
