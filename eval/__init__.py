@@ -1,0 +1,1 @@
+"""Evaluation: the hand-written dataset (eval.dataset) and, later, the runner and metrics."""
