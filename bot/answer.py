@@ -20,12 +20,14 @@ from bot.evidence import (
     GENERAL,
     LIST,
     Query,
+    is_heading,
     is_injection,
     missing_terms,
     satisfies,
     sentence_score,
     term_coverage,
 )
+from bot.retriever import passage_context
 from ingest.text import compact, split_sentences
 
 Scored = tuple[Document, float]
@@ -40,15 +42,16 @@ LONG_SENTENCE = 60  # characters; longer sentences are trimmed to their best cla
 MIN_WINDOW = 12  # shortest clause window worth showing on its own
 WINDOW_KEEP = 0.9  # a window must keep this share of its sentence's score
 EXTRA_SENTENCE_KEEP = 0.85  # a further sentence must score this share of the best one
-RANK_PRIOR = 0.08  # preference for sentences from higher-ranked passages
+PASSAGE_PRIOR = 0.2  # weight of the passage's retrieval score (relative to the best) in a sentence's score
 MAX_LIST_ITEMS = 8
+HEADING_LIST_DOCS = 2  # top passages whose documents are searched for list headings
 MAX_ANSWER_CHARS = 220
 
 # --- refusal (calibrated on the development set; see eval/README.md)
 MIN_COVERAGE = 0.34  # IDF-weighted share of question terms the best sentence must hold
 MIN_RELATED = 0.25  # coverage above which a refused question still gets a related passage
 FOCUS_MIN_WEIGHT = 3.0  # an IDF above this marks a rare, specific term
-CLAUSE_SPLIT = re.compile(r"(?<=[，,：:])")
+CLAUSE_SPLIT = re.compile(r"(?<=[，：])")  # not ASCII ":" — it sits inside times like 9:00
 
 
 @dataclass
@@ -58,6 +61,7 @@ class Candidate:
     end: int
     text: str
     score: float
+    context: str = ""  # title and section path of its passage
 
 
 @dataclass
@@ -79,8 +83,8 @@ def _trim(query: Query, sentence: str) -> tuple[str, bool, bool]:
     """The shortest clause window of a long sentence that keeps its evidence.
 
     Returns (window, cut_at_start, cut_at_end)."""
-    if len(sentence) <= LONG_SENTENCE:
-        return sentence, False, False
+    if len(sentence) <= LONG_SENTENCE or sentence.startswith("|"):
+        return sentence, False, False  # a table row is one fact; never cut it
     full = sentence_score(query, sentence)
     clauses = _clauses(sentence)
     best: Optional[tuple[int, int, int]] = None  # (length, i, j)
@@ -138,14 +142,18 @@ class ExtractiveAnswerer(Runnable):
             return self.refuse(query, best, sources, reason, missing)
 
         parts: list[tuple[int, str, bool]] = []  # (source index, text, cut_at_start)
-        items = self.enumeration(query, best, sources)
+        items = self.heading_items(query, contexts, sources) or self.enumeration(query, best, sources)
         if items:
             parts = items
         else:
+            # Outside an enumeration a heading states nothing: answer from the best real sentence.
+            best = next((c for c in cands if not is_heading(c.text)), best)
             window, cut_start, _ = _trim(query, best.text)
             parts.append((best.ctx, window, cut_start))
             covered = compact(window)
-            for c in cands[1:]:
+            for c in cands:
+                if c is best or is_heading(c.text):
+                    continue
                 if len(parts) >= self.max_sentences or c.score < EXTRA_SENTENCE_KEEP * best.score:
                     break
                 w, cs, _ = _trim(query, c.text)
@@ -161,22 +169,27 @@ class ExtractiveAnswerer(Runnable):
     def candidates(self, query: Query, contexts: list[Scored]) -> list[Candidate]:
         """Every sentence of every passage, best first."""
         out = []
-        n = len(contexts)
-        for i, (doc, _) in enumerate(contexts):
+        top = max((sc for _, sc in contexts), default=1.0) or 1.0
+        seen: set[str] = set()
+        for i, (doc, passage_score) in enumerate(contexts):
             text = doc.page_content
+            context = passage_context(doc)
             for s, e in split_sentences(text):
                 sent = text[s:e]
-                if sent.startswith("|") and set(sent) <= set("|-: "):
-                    continue  # table separator row
-                score = sentence_score(query, sent) + RANK_PRIOR * (n - i) / n
-                out.append(Candidate(i, s, e, sent, score))
+                key = compact(sent)
+                if key in seen or (sent.startswith("|") and set(sent) <= set("|-: ")):
+                    continue  # the overlap of neighbouring chunks, or a table separator row
+                seen.add(key)
+                # The passage's own retrieval score carries over: the same words in a better passage win.
+                score = sentence_score(query, sent, context, text) + PASSAGE_PRIOR * max(passage_score, 0) / top
+                out.append(Candidate(i, s, e, sent, score, context))
         out.sort(key=lambda c: c.score, reverse=True)
         return out
 
     def judge(self, query: Query, cands: list[Candidate]) -> tuple[bool, str, list[str]]:
         """Whether the best evidence answers what is asked; (ok, reason, missing specific terms)."""
         top = cands[: max(3, self.max_sentences)]
-        coverage = max(term_coverage(query, c.text) for c in top)
+        coverage = max(term_coverage(query, c.text, c.context) for c in top)
         # A rare, specific question term (经费, 预算, a name) that no top sentence holds means the thing asked about is absent.
         joined = "".join(c.text for c in top)
         missing = [t for t, w in query.weights.items() if w >= FOCUS_MIN_WEIGHT and len(t) >= 2 and compact(t) not in compact(joined)]
@@ -190,7 +203,7 @@ class ExtractiveAnswerer(Runnable):
                missing: list[str]) -> Draft:
         topic = "”“".join(missing[:2])
         text = REFUSAL_ABOUT.format(topic=topic) if topic else REFUSAL
-        if term_coverage(query, best.text) >= MIN_RELATED:
+        if term_coverage(query, best.text, best.context) >= MIN_RELATED:
             window, cut_start, _ = _trim(query, best.text)
             text += RELATED_LABEL + cite(window, best.ctx + 1, cut_start)
             return Draft(text, sources, refused=True, reason=reason, evidence=[best])
@@ -199,8 +212,11 @@ class ExtractiveAnswerer(Runnable):
     # ---------------------------------------------------------------------------------
     def enumeration(self, query: Query, best: Candidate, sources: list[Document]) -> list[tuple[int, str, bool]]:
         """Sibling items when the best sentence is, or announces, one item of a list."""
-        announces = bool(ENUM_ANNOUNCE.search(best.text))
-        is_item = bool(ENUM_ITEM.match(best.text))
+        # For a list question a section heading ("六、评分标准") announces what its section holds,
+        # like "分为以下6类：" does; a document's own title announces nothing.
+        heading_announces = query.kind == LIST and is_heading(best.text) and bool(sources[best.ctx].metadata.get("section"))
+        announces = bool(ENUM_ANNOUNCE.search(best.text)) or heading_announces
+        is_item = bool(ENUM_ITEM.match(best.text)) and not is_heading(best.text)
         if not (announces or (is_item and query.kind == LIST)):
             return []
         doc = sources[best.ctx]
@@ -208,19 +224,39 @@ class ExtractiveAnswerer(Runnable):
         items: list[tuple[int, str, bool]] = []
         # 1) items inside the same passage, after the announcement or around the item
         spans = split_sentences(text)
+        seen: set[str] = set()
         for s, e in spans:
             sent = text[s:e]
-            if ENUM_ITEM.match(sent) and (not announces or s >= best.end):
+            if ENUM_ITEM.match(sent) and (not announces or s >= best.end) and compact(sent) not in seen:
+                seen.add(compact(sent))
                 items.append((best.ctx, _lead(sent), False))
         # 2) items that are sections of their own (一、… / 一要…) in other passages of the document
         if len(items) < 2 and self.sibling_lookup is not None:
             for sib in self._section_siblings(doc, announces):
-                if sib.page_content and ENUM_ITEM.match(sib.page_content):
+                if ENUM_ITEM.match(sib.page_content.lstrip("# ")):
                     idx = _source_index(sources, sib)
-                    items.append((idx, _lead(split_first(sib.page_content)), False))
+                    items.append((idx, _lead(split_first(sib.page_content).lstrip("# ")), False))
         if len(items) < 2:
             return []
         return items[:MAX_LIST_ITEMS]
+
+    def heading_items(self, query: Query, contexts: list[Scored], sources: list[Document]) -> list[tuple[int, str, bool]]:
+        """For "分为哪几个阶段": sibling section headings that name the asked-for noun, in document order."""
+        if query.kind != LIST or not query.noun or self.sibling_lookup is None:
+            return []
+        for doc, _ in contexts[:HEADING_LIST_DOCS]:
+            groups: dict[tuple, dict[str, Document]] = {}
+            for d in self.sibling_lookup(doc):
+                path = d.metadata.get("section", "").split(" > ")
+                title = path[-1]
+                if query.noun in title:
+                    groups.setdefault(tuple(path[:-1]), {}).setdefault(title, d)
+            best = max(groups.values(), key=len, default={})
+            if len(best) >= 2:
+                ordered = sorted(best.values(), key=lambda d: int(d.metadata.get("chunk_index", 0)))
+                return [(_source_index(sources, d), d.metadata["section"].split(" > ")[-1], False)
+                        for d in ordered[:MAX_LIST_ITEMS]]
+        return []
 
     def _section_siblings(self, doc: Document, announces: bool) -> list[Document]:
         """First passages of the sections that are list items beside (or announced by) this passage."""

@@ -14,6 +14,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable
 
+import jieba
+
 from ingest.text import char_ngrams, compact, tokenize
 
 # ---------------------------------------------------------------- question types
@@ -32,14 +34,16 @@ QUESTION_CUES: list[tuple[str, re.Pattern]] = [
     (WHEN, re.compile(r"什么时候|何时|哪天|哪一天|几月|几号|几日|哪年|哪一年|什么时间|截止|期限|日期|多久|时间节点|起止")),
     (WHO, re.compile(r"谁|哪位|哪个部门|哪个单位|哪些部门|哪些单位|什么部门|什么单位|负责人|由哪|主讲人|授课人|牵头单位|主办|承办方|哪个机构|哪些人|什么人")),
     (WHERE, re.compile(r"哪里|在哪|什么地方|何地|地点|场所|哪个地方")),
-    (LIST, re.compile(r"哪些|哪几|有什么|包括什么|包括哪|几个方面|几方面|几点|几项|几类|分别|都有|主要有|有几种|哪方面|什么内容|什么要求|什么措施|三点|四点")),
+    (LIST, re.compile(r"哪些|哪几|包括什么|包括哪|几个方面|几方面|几点|几项|几类|分别|都有|主要有|有几种|哪方面|哪[一二三四五六七八九十两]+[点项条类个种方]")),
     (NUMBER, re.compile(r"多少|几[个场次名人位天项批期类种条家所门节课]|几|数量|比例|百分之|人次|规模|多大|多长|多高")),
 ]
 
 ANSWER_CUES: dict[str, re.Pattern] = {
-    MONEY: re.compile(rf"[\d{CN_NUM}]+(\.\d+)?\s*(万|千|百)?元|经费|资金|预算|费用"),
-    WHEN: re.compile(rf"\d{{4}}年|[\d{CN_NUM}]{{1,3}}月|[\d{CN_NUM}]{{1,3}}[日号]|年底|年初|月底|上旬|中旬|下旬|春节|期间|之前|以前|前后|每[年月周]|\d{{1,2}}[:：]\d{{2}}|周[一二三四五六日]|星期"),
-    WHO: re.compile(r"[委部局办厅处室站所院校会队组中心社团]|书记|主任|部长|同志|教授|老师|讲师|专家|宣讲员|负责|牵头|主讲|授课"),
+    # An amount, not just the word 经费: "经费由区委宣传部统筹安排" does not say how much.
+    MONEY: re.compile(rf"[\d{CN_NUM}]+(\.\d+)?\s*(万|千|百|亿)?元"),
+    WHEN: re.compile(rf"\d{{4}}年|[\d{CN_NUM}]{{1,3}}月|[\d{CN_NUM}]{{1,3}}[日号]|年底|年初|月底|上旬|中旬|下旬|春节|\d{{1,2}}[:：]\d{{2}}|周[一二三四五六日]|星期"),
+    WHO: re.compile(r"(区|市|县|省|党|工|纪)委|委员会|[宣组统]传?部|[部局厅处科]|办公室|党校|学校|中心|街道|政府|团区委|协会"
+                    r"|书记|主任|部长|局长|校长|同志|教授|老师|讲师|专家|某某|负责人|代表"),
     WHERE: re.compile(r"[馆室厅堂场院校所站点中心楼村社区镇街道区市]|线上|线下|地点"),
     LIST: re.compile(rf"[一二三四五六七八九十]是|[一二三四五六七八九十]要|（[{CN_NUM}\d]+）|^[{CN_NUM}]+、|^\d+[.．、]|[、；]|：|等"),
     NUMBER: re.compile(rf"\d|[{CN_NUM}]+[个场次名人位天项批期类种条家所门节课%％倍万]|百分之"),
@@ -55,6 +59,43 @@ ENUM_ITEM = re.compile(rf"^\s*(?:[{CN_NUM}]+(?:是|要|、)|（[{CN_NUM}\d]+）|
 ENUM_ANNOUNCE = re.compile(rf"([{CN_NUM}\d]+)(?:点|个方面|方面|项|条|类|个阶段|阶段|种|件事)(?:意见|要求|任务|工作|措施|内容|举措|重点)?[^。；]{{0,6}}[:：。]?$|如下[:：]|以下[^。]{{0,8}}[:：]$|[:：]$")
 
 
+CLASSIFIERS = "个场次名人位天项批期类种条家所门节课堂篇件本万元年月日小时分钟学时周岁岁倍分点届组"
+# "多少场" / "几个学时": the classifier says what the number must count.
+ASKED_UNIT = re.compile(rf"(?:多少|几)(小时|学时|分钟|周岁|万元|[{CLASSIFIERS}])")
+
+
+def asked_unit(question: str) -> str:
+    """The unit a 多少/几 question counts in (场, 学时, 名), or ""."""
+    m = ASKED_UNIT.search(question)
+    return m.group(1) if m and m.group(1) not in "个类种项" else ""
+
+
+# "分为哪几个阶段" / "有哪些保障措施": the noun the listed items share.
+LIST_NOUN = re.compile(r"(?:哪几|哪些|哪[一二三四五六七八九十两\d]+|几)[个项点条类种]?(?:方面的?)?([\u4e00-\u9fff]{1,4}?)"
+                       r"(?:[？?，,。]|是|呢|$|分别|都|要|有|包括|会|被|可|应|需|能)")
+
+
+def list_noun(question: str) -> str:
+    """The noun shared by the items a list question asks for (阶段, 措施), or ""."""
+    m = LIST_NOUN.search(question)
+    return m.group(1) if m else ""
+
+
+# "树牢什么理念" / "哪个平台" / "哪个单位": the thing asked about, which the answer must name.
+FOCUS = re.compile(r"(?:什么|哪个|哪些|哪种|哪类|哪项|哪一|哪家|哪所|哪位)([\u4e00-\u9fff]{2,6})")
+FOCUS_FACTOR = 2.0  # the asked-about noun weighs this much more than other terms
+FOCUS_SKIP = frozenset("时候 时间 地方 意思 样的 内容 东西 情况".split())
+
+
+def focus_noun(question: str) -> str:
+    """The noun a 什么/哪个 question asks about (理念, 平台, 单位), or ""."""
+    m = FOCUS.search(question)
+    if not m:
+        return ""
+    word = next((w for w in jieba.lcut(m.group(1)) if len(w) >= 2), "")
+    return "" if word in FOCUS_SKIP else word
+
+
 def question_type(question: str) -> str:
     """The kind of thing a question asks for (number, list, who, when, where, money or general)."""
     for kind, pattern in QUESTION_CUES:
@@ -68,13 +109,38 @@ def is_injection(question: str) -> bool:
     return bool(INJECTION.search(question))
 
 
-def satisfies(kind: str, sentence: str) -> bool:
-    """Whether a sentence contains the kind of thing the question asks for."""
+ARTICLE_LABEL = re.compile(rf"第[{CN_NUM}\d]+[章节条款项部分]")
+LIST_MARKS = re.compile(rf"[{CN_NUM}]是|[{CN_NUM}]要|（[{CN_NUM}\d]+）|[、；;]")
+
+
+def satisfies(kind: str, sentence: str, unit: str = "") -> bool:
+    """Whether a sentence contains the kind of thing the question asks for (counted in `unit`, if given)."""
+    sentence = ARTICLE_LABEL.sub("", sentence)  # 第七条 is a label, not a quantity
+    if kind == NUMBER and unit:
+        return bool(re.search(rf"[\d{CN_NUM}]+(\.\d+)?[多余]?(?:万|千|百)?{unit}", sentence))
+    if kind == LIST:
+        # An enumeration: several items, or a lead-in that announces them ("再讲三点意见。").
+        return (len(LIST_MARKS.findall(sentence)) >= 2 or sentence.rstrip().endswith(("：", ":"))
+                or bool(ENUM_ITEM.match(sentence)) or bool(ENUM_ANNOUNCE.search(sentence)))
     pattern = ANSWER_CUES.get(kind)
     return True if pattern is None else bool(pattern.search(sentence))
 
 
+def is_heading(sentence: str) -> bool:
+    """A title or heading line: it names a topic but states nothing."""
+    s = sentence.strip()
+    if s.startswith("#"):
+        return True
+    if s.startswith("|") or len(s) > HEADING_MAX or s[-1:] in "。！？；!?;：:":
+        return False
+    return True
+
+
+HEADING_MAX = 40
+
+
 # ---------------------------------------------------------------- corpus statistics
+UNKNOWN_AS_DF = 2
 @dataclass
 class CorpusStats:
     """Document frequencies of tokens over the knowledge base's chunks, for IDF weights."""
@@ -98,9 +164,25 @@ class CorpusStats:
     def known(self, token: str) -> bool:
         return token in self.df
 
+    def idf_unknown_cap(self) -> float:
+        """The weight given to a word the corpus never uses: that of a word in two passages."""
+        return math.log(1 + (self.n_docs + 1) / (UNKNOWN_AS_DF + 0.5))
+
 
 # ---------------------------------------------------------------- question analysis
 GENERIC_TERMS = frozenset("工作 开展 进行 提出 做好 加强 推进 相关 单位 活动 情况 要求 方面 问题 讲话 材料 文件 会议 提到 指出 强调 根据 按照".split())
+
+
+GENERIC_FACTOR = 0.5  # 工作, 开展…: they occur in every official document
+SINGLE_CHAR_FACTOR = 0.3  # a lone character (员, 期) is a fragment of a word, not a topic
+
+
+def _term_factor(term: str) -> float:
+    if term in GENERIC_TERMS:
+        return GENERIC_FACTOR
+    if len(term) == 1 and not term.isascii():
+        return SINGLE_CHAR_FACTOR
+    return 1.0
 
 
 @dataclass
@@ -112,6 +194,9 @@ class Query:
     terms: list[str]  # content terms, longest-first, no duplicates
     weights: dict[str, float]  # term -> IDF weight
     bigrams: set[str]
+    numbers: list[str] = field(default_factory=list)  # numbers the corpus knows (years, counts) that the answer must match
+    unit: str = ""  # what a 多少/几 question counts in
+    noun: str = ""  # what the items of a list question are
 
     @property
     def total_weight(self) -> float:
@@ -128,8 +213,19 @@ def analyse(question: str, stats: CorpusStats) -> Query:
         if len(tok) == 1 and not re.match(r"[\dA-Za-z]", tok) and any(tok in t for t in terms):
             continue
         terms.append(tok)
-    weights = {t: stats.idf(t) * (0.5 if t in GENERIC_TERMS else 1.0) for t in terms}
-    return Query(question, question_type(question), terms, weights, char_ngrams(question))
+    # A word the materials never use (管饭, 老家) is the asker's phrasing more often than a missing
+    # topic, so it weighs like an ordinary word; missing topics are caught by the type checks.
+    ceiling = stats.idf_unknown_cap()
+    weights = {t: min(stats.idf(t), ceiling) * _term_factor(t) for t in terms}
+    focus = focus_noun(question)
+    if focus:
+        if focus not in weights:
+            weights[focus] = min(stats.idf(focus), ceiling)
+        weights[focus] *= FOCUS_FACTOR
+    # A number the corpus never mentions (1988年 in "我是1988年出生的") is the asker's own data, not a key.
+    numbers = [n for n in dict.fromkeys(re.findall(r"\d+(?:\.\d+)?", question)) if stats.known(n)]
+    return Query(question, question_type(question), terms, weights, char_ngrams(question), numbers,
+                 asked_unit(question), list_noun(question))
 
 
 # ---------------------------------------------------------------- sentence scoring
@@ -138,13 +234,22 @@ TYPE_PENALTY = 0.15  # a sentence that cannot answer the kind of question asked
 BIGRAM_SHARE = 0.3  # weight of character-bigram overlap beside whole-term coverage
 
 
-def term_coverage(query: Query, text: str) -> float:
-    """IDF-weighted share of the question's terms that occur in text (0..1)."""
+CONTEXT_CREDIT = 0.6  # a term found only in the passage's title or section path counts this much
+
+
+def term_coverage(query: Query, text: str, context: str = "") -> float:
+    """IDF-weighted share of the question's terms that occur in text (0..1).
+
+    Terms found only in `context` (the document title and section path) get partial credit:
+    a sentence under the heading "报名阶段" of the contest notice is about the contest."""
     c = compact(text)
+    ctx = compact(context)
     hit = 0.0
     for term, w in query.weights.items():
         if compact(term) in c:
             hit += w
+        elif ctx and compact(term) in ctx:
+            hit += w * CONTEXT_CREDIT
         elif len(term) >= 3:
             # partial credit for a long term whose parts occur (宣讲员 vs 宣讲)
             parts = char_ngrams(term)
@@ -161,12 +266,31 @@ def bigram_overlap(query: Query, text: str) -> float:
     return len(query.bigrams & grams) / len(query.bigrams)
 
 
-def sentence_score(query: Query, sentence: str) -> float:
-    """How well one sentence answers the question: term coverage, bigram overlap and the type cue."""
-    score = (1 - BIGRAM_SHARE) * term_coverage(query, sentence) + BIGRAM_SHARE * bigram_overlap(query, sentence)
+HEADING_PENALTY = 0.3  # a heading names the topic but does not answer a question about it
+NUMBER_PENALTY = 0.3  # the question names a number (a year, a count) the passage does not hold
+
+
+def sentence_score(query: Query, sentence: str, context: str = "", passage: str = "") -> float:
+    """How well one sentence answers the question: term coverage, bigram overlap and the type cue.
+
+    `context` is the passage's title and section path; `passage` its whole text, where the
+    numbers the question names (2023年, 第三届) must occur."""
+    score = (1 - BIGRAM_SHARE) * term_coverage(query, sentence, context) + BIGRAM_SHARE * bigram_overlap(query, sentence)
+    fits = satisfies(query.kind, sentence, query.unit)
     if query.kind != GENERAL:
-        score += TYPE_BONUS if satisfies(query.kind, sentence) else -TYPE_PENALTY
+        score += TYPE_BONUS if fits else -TYPE_PENALTY
+    # A heading that holds what is asked ("（一）动员部署阶段（2024年11月25日—12月10日）") still answers.
+    if is_heading(sentence) and (query.kind == GENERAL or not fits):
+        score -= HEADING_PENALTY
+    if query.numbers and missing_numbers(query, (passage or sentence) + context):
+        score -= NUMBER_PENALTY
     return score
+
+
+def missing_numbers(query: Query, text: str) -> list[str]:
+    """Numbers the question names that text does not contain."""
+    c = compact(text)
+    return [n for n in query.numbers if n not in c]
 
 
 def missing_terms(query: Query, text: str, min_weight: float = 0.0) -> list[str]:

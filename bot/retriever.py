@@ -10,14 +10,18 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from bot.evidence import CorpusStats, Query, analyse, sentence_score
+from bot.evidence import CorpusStats, Query, analyse, sentence_score, term_coverage
 from ingest.settings import Settings
 from ingest.text import split_sentences
 
 Scored = tuple[Document, float]
 
-# Weight of the fused-rank prior against the sentence evidence when re-ordering candidates.
-FUSION_PRIOR = 0.35
+# Re-ordering weights, fitted on the development split (eval/README.md): the best sentence's
+# evidence, the whole passage's term coverage, the dense cosine, and the fused-rank prior.
+SENTENCE_WEIGHT = 1.0
+PASSAGE_WEIGHT = 1.0
+DENSE_WEIGHT = 1.0
+FUSION_PRIOR = 0.2
 # Weight of the cross-encoder score (squashed to 0..1) when a reranker is configured.
 CROSS_ENCODER_SHARE = 0.5
 
@@ -35,12 +39,17 @@ def reciprocal_rank_fusion(ranked: list[list[Scored]], weights: list[float], k: 
     return [(docs[c], scores[c]) for c in order]
 
 
-def best_sentence(query: Query, text: str) -> tuple[float, int, int, int]:
+def passage_context(doc: Document) -> str:
+    """The words a passage inherits from where it sits: document title and section path."""
+    return f"{doc.metadata.get('title', '')} {doc.metadata.get('section', '')}"
+
+
+def best_sentence(query: Query, text: str, context: str = "") -> tuple[float, int, int, int]:
     """(score, start, end, sentence index) of the sentence in text that best answers the query."""
-    best = (-1.0, 0, len(text), 0)
+    best = (-10.0, 0, len(text), 0)
     spans = split_sentences(text)
     for i, (s, e) in enumerate(spans):
-        score = sentence_score(query, text[s:e])
+        score = sentence_score(query, text[s:e], context, text)
         if score > best[0]:
             best = (score, s, e, i)
     return best
@@ -74,8 +83,11 @@ class HybridRetriever(BaseRetriever):
         s = self.settings
         query = query or analyse(question, self.stats())
         lists, weights = [], []
+        cosine: dict[str, float] = {}
         if self.mode in ("hybrid", "dense"):
-            lists.append(self.kb.dense_search(question, s.dense_k))
+            dense = self.kb.dense_search(question, s.dense_k)
+            cosine = {d.metadata["id"]: sc for d, sc in dense}
+            lists.append(dense)
             weights.append(s.dense_weight)
         if self.mode in ("hybrid", "bm25"):
             lists.append(self.kb.bm25_search(question, s.bm25_k))
@@ -83,18 +95,25 @@ class HybridRetriever(BaseRetriever):
         fused = reciprocal_rank_fusion(lists, weights, s.rrf_k)
         if not fused:
             return []
-        head = self.rerank(query, fused[: s.rerank_candidates])
+        head = self.rerank(query, fused[: s.rerank_candidates], cosine)
         ranked = head + fused[s.rerank_candidates :]
         return self.expand(query, ranked[: s.retrieval_k])
 
-    def rerank(self, query: Query, candidates: list[Scored]) -> list[Scored]:
-        """Re-order candidates by their best sentence's evidence, plus a prior from the fused rank."""
+    def rerank(self, query: Query, candidates: list[Scored], cosine: Optional[dict[str, float]] = None) -> list[Scored]:
+        """Re-order candidates by the evidence a person would point to: the best sentence, the
+        passage's coverage of the question, its dense similarity, and a prior from the fused rank."""
         top = candidates[0][1] or 1.0
+        cosine = cosine or {}
+        floor = min(cosine.values()) if cosine else 0.0  # candidates dense search did not return
         cross = self._cross_scores(query.text, [d for d, _ in candidates]) if self.reranker else None
         out = []
         for i, (doc, fused) in enumerate(candidates):
-            evidence = best_sentence(query, doc.page_content)[0]
-            score = evidence + FUSION_PRIOR * fused / top
+            context = passage_context(doc)
+            evidence = best_sentence(query, doc.page_content, context)[0]
+            score = (SENTENCE_WEIGHT * evidence
+                     + PASSAGE_WEIGHT * term_coverage(query, doc.page_content, context)
+                     + DENSE_WEIGHT * cosine.get(doc.metadata["id"], floor)
+                     + FUSION_PRIOR * fused / top)
             if cross is not None:
                 score = (1 - CROSS_ENCODER_SHARE) * score + CROSS_ENCODER_SHARE * cross[i]
             out.append((doc, score))
@@ -106,12 +125,11 @@ class HybridRetriever(BaseRetriever):
         if not ranked:
             return ranked
         seen = {d.metadata["id"] for d, _ in ranked}
-        out: list[Scored] = []
-        for pos, (doc, score) in enumerate(ranked):
-            out.append((doc, score))
-            if pos > 0:
-                continue  # only the top hit is widened; the rest are alternatives, not continuations
-            _, _, _, idx = best_sentence(query, doc.page_content)
+        out: list[Scored] = list(ranked)
+        # Only the top hit is widened (the rest are alternatives, not continuations); its
+        # neighbours go after the ranked list so the ranks of retrieved passages stay as they are.
+        for doc, score in ranked[:1]:
+            _, _, _, idx = best_sentence(query, doc.page_content, passage_context(doc))
             n_sent = len(split_sentences(doc.page_content))
             for step, at_edge in ((-1, idx == 0), (1, idx >= n_sent - 1 or _announces_more(doc.page_content))):
                 if not at_edge:

@@ -8,28 +8,46 @@ from __future__ import annotations
 
 import re
 
-PRONOUN = re.compile(r"他们|她们|它们|这些|那些|这个|那个|这一|上述|该(?=[\u4e00-\u9fff])|(?<![尤极与因])其(?![他它实余])")
-ELLIPSIS = re.compile(r"^(那么?|那|还有|另外|然后|再|那其他)|呢[？?]?$")
+PRONOUN = re.compile(r"他们|她们|它们|其中|这些|那些|这个|那个|这一|上述|该(?=[\u4e00-\u9fff])|(?<![尤极与因])其(?![他它实余])")
+ELLIPSIS = re.compile(r"^(那么?|那|还有|另外|然后|再|那其他)|呢(?=[？?，,。]|$)")
+# "第二个阶段" / "最后一个" point back into a list the conversation already named.
+ORDINAL = re.compile(r"^(那|那么)?(第[一二三四五六七八九十\d]+|最后一?|上一|下一|前一|后一)[个项条点阶段期类]")
 QUESTION_WORD = re.compile(r"哪|什么|多少|几|谁|如何|怎么|怎样|是否|为什么|何时|何地")
 # Verbs and particles that end a subject phrase: 冬训实施方案|分为哪几个阶段
-PREDICATE = re.compile(r"(分为|分成|包括|包含|有|是|要|的|在|由|对|给|被|将|会|应|需要|需|一共|共|总共|具体|主要)+$")
-STANDALONE_CHARS = 14  # a question at least this long with no pronoun is taken as standalone
+PREDICATE = re.compile(r"(分为|分成|包括|包含|叫做|叫|称为|有|是|要|的|在|由|对|给|被|将|会|应|需要|需|一共|共|总共|具体|主要)+$")
+# What is left of an ordinal or numeral once the follow-up's own noun is cut away ("…的第一", "一").
+DANGLING = re.compile(r"的?(第?[一二三四五六七八九十\d]+|最后一?|上一|下一)$")
+STANDALONE_CHARS = 14
+TAIL_SLACK = 2  # characters (的, 呢…) allowed after a restated tail  # a question at least this long with no pronoun is taken as standalone
 TRAILING = "？?。！!，, "
 
 
 def needs_context(question: str) -> bool:
     """Whether a question leans on the previous turn."""
     q = question.strip()
-    return bool(PRONOUN.search(q) or ELLIPSIS.search(q) or len(q) < STANDALONE_CHARS // 2)
+    return bool(PRONOUN.search(q) or ELLIPSIS.search(q) or ORDINAL.search(q) or len(q) < STANDALONE_CHARS // 2)
 
 
-def subject_of(question: str) -> str:
-    """The subject phrase of a question: the part before its question word, without the predicate."""
+# The asking part of a question: 多少场 / 哪几个阶段 / 是什么 / 有哪些.
+QUESTION_PHRASE = re.compile(r"(是|有)?(哪|什么|多少|几|谁|如何|怎么|怎样|是否|为什么|何时|何地)[个些种类项场次名人位天年月日条点方面阶段时候样里]*(的)?")
+
+
+def subject_of(question: str, follow_up: str = "") -> str:
+    """The subject of a question: its words without the asking phrase, cut where the follow-up goes on.
+
+    冬训实施方案分为哪几个阶段 -> 冬训实施方案; 2024年全年开展了多少场理论宣讲 -> 2024年全年开展了理论宣讲."""
     q = question.strip().rstrip(TRAILING)
-    m = QUESTION_WORD.search(q)
-    head = q[: m.start()] if m else q
-    head = PREDICATE.sub("", head)
-    return head.strip(TRAILING) or q
+    q = re.split(r"[？?。！!]", q)[0]
+    subject = QUESTION_PHRASE.sub("", q)
+    # Drop the part the follow-up restates itself ("…方案的最后一个阶段" + "那最后一个阶段…").
+    for size in range(min(len(subject), len(follow_up)), 1, -1):
+        hit = next((subject.find(follow_up[i : i + size]) for i in range(len(follow_up) - size + 1)
+                    if follow_up[i : i + size] in subject), -1)
+        if hit > 0 and hit + size >= len(subject) - TAIL_SLACK:  # only a restated tail is cut
+            subject = subject[:hit]
+            break
+    subject = PREDICATE.sub("", DANGLING.sub("", subject.strip(TRAILING)))
+    return subject.strip(TRAILING) or q
 
 
 def rewrite(question: str, history: list[dict]) -> str:
@@ -46,7 +64,7 @@ def rewrite(question: str, history: list[dict]) -> str:
         return question
     # The previous question may itself be a follow-up: resolve it against the turns before it first.
     previous = rewrite(previous, history[:-1]) if len(history) > 1 else previous
-    subject = subject_of(previous)
+    subject = subject_of(previous, question)
     if not subject or subject in question:
         return question
     q = ELLIPSIS.sub("", question.rstrip(TRAILING)).strip(TRAILING)

@@ -32,12 +32,12 @@ class Settings(BaseSettings):
 
     # --- retrieval ------------------------------------------------------
     retrieval_k: int = Field(5, description="Chunks handed to the answerer (the contexts).")
-    dense_k: int = Field(20, description="Candidates from dense search before fusion.")
-    bm25_k: int = Field(20, description="Candidates from BM25 before fusion.")
+    dense_k: int = Field(50, description="Candidates from dense search before fusion.")
+    bm25_k: int = Field(50, description="Candidates from BM25 before fusion.")
     rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant.")
     dense_weight: float = Field(1.0, description="Weight of dense ranks in fusion.")
     bm25_weight: float = Field(1.0, description="Weight of BM25 ranks in fusion.")
-    rerank_candidates: int = Field(10, description="Fused candidates re-ordered by their best-matching sentence (and cross-encoder).")
+    rerank_candidates: int = Field(50, description="Fused candidates re-ordered by their best-matching sentence (and cross-encoder).")
     reranker_model_path: Optional[Path] = Field(None, description="Local cross-encoder model folder (e.g. bge-reranker-base); off when unset.")
     retriever: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="Retrieval mode.")
 
