@@ -22,6 +22,7 @@ from bot.evidence import (
     Query,
     is_heading,
     is_injection,
+    missing_numbers,
     missing_terms,
     satisfies,
     sentence_score,
@@ -47,10 +48,12 @@ MAX_LIST_ITEMS = 8
 HEADING_LIST_DOCS = 2  # top passages whose documents are searched for list headings
 MAX_ANSWER_CHARS = 220
 
-# --- refusal (calibrated on the development set; see eval/README.md)
-MIN_COVERAGE = 0.34  # IDF-weighted share of question terms the best sentence must hold
+# --- refusal (calibrated on the development split; see eval/README.md)
+JUDGE_TOP = 3  # top sentences the refusal check looks at
+MIN_COVERAGE = 0.2  # IDF-weighted share of question terms (title/section credited) the best sentence must hold
+WEAK_COVERAGE = 0.3  # below this coverage the passage must also be close in meaning:
+MIN_DENSE = 0.89  # the best passage's dense cosine (multilingual-e5 cosines sit in 0.8–1.0)
 MIN_RELATED = 0.25  # coverage above which a refused question still gets a related passage
-FOCUS_MIN_WEIGHT = 3.0  # an IDF above this marks a rare, specific term
 CLAUSE_SPLIT = re.compile(r"(?<=[，：])")  # not ASCII ":" — it sits inside times like 9:00
 
 
@@ -62,6 +65,7 @@ class Candidate:
     text: str
     score: float
     context: str = ""  # title and section path of its passage
+    passage: str = ""  # the whole passage text
 
 
 @dataclass
@@ -137,7 +141,8 @@ class ExtractiveAnswerer(Runnable):
         if not cands:
             return Draft(REFUSAL, [], refused=True, reason="no passages")
         best = cands[0]
-        ok, reason, missing = self.judge(query, cands)
+        dense = max((d.metadata["dense"] for d in sources if d.metadata.get("dense") is not None), default=None)
+        ok, reason, missing = self.judge(query, cands, dense)
         if not ok:
             return self.refuse(query, best, sources, reason, missing)
 
@@ -146,24 +151,30 @@ class ExtractiveAnswerer(Runnable):
         if items:
             parts = items
         else:
-            # Outside an enumeration a heading states nothing: answer from the best real sentence.
-            best = next((c for c in cands if not is_heading(c.text)), best)
+            # Outside an enumeration a heading states nothing, unless it holds what is asked
+            # ("（一）动员部署阶段（2024年12月1日—12月10日）" for a when-question).
+            best = next((c for c in cands if self._states(query, c)), best)
             window, cut_start, _ = _trim(query, best.text)
             parts.append((best.ctx, window, cut_start))
             covered = compact(window)
             for c in cands:
-                if c is best or is_heading(c.text):
+                if c is best or not self._states(query, c):
                     continue
                 if len(parts) >= self.max_sentences or c.score < EXTRA_SENTENCE_KEEP * best.score:
                     break
                 w, cs, _ = _trim(query, c.text)
-                # A further sentence must bring a question term the answer lacks, not repeat its evidence.
+                # A further sentence must bring a question term the answer lacks, not repeat its evidence;
+                # another row of the same table may repeat it ("何某某 teaches twice": both rows answer).
                 adds = [t for t in missing_terms(query, covered) if compact(t) in compact(w)]
-                if not adds or sum(len(p[1]) for p in parts) + len(w) > MAX_ANSWER_CHARS:
+                same_table = c.text.startswith("|") and best.text.startswith("|") and c.ctx == best.ctx
+                if not (adds or same_table) or sum(len(p[1]) for p in parts) + len(w) > MAX_ANSWER_CHARS:
                     continue
                 parts.append((c.ctx, w, cs))
                 covered += compact(w)
-        text = "".join(cite(t, ctx + 1, cut) for ctx, t, cut in parts)
+        unique: dict[str, tuple[int, str, bool]] = {}
+        for part in parts:  # overlapping chunks repeat sentences
+            unique.setdefault(compact(part[1]), part)
+        text = "".join(cite(t, ctx + 1, cut) for ctx, t, cut in unique.values())
         return Draft(text, sources, evidence=cands[:3])
 
     def candidates(self, query: Query, contexts: list[Scored]) -> list[Candidate]:
@@ -182,26 +193,44 @@ class ExtractiveAnswerer(Runnable):
                 seen.add(key)
                 # The passage's own retrieval score carries over: the same words in a better passage win.
                 score = sentence_score(query, sent, context, text) + PASSAGE_PRIOR * max(passage_score, 0) / top
-                out.append(Candidate(i, s, e, sent, score, context))
+                out.append(Candidate(i, s, e, sent, score, context, text))
         out.sort(key=lambda c: c.score, reverse=True)
         return out
 
-    def judge(self, query: Query, cands: list[Candidate]) -> tuple[bool, str, list[str]]:
-        """Whether the best evidence answers what is asked; (ok, reason, missing specific terms)."""
-        top = cands[: max(3, self.max_sentences)]
+    @staticmethod
+    def _states(query: Query, c: Candidate) -> bool:
+        """A sentence that can stand as an answer: not a bare heading, unless the heading holds what is asked."""
+        return not is_heading(c.text) or (query.kind not in (GENERAL, LIST)
+                                          and satisfies(query.kind, c.text, query.unit, query.grain))
+
+    def judge(self, query: Query, cands: list[Candidate], dense: Optional[float] = None) -> tuple[bool, str, list[str]]:
+        """Whether the best evidence answers what is asked; (ok, reason, question terms it lacks).
+
+        Evidence a person can check: the top sentences must hold the kind of thing asked for
+        (an amount for 多少钱, a day for 哪一天, a count in the unit asked), and cover enough of
+        the question's terms; with little coverage, the passage must also be close in meaning."""
+        top = cands[:JUDGE_TOP]
         coverage = max(term_coverage(query, c.text, c.context) for c in top)
-        # A rare, specific question term (经费, 预算, a name) that no top sentence holds means the thing asked about is absent.
-        joined = "".join(c.text for c in top)
-        missing = [t for t, w in query.weights.items() if w >= FOCUS_MIN_WEIGHT and len(t) >= 2 and compact(t) not in compact(joined)]
-        if query.kind not in (GENERAL, LIST) and not any(satisfies(query.kind, c.text) for c in top):
-            return False, f"no sentence gives the {query.kind} asked for", missing
+        joined = compact("".join(c.text + c.context for c in top))
+        missing = [t for t, w in query.weights.items() if len(t) >= 2 and compact(t) not in joined]
+        missing.sort(key=lambda t: -query.weights[t])
+        def answers(c: Candidate) -> bool:
+            # It holds the kind of thing asked for, in a passage about the year/number the question names.
+            fits = query.kind in (GENERAL, LIST) or satisfies(query.kind, c.text, query.unit, query.grain)
+            return fits and not missing_numbers(query, c.passage + c.context)
+
+        if not any(answers(c) for c in top):
+            missing = missing_numbers(query, joined) + missing
+            return False, f"no top sentence gives the {query.kind} asked for", missing
         if coverage < MIN_COVERAGE:
-            return False, f"coverage {coverage:.2f} below {MIN_COVERAGE}", missing
+            return False, f"coverage {coverage:.2f} < {MIN_COVERAGE}", missing
+        if dense is not None and coverage < WEAK_COVERAGE and dense < MIN_DENSE:
+            return False, f"coverage {coverage:.2f} < {WEAK_COVERAGE} and dense {dense:.3f} < {MIN_DENSE}", missing
         return True, "", missing
 
     def refuse(self, query: Query, best: Candidate, sources: list[Document], reason: str,
                missing: list[str]) -> Draft:
-        topic = "”“".join(missing[:2])
+        topic = "”“".join(missing[:1])
         text = REFUSAL_ABOUT.format(topic=topic) if topic else REFUSAL
         if term_coverage(query, best.text, best.context) >= MIN_RELATED:
             window, cut_start, _ = _trim(query, best.text)
@@ -256,7 +285,39 @@ class ExtractiveAnswerer(Runnable):
                 ordered = sorted(best.values(), key=lambda d: int(d.metadata.get("chunk_index", 0)))
                 return [(_source_index(sources, d), d.metadata["section"].split(" > ")[-1], False)
                         for d in ordered[:MAX_LIST_ITEMS]]
+            # One heading names the noun ("（二）学习内容", "第五条 …分为以下6类"): its items are the list.
+            for group in groups.values():
+                items = self._items_under(next(iter(group.values())), sources)
+                if len(items) >= 2:
+                    return items
         return []
+
+    def _items_under(self, first: Document, sources: list[Document]) -> list[tuple[int, str, bool]]:
+        """Enumerated sentences, or child section headings, inside the section that `first` opens."""
+        section = first.metadata.get("section", "")
+        items: list[tuple[int, str, bool]] = []
+        seen: set[str] = set()
+        members = sorted((d for d in self.sibling_lookup(first) if d.metadata.get("section", "") == section
+                          or d.metadata.get("section", "").startswith(section + " > ")),
+                         key=lambda d: int(d.metadata.get("chunk_index", 0)))
+        for d in members:
+            sub = d.metadata.get("section", "")
+            if sub != section:  # a child section: its heading is the item
+                title = sub[len(section) + 3 :].split(" > ")[0]
+                if title not in seen:
+                    seen.add(title)
+                    items.append((_source_index(sources, d), title, False))
+                continue
+            text = d.page_content
+            own_title = compact(section.split(" > ")[-1])
+            for s, e in split_sentences(text):
+                sent = text[s:e].lstrip("# ")
+                if compact(sent).startswith(own_title):
+                    continue  # the section's own heading is not one of its items
+                if ENUM_ITEM.match(sent) and compact(sent) not in seen:
+                    seen.add(compact(sent))
+                    items.append((_source_index(sources, d), _lead(sent), False))
+        return items[:MAX_LIST_ITEMS]
 
     def _section_siblings(self, doc: Document, announces: bool) -> list[Document]:
         """First passages of the sections that are list items beside (or announced by) this passage."""

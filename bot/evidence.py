@@ -12,7 +12,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Optional
 
 import jieba
 
@@ -23,6 +23,8 @@ CN_NUM = "零〇一二两三四五六七八九十百千万亿"
 NUMBER = "number"
 LIST = "list"
 WHO = "who"
+NAME = "name"
+DOCNUM = "docnum"
 WHEN = "when"
 WHERE = "where"
 MONEY = "money"
@@ -32,6 +34,8 @@ GENERAL = "general"
 QUESTION_CUES: list[tuple[str, re.Pattern]] = [
     (MONEY, re.compile(r"经费|预算|费用|资金|多少钱|金额|花了多少|拨款|补贴|报销|开支|成本")),
     (WHEN, re.compile(r"什么时候|何时|哪天|哪一天|几月|几号|几日|哪年|哪一年|什么时间|截止|期限|日期|多久|时间节点|起止")),
+    (DOCNUM, re.compile(r"文号|发文字号|字号")),
+    (NAME, re.compile(r"名字|姓名|叫什么")),
     (WHO, re.compile(r"谁|哪位|哪个部门|哪个单位|哪些部门|哪些单位|什么部门|什么单位|负责人|由哪|主讲人|授课人|牵头单位|主办|承办方|哪个机构|哪些人|什么人")),
     (WHERE, re.compile(r"哪里|在哪|什么地方|何地|地点|场所|哪个地方")),
     (LIST, re.compile(r"哪些|哪几|包括什么|包括哪|几个方面|几方面|几点|几项|几类|分别|都有|主要有|有几种|哪方面|哪[一二三四五六七八九十两]+[点项条类个种方]")),
@@ -41,9 +45,14 @@ QUESTION_CUES: list[tuple[str, re.Pattern]] = [
 ANSWER_CUES: dict[str, re.Pattern] = {
     # An amount, not just the word 经费: "经费由区委宣传部统筹安排" does not say how much.
     MONEY: re.compile(rf"[\d{CN_NUM}]+(\.\d+)?\s*(万|千|百|亿)?元"),
-    WHEN: re.compile(rf"\d{{4}}年|[\d{CN_NUM}]{{1,3}}月|[\d{CN_NUM}]{{1,3}}[日号]|年底|年初|月底|上旬|中旬|下旬|春节|\d{{1,2}}[:：]\d{{2}}|周[一二三四五六日]|星期"),
-    WHO: re.compile(r"(区|市|县|省|党|工|纪)委|委员会|[宣组统]传?部|[部局厅处科]|办公室|党校|学校|中心|街道|政府|团区委|协会"
-                    r"|书记|主任|部长|局长|校长|同志|教授|老师|讲师|专家|某某|负责人|代表"),
+    # A month, day, part of a month or time of day: "2024年度" alone names the work year, not a time.
+    WHEN: re.compile(rf"[\d{CN_NUM}]{{1,3}}月|[\d{CN_NUM}]{{1,3}}[日号]|年底|年初|月底|月初|上旬|中旬|下旬|\d{{1,2}}[:：]\d{{2}}|周[一二三四五六日]|星期|\d{{4}}年(?!度)"),
+    # A body or a role: 区委宣传部, 理论科, 党校, 党组织书记.
+    WHO: re.compile(r"(区|市|县|省|党|工|纪|团)委|委员会|党组织|宣传部|组织部|统战部|监委|办公室|党校|学校|中心|街道|政府|协会|工会|妇联"
+                    r"|[\u4e00-\u9fff]{2}[科局厅处](?![学技研普理])|书记|主任|部长|局长|校长|同志|教授|老师|讲师|专家|某某|负责人|代表"),
+    DOCNUM: re.compile(r"〔\d{4}〕\d+号|\[\d{4}\]\d+号"),
+    # A person named as official documents do: 某某同志, 张某某, 王先生.
+    NAME: re.compile(r"同志|某某|先生|女士|[\u4e00-\u9fff]某(?![\u4e00-\u9fff]某)"),
     WHERE: re.compile(r"[馆室厅堂场院校所站点中心楼村社区镇街道区市]|线上|线下|地点"),
     LIST: re.compile(rf"[一二三四五六七八九十]是|[一二三四五六七八九十]要|（[{CN_NUM}\d]+）|^[{CN_NUM}]+、|^\d+[.．、]|[、；]|：|等"),
     NUMBER: re.compile(rf"\d|[{CN_NUM}]+[个场次名人位天项批期类种条家所门节课%％倍万]|百分之"),
@@ -64,10 +73,27 @@ CLASSIFIERS = "个场次名人位天项批期类种条家所门节课堂篇件�
 ASKED_UNIT = re.compile(rf"(?:多少|几)(小时|学时|分钟|周岁|万元|[{CLASSIFIERS}])")
 
 
+# "哪一天" needs a day, "哪一年" a year: a sentence with only 年初 does not say which day.
+WHEN_GRAIN = [
+    (re.compile(r"从什么时候到|从何时到|起止|到什么时候结束|持续到什么时候"), re.compile(r"(月|日|旬|年|底|初)[^。，；]{0,4}(至|到|—|－|~)")),
+    (re.compile(r"哪一?天|几号|几日|哪日|具体日期|哪个日子"), re.compile(rf"[\d{CN_NUM}]{{1,3}}[日号]")),
+    (re.compile(r"哪一?年|年份"), re.compile(r"\d{4}年")),
+    (re.compile(r"几月|哪个?月"), re.compile(rf"[\d{CN_NUM}]{{1,3}}月")),
+]
+
+
 def asked_unit(question: str) -> str:
     """The unit a 多少/几 question counts in (场, 学时, 名), or ""."""
     m = ASKED_UNIT.search(question)
     return m.group(1) if m and m.group(1) not in "个类种项" else ""
+
+
+def when_grain(question: str) -> Optional[re.Pattern]:
+    """For a when-question that asks for a day, year or month: the pattern the answer must hold."""
+    for asks, needs in WHEN_GRAIN:
+        if asks.search(question):
+            return needs
+    return None
 
 
 # "分为哪几个阶段" / "有哪些保障措施": the noun the listed items share.
@@ -87,13 +113,23 @@ FOCUS_FACTOR = 2.0  # the asked-about noun weighs this much more than other term
 FOCUS_SKIP = frozenset("时候 时间 地方 意思 样的 内容 东西 情况".split())
 
 
+# "联系人是谁" / "组长是谁" / "公示期是多长": the subject of 是 is what is asked about.
+FOCUS_SUBJECT = re.compile(r"([\u4e00-\u9fff]{2,8})(?:是|为)(?:谁|哪|什么|多少|几|多长|多久)")
+
+
 def focus_noun(question: str) -> str:
-    """The noun a 什么/哪个 question asks about (理念, 平台, 单位), or ""."""
+    """The noun a question asks about (理念 in 树牢什么理念, 联系人 in 联系人是谁), or ""."""
     m = FOCUS.search(question)
-    if not m:
-        return ""
-    word = next((w for w in jieba.lcut(m.group(1)) if len(w) >= 2), "")
-    return "" if word in FOCUS_SKIP else word
+    if m:
+        word = next((w for w in jieba.lcut(m.group(1)) if len(w) >= 2), "")
+        if word and word not in FOCUS_SKIP:
+            return word
+    m = FOCUS_SUBJECT.search(question)
+    if m:
+        words = [w for w in jieba.lcut(m.group(1)) if len(w) >= 2]
+        if words and words[-1] not in FOCUS_SKIP:
+            return words[-1]
+    return ""
 
 
 def question_type(question: str) -> str:
@@ -113,11 +149,14 @@ ARTICLE_LABEL = re.compile(rf"第[{CN_NUM}\d]+[章节条款项部分]")
 LIST_MARKS = re.compile(rf"[{CN_NUM}]是|[{CN_NUM}]要|（[{CN_NUM}\d]+）|[、；;]")
 
 
-def satisfies(kind: str, sentence: str, unit: str = "") -> bool:
-    """Whether a sentence contains the kind of thing the question asks for (counted in `unit`, if given)."""
+def satisfies(kind: str, sentence: str, unit: str = "", grain: Optional[re.Pattern] = None) -> bool:
+    """Whether a sentence contains the kind of thing the question asks for
+    (counted in `unit`, or for a when-question at the `grain` asked)."""
     sentence = ARTICLE_LABEL.sub("", sentence)  # 第七条 is a label, not a quantity
     if kind == NUMBER and unit:
         return bool(re.search(rf"[\d{CN_NUM}]+(\.\d+)?[多余]?(?:万|千|百)?{unit}", sentence))
+    if kind == WHEN and grain is not None:
+        return bool(grain.search(sentence))
     if kind == LIST:
         # An enumeration: several items, or a lead-in that announces them ("再讲三点意见。").
         return (len(LIST_MARKS.findall(sentence)) >= 2 or sentence.rstrip().endswith(("：", ":"))
@@ -196,6 +235,7 @@ class Query:
     bigrams: set[str]
     numbers: list[str] = field(default_factory=list)  # numbers the corpus knows (years, counts) that the answer must match
     unit: str = ""  # what a 多少/几 question counts in
+    grain: Optional[re.Pattern] = None  # for a when-question: the date part it asks for
     noun: str = ""  # what the items of a list question are
 
     @property
@@ -225,7 +265,7 @@ def analyse(question: str, stats: CorpusStats) -> Query:
     # A number the corpus never mentions (1988年 in "我是1988年出生的") is the asker's own data, not a key.
     numbers = [n for n in dict.fromkeys(re.findall(r"\d+(?:\.\d+)?", question)) if stats.known(n)]
     return Query(question, question_type(question), terms, weights, char_ngrams(question), numbers,
-                 asked_unit(question), list_noun(question))
+                 asked_unit(question), when_grain(question), list_noun(question))
 
 
 # ---------------------------------------------------------------- sentence scoring
@@ -234,7 +274,7 @@ TYPE_PENALTY = 0.15  # a sentence that cannot answer the kind of question asked
 BIGRAM_SHARE = 0.3  # weight of character-bigram overlap beside whole-term coverage
 
 
-CONTEXT_CREDIT = 0.6  # a term found only in the passage's title or section path counts this much
+CONTEXT_CREDIT = 0.9  # a term found only in the passage's title or section path counts this much
 
 
 def term_coverage(query: Query, text: str, context: str = "") -> float:
@@ -276,7 +316,7 @@ def sentence_score(query: Query, sentence: str, context: str = "", passage: str 
     `context` is the passage's title and section path; `passage` its whole text, where the
     numbers the question names (2023年, 第三届) must occur."""
     score = (1 - BIGRAM_SHARE) * term_coverage(query, sentence, context) + BIGRAM_SHARE * bigram_overlap(query, sentence)
-    fits = satisfies(query.kind, sentence, query.unit)
+    fits = satisfies(query.kind, sentence, query.unit, query.grain)
     if query.kind != GENERAL:
         score += TYPE_BONUS if fits else -TYPE_PENALTY
     # A heading that holds what is asked ("（一）动员部署阶段（2024年11月25日—12月10日）") still answers.

@@ -110,6 +110,7 @@ class HybridRetriever(BaseRetriever):
         for i, (doc, fused) in enumerate(candidates):
             context = passage_context(doc)
             evidence = best_sentence(query, doc.page_content, context)[0]
+            doc.metadata["dense"] = cosine.get(doc.metadata["id"], floor) if cosine else None
             score = (SENTENCE_WEIGHT * evidence
                      + PASSAGE_WEIGHT * term_coverage(query, doc.page_content, context)
                      + DENSE_WEIGHT * cosine.get(doc.metadata["id"], floor)
