@@ -2,13 +2,14 @@
 passages, each with one to three cited sub-points taken verbatim from the materials."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from langchain_core.documents import Document
 
 from bot.answer import _trim, cite
-from bot.evidence import Query, sentence_score, term_coverage
-from ingest.text import split_sentences
+from bot.evidence import Query, is_heading, sentence_score, term_coverage
+from ingest.text import compact, split_sentences
 
 Scored = tuple[Document, float]
 
@@ -18,6 +19,7 @@ MAX_SUBPOINTS = 3
 MIN_POINT_COVERAGE = 0.15  # a passage must touch the topic this much to become a point
 SUBPOINT_KEEP = 0.6  # sub-points after the first must score this share of the first
 TITLE_CHARS = 30
+REPEAT_SLACK = 4  # characters a sub-point may add to its heading and still only restate it
 
 
 @dataclass
@@ -44,14 +46,23 @@ class Outline:
 _CN = "零一二三四五六七八九十"
 
 
+# Numbering in front of a heading: "## ", "第三条 ", "一、", "（二）", "1．", "一要".
+NUMBERING = re.compile(r"^(#+\s*)?(第[一二三四五六七八九十百\d]+[章节条]\s*)?"
+                       r"([一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十\d]+[）)]|\d+[.．、]|[一二三四五六七八九十]+(?=[要是]))?\s*")
+
+
 def _point_title(doc: Document, lead: str) -> str:
-    """The passage's own section heading, else its lead clause."""
+    """The passage's own section heading, else its lead clause, without its numbering."""
     section = doc.metadata.get("section", "")
     title = section.split(" > ")[-1] if section else ""
-    if not title:
-        title = lead
-    title = title.lstrip("一二三四五六七八九十、（）() 0123456789.．")
+    title = NUMBERING.sub("", title or lead).rstrip("。；：:")
     return title[:TITLE_CHARS] + ("……" if len(title) > TITLE_CHARS else "")
+
+
+def _repeats(sentence: str, title: str) -> bool:
+    """A sub-point that only restates its point's heading."""
+    body, head = compact(NUMBERING.sub("", sentence)), compact(title.rstrip("…"))
+    return is_heading(sentence) or (bool(head) and body.startswith(head) and len(body) <= len(head) + REPEAT_SLACK)
 
 
 def build_outline(topic: str, query: Query, contexts: list[Scored]) -> Outline:
@@ -68,7 +79,8 @@ def build_outline(topic: str, query: Query, contexts: list[Scored]) -> Outline:
             continue
         text = doc.page_content
         scored = sorted(((sentence_score(query, text[s:e]), s, e) for s, e in split_sentences(text)), reverse=True)
-        scored = [x for x in scored if not text[x[1]:x[2]].startswith("|---")]
+        title = _point_title(doc, text[scored[0][1]:scored[0][2]]) if scored else ""
+        scored = [x for x in scored if not text[x[1]:x[2]].startswith("|---") and not _repeats(text[x[1]:x[2]], title)]
         if not scored:
             continue
         top = scored[0][0]
@@ -80,5 +92,5 @@ def build_outline(topic: str, query: Query, contexts: list[Scored]) -> Outline:
             window, cut, _ = _trim(query, text[s:e])
             subs.append(cite(window, len(used), cut))
         seen_sections.add(key)
-        points.append(Point(_point_title(doc, text[scored[0][1]:scored[0][2]]), subs))
+        points.append(Point(title, subs))
     return Outline(f"“{topic}”宣讲提纲", points, used)
