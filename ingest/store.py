@@ -55,6 +55,8 @@ BM25_DIR = "bm25"
 CHROMA_DIR = "chroma"
 # Length of the chunk id (hex characters of its sha256).
 CHUNK_ID_CHARS = 32
+# Version of what BM25 indexes (2: title and section path before the chunk text).
+BM25_FORMAT = 2
 # Length of the fingerprint prefix naming a persisted BM25 folder.
 BM25_NAME_CHARS = 16
 
@@ -173,7 +175,8 @@ class KnowledgeBase:
     @staticmethod
     def _fingerprint_of(manifest: dict[str, dict]) -> str:
         pairs = sorted((src, rec.get("sha256", "")) for src, rec in manifest.items())
-        return hashlib.sha256(json.dumps(pairs, ensure_ascii=False).encode("utf-8")).hexdigest()
+        # The index format is part of the identity, so an index built the old way is rebuilt.
+        return hashlib.sha256(json.dumps([BM25_FORMAT, pairs], ensure_ascii=False).encode("utf-8")).hexdigest()
 
     def documents(self) -> list[dict]:
         """One dict per committed file: source, title, chunks, sha256, chars, ingested_at (ISO)."""
@@ -457,7 +460,7 @@ class KnowledgeBase:
         index = None
         if docs:
             index = bm25s.BM25()
-            index.index([tokenize(d.page_content) for d in docs], show_progress=False)
+            index.index([tokenize(indexed_text(d)) for d in docs], show_progress=False)
         state = _state(fp, docs, index)
         if len(docs) == len(ids):
             self._save_bm25(state)
@@ -513,6 +516,13 @@ def _collect(paths: list[Path]) -> tuple[list[Path], list[Path]]:
                 seen.add(sid)
                 files.append(f)
     return files, missing
+
+
+def indexed_text(doc: Document) -> str:
+    """What BM25 indexes for a chunk: its title and section path, then its text, so a short article
+    ("第二十二条 本办法自…起施行") is also found by the words of its heading."""
+    section = doc.metadata.get("section", "")
+    return f"{doc.metadata.get('title', '')} {section}\n{doc.page_content}"
 
 
 def _chroma_meta(meta: dict, sha: str, now: float) -> dict:
