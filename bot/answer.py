@@ -208,7 +208,7 @@ class ExtractiveAnswerer(Runnable):
     def _states(query: Query, c: Candidate) -> bool:
         """A sentence that can stand as an answer: not a bare heading, unless the heading holds what is asked."""
         return not is_heading(c.text) or (query.kind not in (GENERAL, LIST)
-                                          and satisfies(query.kind, c.text, query.unit, query.grain))
+                                          and satisfies(query.kind, c.text, query.unit, query.grain, query.noun))
 
     def judge(self, query: Query, cands: list[Candidate], dense: Optional[float] = None) -> tuple[bool, str, list[str]]:
         """Whether the best evidence answers what is asked; (ok, reason, question terms it lacks).
@@ -223,7 +223,7 @@ class ExtractiveAnswerer(Runnable):
         missing.sort(key=lambda t: -query.weights[t])
         def answers(c: Candidate) -> bool:
             # It holds the kind of thing asked for, in a passage about the year/number the question names.
-            fits = query.kind in (GENERAL, LIST) or satisfies(query.kind, c.text, query.unit, query.grain)
+            fits = query.kind in (GENERAL, LIST) or satisfies(query.kind, c.text, query.unit, query.grain, query.noun)
             return fits and not missing_numbers(query, c.passage + c.context)
 
         if not any(answers(c) for c in top):

@@ -149,9 +149,9 @@ ARTICLE_LABEL = re.compile(rf"第[{CN_NUM}\d]+[章节条款项部分]")
 LIST_MARKS = re.compile(rf"[{CN_NUM}]是|[{CN_NUM}]要|（[{CN_NUM}\d]+）|[、；;]")
 
 
-def satisfies(kind: str, sentence: str, unit: str = "", grain: Optional[re.Pattern] = None) -> bool:
+def satisfies(kind: str, sentence: str, unit: str = "", grain: Optional[re.Pattern] = None, noun: str = "") -> bool:
     """Whether a sentence contains the kind of thing the question asks for
-    (counted in `unit`, or for a when-question at the `grain` asked)."""
+    (counted in `unit`, for a when-question at the `grain` asked, for a list the items of `noun`)."""
     sentence = ARTICLE_LABEL.sub("", sentence)  # 第七条 is a label, not a quantity
     if kind == NUMBER and unit:
         return bool(re.search(rf"[\d{CN_NUM}]+(\.\d+)?[多余]?(?:万|千|百)?{unit}", sentence))
@@ -159,7 +159,9 @@ def satisfies(kind: str, sentence: str, unit: str = "", grain: Optional[re.Patte
         return bool(grain.search(sentence))
     if kind == LIST:
         # An enumeration: several items, or a lead-in that announces them ("再讲三点意见。").
-        return (len(LIST_MARKS.findall(sentence)) >= 2 or sentence.rstrip().endswith(("：", ":"))
+        marks = len(LIST_MARKS.findall(sentence))
+        # Two items need one 、 ("青年论坛、“老书记讲堂”品牌项目") when they sit beside the noun asked for.
+        return (marks >= 2 or (marks >= 1 and bool(noun) and noun in sentence) or sentence.rstrip().endswith(("：", ":"))
                 or bool(ENUM_ITEM.match(sentence)) or bool(ENUM_ANNOUNCE.search(sentence)))
     pattern = ANSWER_CUES.get(kind)
     return True if pattern is None else bool(pattern.search(sentence))
@@ -224,6 +226,17 @@ def _term_factor(term: str) -> float:
     return 1.0
 
 
+def _composed(term: str, parts: list[str]) -> bool:
+    """Whether term is a concatenation of two or more of parts."""
+    if not parts or len(term) < 4:
+        return False
+    reach = {0}
+    for i in range(len(term)):
+        if i in reach:
+            reach.update(i + len(p) for p in parts if term.startswith(p, i) and len(p) < len(term))
+    return len(term) in reach
+
+
 @dataclass
 class Query:
     """A question broken into what retrieval and answering need."""
@@ -247,11 +260,13 @@ def analyse(question: str, stats: CorpusStats) -> Query:
     """Split a question into weighted content terms and its question type."""
     tokens = tokenize(question)
     # Search-mode jieba yields both 理论宣讲 and 理论/宣讲; keep the longest forms and drop parts they contain.
-    uniq = sorted(set(tokens), key=len, reverse=True)
+    uniq = sorted(set(tokens), key=len)
     terms: list[str] = []
     for tok in uniq:
-        if len(tok) == 1 and not re.match(r"[\dA-Za-z]", tok) and any(tok in t for t in terms):
-            continue
+        if len(tok) == 1 and not re.match(r"[\dA-Za-z]", tok) and any(tok in t for t in uniq if len(t) > 1):
+            continue  # a lone character inside a longer term is a fragment
+        if _composed(tok, [t for t in terms if len(t) > 1]):
+            continue  # 回顾过去 = 回顾 + 过去: counting the whole as well would weigh the same words twice
         terms.append(tok)
     # A word the materials never use (管饭, 老家) is the asker's phrasing more often than a missing
     # topic, so it weighs like an ordinary word; missing topics are caught by the type checks.
@@ -316,7 +331,7 @@ def sentence_score(query: Query, sentence: str, context: str = "", passage: str 
     `context` is the passage's title and section path; `passage` its whole text, where the
     numbers the question names (2023年, 第三届) must occur."""
     score = (1 - BIGRAM_SHARE) * term_coverage(query, sentence, context) + BIGRAM_SHARE * bigram_overlap(query, sentence)
-    fits = satisfies(query.kind, sentence, query.unit, query.grain)
+    fits = satisfies(query.kind, sentence, query.unit, query.grain, query.noun)
     if query.kind != GENERAL:
         score += TYPE_BONUS if fits else -TYPE_PENALTY
     # A heading that holds what is asked ("（一）动员部署阶段（2024年11月25日—12月10日）") still answers.
