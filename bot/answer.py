@@ -367,3 +367,21 @@ def _source_index(sources: list[Document], doc: Document) -> int:
             return i
     sources.append(doc)
     return len(sources) - 1
+
+
+def merge_drafts(drafts: list[Draft]) -> Draft:
+    """One answer from the answers to the parts of a compound question, markers renumbered
+    over the union of their sources. Refused only when every part is refused."""
+    answered = [d for d in drafts if not d.refused]
+    if not answered:
+        return drafts[0]
+    sources: list[Document] = []
+    texts = []
+    for d in drafts:
+        if d.refused:
+            # Say plainly which part the materials do not answer; no related passage here.
+            texts.append(d.text.split(RELATED_LABEL)[0])
+            continue
+        remap = {i + 1: _source_index(sources, doc) + 1 for i, doc in enumerate(d.sources)}
+        texts.append(re.sub(r"\[(\d+)\]", lambda m: f"[{remap.get(int(m.group(1)), m.group(1))}]", d.text))
+    return Draft("".join(texts), sources, evidence=[c for d in answered for c in d.evidence])

@@ -10,16 +10,27 @@ import time
 from contextlib import contextmanager
 from typing import Iterator, Optional
 
-from bot.answer import REFUSAL, Draft, ExtractiveAnswerer
+from bot.answer import REFUSAL, Draft, ExtractiveAnswerer, merge_drafts
 from bot.evidence import analyse
 from bot.outline import build_outline
 from bot.retriever import HybridRetriever, load_reranker
-from bot.rewrite import rewrite
+from bot.rewrite import rewrite, split_question
 from bot.verify import verify
 from ingest.settings import Settings
 
 OUTLINE_K = 12  # passages considered for talking points
 STREAM_PIECE = 4  # characters per streamed piece of an extractive answer
+
+
+def interleave(rankings: list[list]) -> list:
+    """Several rankings as one: first of each, then second of each…, without repeats."""
+    out, seen = [], set()
+    for rank in range(max((len(r) for r in rankings), default=0)):
+        for ranking in rankings:
+            if rank < len(ranking) and ranking[rank][0].metadata.get("id") not in seen:
+                seen.add(ranking[rank][0].metadata.get("id"))
+                out.append(ranking[rank])
+    return out
 
 
 class QuestionError(ValueError):
@@ -83,11 +94,14 @@ class Assistant:
         history = history or []
         with timer.stage("rewrite"):
             rewritten = self.llm.rewrite(question, history) if (self.llm and history) else rewrite(question, history)
+        parts = split_question(rewritten)  # "X是谁？Y有几个？" is answered part by part
         with timer.stage("retrieve"):
-            query = analyse(rewritten, self.retriever.stats())
-            contexts = self.retriever.search(rewritten, query)  # dense + BM25, fused, reranked, expanded
+            queries = [analyse(part, self.retriever.stats()) for part in parts]
+            found = [self.retriever.search(q.text, q) for q in queries]  # dense + BM25, fused, reranked, expanded
+            contexts = interleave(found)
         with timer.stage("answer"):
-            draft = self.extractive.answer(query, contexts)  # also the refusal gate for the LLM
+            # The extractive answerer is also the refusal gate for the LLM.
+            draft = merge_drafts([self.extractive.answer(q, c) for q, c in zip(queries, found)])
         if self.llm is not None and not draft.refused:
             draft = yield from self._llm_answer(rewritten, contexts, draft, timer)
         else:

@@ -18,7 +18,8 @@ PREDICATE = re.compile(r"(分为|分成|包括|包含|叫做|叫|称为|有|是|
 # What is left of an ordinal or numeral once the follow-up's own noun is cut away ("…的第一", "一").
 DANGLING = re.compile(r"的?(第?[一二三四五六七八九十\d]+|最后一?|上一|下一)$")
 STANDALONE_CHARS = 14
-TAIL_SLACK = 2  # characters (的, 呢…) allowed after a restated tail  # a question at least this long with no pronoun is taken as standalone
+TAIL_SLACK = 2
+MIN_PART_CHARS = 4  # a shorter clause ("呢？", "是谁？") belongs to the question before it  # characters (的, 呢…) allowed after a restated tail  # a question at least this long with no pronoun is taken as standalone
 TRAILING = "？?。！!，, "
 
 
@@ -29,7 +30,7 @@ def needs_context(question: str) -> bool:
 
 
 # The asking part of a question: 多少场 / 哪几个阶段 / 是什么 / 有哪些.
-QUESTION_PHRASE = re.compile(r"(是|有)?(哪|什么|多少|几|谁|如何|怎么|怎样|是否|为什么|何时|何地)[个些种类项场次名人位天年月日条点方面阶段时候样里]*(的)?")
+QUESTION_PHRASE = re.compile(r"(是|有|由)?(哪|什么|多少|几|谁|如何|怎么|怎样|是否|为什么|何时|何地)(时间|时候|地方|方面|阶段|[个些种类项场次名人位天年月日条点样里])*(的)?")
 
 
 def subject_of(question: str, follow_up: str = "") -> str:
@@ -50,10 +51,11 @@ def subject_of(question: str, follow_up: str = "") -> str:
     return subject.strip(TRAILING) or q
 
 
-def rewrite(question: str, history: list[dict]) -> str:
-    """A standalone form of the question, given earlier {"question", "answer"} turns."""
+def rewrite(question: str, history: list[dict], force: bool = False) -> str:
+    """A standalone form of the question, given earlier {"question", "answer"} turns
+    (`force`: carry the previous subject even when the question looks standalone)."""
     question = question.strip()
-    if not history or not needs_context(question):
+    if not history or not (force or needs_context(question)):
         return question
     previous = ""
     for turn in reversed(history):
@@ -75,3 +77,26 @@ def rewrite(question: str, history: list[dict]) -> str:
     else:
         q = subject + q
     return q + "？"
+
+
+def split_question(question: str) -> list[str]:
+    """The sub-questions of a compound question, each standalone.
+
+    "年轻宣讲员由谁来带？一位老师最多带几个徒弟？" -> two questions; the second carries the
+    first's subject, exactly as a follow-up would. A part without a question word stays with
+    the part before it ("第二个阶段呢？具体时间是什么时候？" has one asking part per clause)."""
+    pieces = [p.strip() for p in re.split(r"(?<=[？?])", question) if p.strip(TRAILING)]
+    parts: list[str] = []
+    pending = ""  # a leading clause with no question word ("…第二个阶段？") joins the next one
+    for piece in pieces:
+        if not QUESTION_WORD.search(piece) and not parts:
+            pending += piece
+        elif parts and (not QUESTION_WORD.search(piece) or len(piece.rstrip(TRAILING)) < MIN_PART_CHARS):
+            parts[-1] += piece
+        else:
+            parts.append(pending + piece)
+            pending = ""
+    if len(parts) < 2:
+        return [question]
+    # Each later part carries the first part's subject, as a follow-up would.
+    return [parts[0]] + [rewrite(p, [{"question": parts[0]}], force=True) for p in parts[1:]]

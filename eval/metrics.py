@@ -105,11 +105,13 @@ def retrieval_scores(evidence: Sequence[dict], contexts: Sequence[dict]) -> dict
     found = [r for r in ranks if r is not None]
     rank_all = max(ranks) if ranks and len(found) == len(ranks) else None
     rank_any = min(found) if found else None
-    out: dict = {"quote_ranks": ranks, "rank": rank_all, "rank_any": rank_any,
-                 "rr": 1.0 / rank_all if rank_all else 0.0}
+    # Headline: the rank of the first context holding an evidence quote ("a quote is found");
+    # the stricter "all quotes" variant is kept beside it for cross-document and list items.
+    out: dict = {"quote_ranks": ranks, "rank": rank_any, "rank_all": rank_all,
+                 "rr": 1.0 / rank_any if rank_any else 0.0}
     for k in HIT_KS:
-        out[f"hit@{k}"] = float(rank_all is not None and rank_all <= k)
-        out[f"hit_any@{k}"] = float(rank_any is not None and rank_any <= k)
+        out[f"hit@{k}"] = float(rank_any is not None and rank_any <= k)
+        out[f"hit_all@{k}"] = float(rank_all is not None and rank_all <= k)
     return out
 
 
@@ -211,8 +213,8 @@ def score_item(item: dict, result: dict, threshold: float = DEFAULT_SUPPORT_THRE
 
     retrieval = item["answerable"] and typ not in NO_RETRIEVAL_TYPES and item.get("evidence")
     m.update(retrieval_scores(item["evidence"], contexts) if retrieval else
-             {"quote_ranks": None, "rank": None, "rank_any": None, "rr": None,
-              **{f"hit@{k}": None for k in HIT_KS}, **{f"hit_any@{k}": None for k in HIT_KS}})
+             {"quote_ranks": None, "rank": None, "rank_all": None, "rr": None,
+              **{f"hit@{k}": None for k in HIT_KS}, **{f"hit_all@{k}": None for k in HIT_KS}})
 
     if item["answerable"] and (item.get("answer") or "").strip():
         m.update(keyfact_scores(item["answer"], answer))
@@ -251,7 +253,7 @@ def aggregate(rows: Sequence[dict]) -> dict:
     for k in HIT_KS:
         out[f"hit@{k}"] = _mean(m[f"hit@{k}"] for m in ret)
     for k in HIT_KS:
-        out[f"hit_any@{k}"] = _mean(m[f"hit_any@{k}"] for m in ret)
+        out[f"hit_all@{k}"] = _mean(m[f"hit_all@{k}"] for m in ret)
     out["mrr"] = _mean(m["rr"] for m in ret)
     out["keyfact_items"] = len(kf)
     out["keyfact_recall"] = _mean(m["keyfact_recall"] for m in kf)

@@ -29,7 +29,7 @@ SUMMARY_METRICS = (
     ("errors", "运行出错", "int"),
     ("hit@1", "证据 hit@1", "ratio"),
     ("hit@5", "证据 hit@5", "ratio"),
-    ("hit_any@5", "证据 hit@5（任一引文）", "ratio"),
+    ("hit_all@5", "证据 hit@5（全部引文）", "ratio"),
     ("mrr", "证据 MRR", "ratio"),
     ("keyfact_recall", "要点召回 keyfact_recall", "ratio"),
     ("keyfact_f", "长度加权要点 keyfact_f", "ratio"),

@@ -91,10 +91,10 @@ def test_several_quotes_all_and_any_variants():
     evidence = [{"source": SPEECH, "quote": "吸引2.6万人次在线观看"}, {"source": PLAN, "quote": "营造浓厚氛围"}]
     s = retrieval_scores(evidence, [ctx(CHUNK_B), ctx(OTHER), ctx(OTHER, source=PLAN)])
     assert s["quote_ranks"] == [1, 3]
-    assert s["rank"] == 3 and s["rank_any"] == 1
-    assert s["hit@1"] == 0.0 and s["hit_any@1"] == 1.0 and s["hit@5"] == 1.0
+    assert s["rank"] == 1 and s["rank_all"] == 3
+    assert s["hit@1"] == 1.0 and s["hit_all@1"] == 0.0 and s["hit_all@5"] == 1.0
     missing = retrieval_scores(evidence, [ctx(CHUNK_B)])
-    assert missing["rank"] is None and missing["hit@5"] == 0.0 and missing["hit_any@5"] == 1.0 and missing["rr"] == 0.0
+    assert missing["rank_all"] is None and missing["hit_all@5"] == 0.0 and missing["hit@5"] == 1.0 and missing["rr"] == 1.0
 
 
 # --------------------------------------------------------------------------- key facts
