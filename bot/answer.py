@@ -24,6 +24,7 @@ from bot.evidence import (
     is_injection,
     missing_numbers,
     missing_terms,
+    ordinal,
     satisfies,
     sentence_score,
     term_coverage,
@@ -143,7 +144,12 @@ class ExtractiveAnswerer(Runnable):
         sources = [d for d, _ in contexts]
         if is_injection(query.text):
             return Draft(INJECTION_REFUSAL, [], refused=True, reason="injection")
-        cands = self.candidates(query, contexts)
+        # "第二个阶段呢？": answer from that item's own section, found among the document's headings.
+        target = self.ordinal_section(query, contexts)
+        if target:
+            contexts = target + [c for c in contexts if c[0].metadata["id"] not in {t[0].metadata["id"] for t in target}]
+            sources = [d for d, _ in contexts]
+        cands = self.candidates(query, contexts[: len(target)] if target else contexts)
         if not cands:
             return Draft(REFUSAL, [], refused=True, reason="no passages")
         best = cands[0]
@@ -192,6 +198,7 @@ class ExtractiveAnswerer(Runnable):
         for i, (doc, passage_score) in enumerate(contexts):
             text = doc.page_content
             context = passage_context(doc)
+            header = _table_header(text)  # a row means what its header says: 日期 | 课程 | 主讲人
             for s, e in split_sentences(text):
                 sent = text[s:e]
                 key = compact(sent)
@@ -199,8 +206,9 @@ class ExtractiveAnswerer(Runnable):
                     continue  # the overlap of neighbouring chunks, or a table separator row
                 seen.add(key)
                 # The passage's own retrieval score carries over: the same words in a better passage win.
-                score = sentence_score(query, sent, context, text) + PASSAGE_PRIOR * max(passage_score, 0) / top
-                out.append(Candidate(i, s, e, sent, score, context, text))
+                ctx = f"{context} {header}" if header and sent.startswith("|") else context
+                score = sentence_score(query, sent, ctx, text) + PASSAGE_PRIOR * max(passage_score, 0) / top
+                out.append(Candidate(i, s, e, sent, score, ctx, text))
         out.sort(key=lambda c: c.score, reverse=True)
         return out
 
@@ -254,31 +262,25 @@ class ExtractiveAnswerer(Runnable):
         """Sibling items when the best sentence is, or announces, one item of a list."""
         # For a list question a section heading ("六、评分标准") announces what its section holds,
         # like "分为以下6类：" does; a document's own title announces nothing.
-        heading_announces = query.kind == LIST and is_heading(best.text) and bool(sources[best.ctx].metadata.get("section"))
+        doc = sources[best.ctx]
+        section = doc.metadata.get("section", "")
+        heading_announces = query.kind == LIST and is_heading(best.text) and bool(section)
         announces = bool(ENUM_ANNOUNCE.search(best.text)) or heading_announces
         is_item = bool(ENUM_ITEM.match(best.text)) and not is_heading(best.text)
         if not (announces or (is_item and query.kind == LIST)):
             return []
-        doc = sources[best.ctx]
-        text = doc.page_content
-        items: list[tuple[int, str, bool]] = []
         # 1) items inside the same passage, after the announcement or around the item
-        spans = split_sentences(text)
-        seen: set[str] = set()
-        for s, e in spans:
-            sent = text[s:e]
-            if ENUM_ITEM.match(sent) and (not announces or s >= best.end) and compact(sent) not in seen:
-                seen.add(compact(sent))
-                items.append((best.ctx, _lead(sent), False))
-        # 2) items that are sections of their own (一、… / 一要…) in other passages of the document
-        if len(items) < 2 and self.sibling_lookup is not None:
-            for sib in self._section_siblings(doc, announces):
-                if ENUM_ITEM.match(sib.page_content.lstrip("# ")):
-                    idx = _source_index(sources, sib)
-                    items.append((idx, _lead(split_first(sib.page_content).lstrip("# ")), False))
-        if len(items) < 2:
-            return []
-        return items[:MAX_LIST_ITEMS]
+        text = doc.page_content
+        items = _enumerated(
+            [(best.ctx, text[s:e]) for s, e in split_sentences(text) if not announces or s >= best.end], exclude="")
+        if len(items) >= 2 or self.sibling_lookup is None:
+            return items if len(items) >= 2 else []
+        # 2) the list goes on in passages of its own: under the announcing section, or beside the item
+        parts = section.split(" > ") if section else []
+        own_item = is_item and parts and compact(parts[-1]) and compact(best.text).startswith(compact(parts[-1]))
+        parent = " > ".join(parts[:-1]) if own_item else section
+        items = self._items_under(parent, doc, sources)
+        return items if len(items) >= 2 else []
 
     def heading_items(self, query: Query, contexts: list[Scored], sources: list[Document]) -> list[tuple[int, str, bool]]:
         """For "分为哪几个阶段": sibling section headings that name the asked-for noun, in document order."""
@@ -298,52 +300,92 @@ class ExtractiveAnswerer(Runnable):
                         for d in ordered[:MAX_LIST_ITEMS]]
             # One heading names the noun ("（二）学习内容", "第五条 …分为以下6类"): its items are the list.
             for group in groups.values():
-                items = self._items_under(next(iter(group.values())), sources)
+                first = next(iter(group.values()))
+                items = self._items_under(first.metadata.get("section", ""), first, sources)
                 if len(items) >= 2:
                     return items
         return []
 
-    def _items_under(self, first: Document, sources: list[Document]) -> list[tuple[int, str, bool]]:
-        """Enumerated sentences, or child section headings, inside the section that `first` opens."""
-        section = first.metadata.get("section", "")
-        items: list[tuple[int, str, bool]] = []
-        seen: set[str] = set()
-        members = sorted((d for d in self.sibling_lookup(first) if d.metadata.get("section", "") == section
-                          or d.metadata.get("section", "").startswith(section + " > ")),
-                         key=lambda d: int(d.metadata.get("chunk_index", 0)))
-        for d in members:
-            sub = d.metadata.get("section", "")
-            if sub != section:  # a child section: its heading is the item
-                title = sub[len(section) + 3 :].split(" > ")[0]
-                if title not in seen:
-                    seen.add(title)
-                    items.append((_source_index(sources, d), title, False))
+    def ordinal_section(self, query: Query, contexts: list[Scored]) -> list[Scored]:
+        """The passages of the section a 第N个X / 最后一个X question points at, or []."""
+        n, noun = ordinal(query.text)
+        if not n or self.sibling_lookup is None:
+            return []
+        for doc, score in contexts[:HEADING_LIST_DOCS]:
+            chunks = self.sibling_lookup(doc)
+            groups: dict[tuple, dict[str, Document]] = {}
+            for d in chunks:
+                path = d.metadata.get("section", "").split(" > ")
+                if noun in path[-1]:
+                    groups.setdefault(tuple(path[:-1]), {}).setdefault(path[-1], d)
+            items = max(groups.values(), key=len, default={})
+            if len(items) < 2 or n > len(items):
                 continue
-            text = d.page_content
-            own_title = compact(section.split(" > ")[-1])
-            for s, e in split_sentences(text):
-                sent = text[s:e].lstrip("# ")
-                if compact(sent).startswith(own_title):
-                    continue  # the section's own heading is not one of its items
-                if ENUM_ITEM.match(sent) and compact(sent) not in seen:
-                    seen.add(compact(sent))
-                    items.append((_source_index(sources, d), _lead(sent), False))
-        return items[:MAX_LIST_ITEMS]
+            ordered = sorted(items.values(), key=lambda d: int(d.metadata.get("chunk_index", 0)))
+            section = (ordered[n - 1] if n > 0 else ordered[-1]).metadata["section"]
+            members = [d for d in chunks if d.metadata.get("section", "") == section]
+            return [(d, score) for d in sorted(members, key=lambda d: int(d.metadata.get("chunk_index", 0)))]
+        return []
 
-    def _section_siblings(self, doc: Document, announces: bool) -> list[Document]:
-        """First passages of the sections that are list items beside (or announced by) this passage."""
-        section = doc.metadata.get("section", "")
-        parts = section.split(" > ") if section else []
-        # An announcement names the sections one level below its own; an item names its siblings.
-        parent = parts if announces else parts[:-1]
-        depth = len(parent) + 1
-        firsts: dict[str, Document] = {}
+    def _items_under(self, section: str, doc: Document, sources: list[Document]) -> list[tuple[int, str, bool]]:
+        """The enumerated items of a section (path `section`, "" for the preamble) of doc's document:
+        its own enumerated sentences and those of its direct sub-sections, in document order."""
+        depth = len(section.split(" > ")) if section else 0
+        members = []
         for d in self.sibling_lookup(doc):
-            p = d.metadata.get("section", "")
-            path = p.split(" > ") if p else []
-            if len(path) == depth and path[:-1] == parent and p not in firsts:
-                firsts[p] = d
-        return sorted(firsts.values(), key=lambda d: int(d.metadata.get("chunk_index", 0)))
+            path = d.metadata.get("section", "")
+            parts = path.split(" > ") if path else []
+            if path == section or (len(parts) == depth + 1 and " > ".join(parts[:-1]) == section):
+                members.append(d)
+        members.sort(key=lambda d: int(d.metadata.get("chunk_index", 0)))
+        own_title = section.split(" > ")[-1] if section else ""
+        pairs = []
+        for d in members:
+            idx = -1
+            for s, e in split_sentences(d.page_content):
+                if idx < 0:
+                    idx = _source_index(sources, d)
+                pairs.append((idx, d.page_content[s:e].lstrip("# ")))
+        return _enumerated(pairs, exclude=own_title)
+
+MARKER_KINDS = [
+    ("lead", re.compile(r"^[一二三四五六七八九十]+[是要]")),
+    ("paren", re.compile(r"^[（(][一二三四五六七八九十]+[）)]")),
+    ("dun", re.compile(r"^[一二三四五六七八九十]+、")),
+    ("num", re.compile(r"^\d+[.．、](?!\d)")),
+    ("numparen", re.compile(r"^[（(]\d+[）)]")),
+    ("article", re.compile(r"^第[一二三四五六七八九十百\d]+条")),
+]
+
+
+def marker_kind(sentence: str) -> str:
+    """Which numbering an enumerated sentence uses (一是 / （一） / 一、 / 1. / （1） / 第一条), or ""."""
+    s = sentence.strip()
+    return next((kind for kind, pattern in MARKER_KINDS if pattern.match(s)), "")
+
+
+def _enumerated(pairs: list[tuple[int, str]], exclude: str = "") -> list[tuple[int, str, bool]]:
+    """The items of the first numbering met among (source index, sentence) pairs, in order, once each."""
+    kind = ""
+    items: list[tuple[int, str, bool]] = []
+    seen = {compact(exclude)} if exclude else set()
+    for idx, sentence in pairs:
+        k = marker_kind(sentence)
+        if not k or compact(sentence) in seen or (exclude and compact(sentence).startswith(compact(exclude))):
+            continue
+        kind = kind or k
+        if k == kind:  # a sub-item (1. under （一）) is detail, not a sibling
+            seen.add(compact(sentence))
+            items.append((idx, _lead(sentence), False))
+    return items[:MAX_LIST_ITEMS]
+
+
+def _table_header(text: str) -> str:
+    """The first table row of a passage (its header, which the chunker repeats on every split), or ""."""
+    for line in text.split("\n"):
+        if line.startswith("|"):
+            return line
+    return ""
 
 
 def split_first(text: str) -> str:
@@ -383,5 +425,8 @@ def merge_drafts(drafts: list[Draft]) -> Draft:
             texts.append(d.text.split(RELATED_LABEL)[0])
             continue
         remap = {i + 1: _source_index(sources, doc) + 1 for i, doc in enumerate(d.sources)}
-        texts.append(re.sub(r"\[(\d+)\]", lambda m: f"[{remap.get(int(m.group(1)), m.group(1))}]", d.text))
+        text = re.sub(r"\[(\d+)\]", lambda m: f"[{remap.get(int(m.group(1)), m.group(1))}]", d.text)
+        # Two parts may find the same sentence; say it once.
+        said = compact("".join(texts))
+        texts.append("".join(x for x in re.findall(r"[^。！？]+[。！？]", text) if compact(x) not in said) or text)
     return Draft("".join(texts), sources, evidence=[c for d in answered for c in d.evidence])

@@ -32,7 +32,8 @@ GENERAL = "general"
 
 # Order matters: the first match wins (money before number, list before number for 哪几).
 QUESTION_CUES: list[tuple[str, re.Pattern]] = [
-    (MONEY, re.compile(r"经费|预算|费用|资金|多少钱|金额|花了多少|拨款|补贴|报销|开支|成本")),
+    (MONEY, re.compile(r"经费|预算|费用|资金|多少钱|金额|花了多少|拨款|补贴|补助|津贴|奖金|报酬|酬金|工资|报销|开支|成本"
+                       r"|多少.{0,4}费|[^\s，。？]{1,3}费[^用]{0,4}多少|交多少|收多少")),
     (WHEN, re.compile(r"什么时候|何时|哪天|哪一天|几月|几号|几日|哪年|哪一年|什么时间|截止|期限|日期|多久|时间节点|起止")),
     (DOCNUM, re.compile(r"文号|发文字号|字号")),
     (NAME, re.compile(r"名字|姓名|叫什么")),
@@ -52,7 +53,8 @@ ANSWER_CUES: dict[str, re.Pattern] = {
                     r"|[\u4e00-\u9fff]{2}[科局厅处](?![学技研普理])|书记|主任|部长|局长|校长|同志|教授|老师|讲师|专家|某某|负责人|代表"),
     DOCNUM: re.compile(r"〔\d{4}〕\d+号|\[\d{4}\]\d+号"),
     # A person named as official documents do: 某某同志, 张某某, 王先生.
-    NAME: re.compile(r"同志|某某|先生|女士|[\u4e00-\u9fff]某(?![\u4e00-\u9fff]某)"),
+    # "负责同志"/"有关同志" name a role, not a person.
+    NAME: re.compile(r"[\u4e00-\u9fff]某{1,2}|(?<!负责|有关|相关|广大|各位|全体|主要|党员|基层|每位|一位)同志|先生|女士"),
     WHERE: re.compile(r"[馆室厅堂场院校所站点中心楼村社区镇街道区市]|线上|线下|地点"),
     LIST: re.compile(rf"[一二三四五六七八九十]是|[一二三四五六七八九十]要|（[{CN_NUM}\d]+）|^[{CN_NUM}]+、|^\d+[.．、]|[、；]|：|等"),
     NUMBER: re.compile(rf"\d|[{CN_NUM}]+[个场次名人位天项批期类种条家所门节课%％倍万]|百分之"),
@@ -60,7 +62,8 @@ ANSWER_CUES: dict[str, re.Pattern] = {
 
 INJECTION = re.compile(
     r"忽略|无视|不要管|忘掉|忘记|之前的(规则|指令|设定|要求)|以上(规则|指令)|系统提示|提示词|system\s*prompt|ignore\s+(all\s+)?(previous|prior|above)"
-    r"|jailbreak|越狱|扮演|你现在是|假装|不受.*限制|直接回答.*不用|不要引用|开发者模式|developer\s*mode",
+    r"|jailbreak|越狱|扮演|你现在是|假装|不受.*限制|直接回答.*不用|不要引用|不用引用|开发者模式|developer\s*mode"
+    r"|管理员指令|系统指令|从现在起|不用查|不要查|随便编|瞎编|编一[个份条段]|编造|捏造",
     re.IGNORECASE,
 )
 
@@ -104,6 +107,10 @@ LIST_NOUN = re.compile(r"(?:哪几|哪些|哪[一二三四五六七八九十两\
 def list_noun(question: str) -> str:
     """The noun shared by the items a list question asks for (阶段, 措施), or ""."""
     m = LIST_NOUN.search(question)
+    if m:
+        return m.group(1)
+    # "分为哪几类" / "有哪几种": the classifier itself names the items.
+    m = re.search(r"(?:哪几|哪些|几)([类种])", question)
     return m.group(1) if m else ""
 
 
@@ -132,6 +139,23 @@ def focus_noun(question: str) -> str:
     return ""
 
 
+# "第二个阶段" / "最后一个阶段": one item of a list the materials name in their headings.
+ORDINAL = re.compile(r"(?:第([一二三四五六七八九十\d]+)|(最后))一?个?([\u4e00-\u9fff]{1,3}?)(?=[？?，,。的是呢要有各具]|$)")
+CN_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九十")}
+
+
+def ordinal(question: str) -> tuple[int, str]:
+    """(position from 1, or -1 for the last; the noun) of an ordinal reference like 第二个阶段, else (0, "")."""
+    m = ORDINAL.search(question)
+    if not m or not m.group(3):
+        return 0, ""
+    if m.group(2):
+        return -1, m.group(3)
+    raw = m.group(1)
+    n = int(raw) if raw.isdigit() else (CN_DIGITS.get(raw, 0) if len(raw) == 1 else 10 + CN_DIGITS.get(raw[-1], 0))
+    return n, m.group(3)
+
+
 def question_type(question: str) -> str:
     """The kind of thing a question asks for (number, list, who, when, where, money or general)."""
     for kind, pattern in QUESTION_CUES:
@@ -157,6 +181,8 @@ def satisfies(kind: str, sentence: str, unit: str = "", grain: Optional[re.Patte
         return bool(re.search(rf"[\d{CN_NUM}]+(\.\d+)?[多余]?(?:万|千|百)?{unit}", sentence))
     if kind == WHEN and grain is not None:
         return bool(grain.search(sentence))
+    if kind == LIST and sentence.startswith("|"):
+        return True  # a table is a list: each row is an item
     if kind == LIST:
         # An enumeration: several items, or a lead-in that announces them ("再讲三点意见。").
         marks = len(LIST_MARKS.findall(sentence))
@@ -339,7 +365,19 @@ def sentence_score(query: Query, sentence: str, context: str = "", passage: str 
         score -= HEADING_PENALTY
     if query.numbers and missing_numbers(query, (passage or sentence) + context):
         score -= NUMBER_PENALTY
+    if other_year(query, sentence):
+        score -= NUMBER_PENALTY
     return score
+
+
+YEAR = re.compile(r"((?:19|20)\d{2})年")
+
+
+def other_year(query: Query, sentence: str) -> bool:
+    """The question names a year and the sentence speaks of other years only ("2025年度冬训…" for 2024)."""
+    asked = {y for y in YEAR.findall(query.text)}
+    said = set(YEAR.findall(sentence))
+    return bool(asked and said and not asked & said)
 
 
 def missing_numbers(query: Query, text: str) -> list[str]:

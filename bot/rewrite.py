@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from ingest.text import tokenize
+
 PRONOUN = re.compile(r"他们|她们|它们|其中|这些|那些|这个|那个|这一|上述|该(?=[\u4e00-\u9fff])|(?<![尤极与因])其(?![他它实余])")
 ELLIPSIS = re.compile(r"^(那么?|那|还有|另外|然后|再|那其他)|呢(?=[？?，,。]|$)")
 # "第二个阶段" / "最后一个" point back into a list the conversation already named.
@@ -98,5 +100,7 @@ def split_question(question: str) -> list[str]:
             pending = ""
     if len(parts) < 2:
         return [question]
-    # Each later part carries the first part's subject, as a follow-up would.
-    return [parts[0]] + [rewrite(p, [{"question": parts[0]}], force=True) for p in parts[1:]]
+    # A later part that shares no word with the first carries its subject, as a follow-up would.
+    first = set(w for w in tokenize(parts[0]) if len(w) > 1)
+    return [parts[0]] + [p if first & set(tokenize(p)) else rewrite(p, [{"question": parts[0]}], force=True)
+                         for p in parts[1:]]

@@ -87,10 +87,17 @@ def _title(line: str) -> str:
     return title[:MAX_TITLE_CHARS]
 
 
+_FIRST_ITEM_RE = re.compile(r"^[（(]?[一1][、.．）)要是]")
+
+
 def _push(stack: list[tuple[tuple[str, int], str]], kind: tuple[str, int], title: str) -> None:
     name, level = kind
-    for i, (k, _) in enumerate(stack):
+    for i, (k, t) in enumerate(stack):
         if k[0] == name and (name != "h" or k[1] >= level):
+            # A list that starts again at 一 under a later item ("二要…" then "一是…") is nested in it,
+            # not a sibling of it; a continuing count ("二要…" then "三是…") is a sibling.
+            if name != "h" and _FIRST_ITEM_RE.match(title) and not _FIRST_ITEM_RE.match(t) and i == len(stack) - 1:
+                break
             del stack[i:]
             break
     stack.append((kind, title))

