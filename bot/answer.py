@@ -294,12 +294,15 @@ class ExtractiveAnswerer(Runnable):
                 if query.noun in title:
                     groups.setdefault(tuple(path[:-1]), {}).setdefault(title, d)
             best = max(groups.values(), key=len, default={})
-            if len(best) >= 2:
+            # A single heading naming the noun would otherwise compete with a list of headings that each do.
+            if len(best) >= 2 and not any(len(g) == 1 and term_coverage(query, next(iter(g))) >
+                                          max(term_coverage(query, t) for t in best) for g in groups.values()):
                 ordered = sorted(best.values(), key=lambda d: int(d.metadata.get("chunk_index", 0)))
                 return [(_source_index(sources, d), d.metadata["section"].split(" > ")[-1], False)
                         for d in ordered[:MAX_LIST_ITEMS]]
-            # One heading names the noun ("（二）学习内容", "第五条 …分为以下6类"): its items are the list.
-            for group in groups.values():
+            # One heading names the noun ("（二）学习内容", "第五条 …分为以下6类"): its items are the list;
+            # the heading closest to the question goes first ("学习内容" before "主要内容" for 学哪些内容).
+            for group in sorted(groups.values(), key=lambda g: -max(term_coverage(query, t) for t in g)):
                 first = next(iter(group.values()))
                 items = self._items_under(first.metadata.get("section", ""), first, sources)
                 if len(items) >= 2:
@@ -340,13 +343,19 @@ class ExtractiveAnswerer(Runnable):
         members.sort(key=lambda d: int(d.metadata.get("chunk_index", 0)))
         own_title = section.split(" > ")[-1] if section else ""
         pairs = []
+        leads = []  # without numbering, each paragraph's first sentence is an item (html <li>, 讲理论。…)
         for d in members:
-            idx = -1
-            for s, e in split_sentences(d.page_content):
-                if idx < 0:
-                    idx = _source_index(sources, d)
-                pairs.append((idx, d.page_content[s:e].lstrip("# ")))
-        return _enumerated(pairs, exclude=own_title)
+            idx = _source_index(sources, d)
+            text = d.page_content
+            for s, e in split_sentences(text):
+                sentence = text[s:e].lstrip("# ")
+                pairs.append((idx, sentence))
+                if (s == 0 or text[s - 1] == "\n") and compact(sentence) != compact(own_title) and not sentence.startswith("|"):
+                    leads.append((idx, _lead(sentence), False))
+        items = _enumerated(pairs, exclude=own_title)
+        if len(items) < 2 and section and 2 <= len(leads) <= MAX_LIST_ITEMS:
+            return leads
+        return items
 
 MARKER_KINDS = [
     ("lead", re.compile(r"^[一二三四五六七八九十]+[是要]")),
@@ -428,5 +437,5 @@ def merge_drafts(drafts: list[Draft]) -> Draft:
         text = re.sub(r"\[(\d+)\]", lambda m: f"[{remap.get(int(m.group(1)), m.group(1))}]", d.text)
         # Two parts may find the same sentence; say it once.
         said = compact("".join(texts))
-        texts.append("".join(x for x in re.findall(r"[^。！？]+[。！？]", text) if compact(x) not in said) or text)
+        texts.append("".join(x for x in re.findall(r"[^。！？]+[。！？]", text) if compact(x) not in said))
     return Draft("".join(texts), sources, evidence=[c for d in answered for c in d.evidence])

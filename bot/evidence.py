@@ -100,7 +100,7 @@ def when_grain(question: str) -> Optional[re.Pattern]:
 
 
 # "分为哪几个阶段" / "有哪些保障措施": the noun the listed items share.
-LIST_NOUN = re.compile(r"(?:哪几|哪些|哪[一二三四五六七八九十两\d]+|几)[个项点条类种]?(?:方面的?)?([\u4e00-\u9fff]{1,4}?)"
+LIST_NOUN = re.compile(r"(?:哪几|哪些|哪[一二三四五六七八九十两\d]+|几)[个项点条类种块门部]?(?:方面的?)?([\u4e00-\u9fff]{1,6}?)"
                        r"(?:[？?，,。]|是|呢|$|分别|都|要|有|包括|会|被|可|应|需|能)")
 
 
@@ -108,7 +108,8 @@ def list_noun(question: str) -> str:
     """The noun shared by the items a list question asks for (阶段, 措施), or ""."""
     m = LIST_NOUN.search(question)
     if m:
-        return m.group(1)
+        words = [w for w in jieba.lcut(m.group(1)) if len(w) >= 2]
+        return words[-1] if words else m.group(1)  # 哪几块内容 -> 内容, 哪些保障措施 -> 措施
     # "分为哪几类" / "有哪几种": the classifier itself names the items.
     m = re.search(r"(?:哪几|哪些|几)([类种])", question)
     return m.group(1) if m else ""
@@ -140,7 +141,7 @@ def focus_noun(question: str) -> str:
 
 
 # "第二个阶段" / "最后一个阶段": one item of a list the materials name in their headings.
-ORDINAL = re.compile(r"(?:第([一二三四五六七八九十\d]+)|(最后))一?个?([\u4e00-\u9fff]{1,3}?)(?=[？?，,。的是呢要有各具]|$)")
+ORDINAL = re.compile(r"(?:第([一二三四五六七八九十\d]+)|(最后))一?个?([\u4e00-\u9fff]{1,3}?)(?=[？?，,。的是呢要有各具从在安什哪几多]|$)")
 CN_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九十")}
 
 
@@ -304,7 +305,8 @@ def analyse(question: str, stats: CorpusStats) -> Query:
             weights[focus] = min(stats.idf(focus), ceiling)
         weights[focus] *= FOCUS_FACTOR
     # A number the corpus never mentions (1988年 in "我是1988年出生的") is the asker's own data, not a key.
-    numbers = [n for n in dict.fromkeys(re.findall(r"\d+(?:\.\d+)?", question)) if stats.known(n)]
+    # Only years bind: "有12分" is the asker's own situation, "2023年度" picks the document's year.
+    numbers = [n for n in dict.fromkeys(YEAR.findall(question)) if stats.known(n)]
     return Query(question, question_type(question), terms, weights, char_ngrams(question), numbers,
                  asked_unit(question), when_grain(question), list_noun(question))
 
