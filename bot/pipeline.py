@@ -22,6 +22,11 @@ OUTLINE_K = 12  # passages considered for talking points
 STREAM_PIECE = 4  # characters per streamed piece of an extractive answer
 
 
+def _contexts_json(contexts) -> list[dict]:
+    return [{"source": d.metadata.get("source", ""), "section": d.metadata.get("section", ""),
+             "text": d.page_content, "score": round(float(s), 4)} for d, s in contexts]
+
+
 def interleave(rankings: list[list]) -> list:
     """Several rankings as one: first of each, then second of each…, without repeats."""
     out, seen = [], set()
@@ -115,8 +120,7 @@ class Assistant:
             "answer": checked.text,
             "refused": draft.refused,
             "citations": checked.citations,
-            "contexts": [{"source": d.metadata.get("source", ""), "section": d.metadata.get("section", ""),
-                          "text": d.page_content, "score": round(float(s), 4)} for d, s in contexts],
+            "contexts": _contexts_json(contexts),
             "unsupported": checked.unsupported,
             "timings_ms": timer.total(),
         }}
@@ -140,6 +144,18 @@ class Assistant:
                 result = event["result"]
         return result
 
+    def _dense(self, contexts) -> Optional[float]:
+        """The best dense cosine among the passages, when the refusal thresholds apply to this embedder."""
+        scores = [d.metadata["dense"] for d, _ in contexts if d.metadata.get("dense") is not None]
+        return max(scores) if scores and self.extractive.use_dense else None
+
+    def _outline_refusal(self, topic: str, contexts, timer: Timer) -> dict:
+        return {
+            "question": topic, "rewritten_question": topic, "answer": REFUSAL, "refused": True,
+            "citations": [], "contexts": _contexts_json(contexts), "unsupported": [], "outline": None,
+            "timings_ms": timer.total(),
+        }
+
     def outline(self, topic: str) -> dict:
         """A 宣讲提纲 on a topic, in the same JSON shape plus an "outline" object."""
         timer = Timer()
@@ -150,6 +166,11 @@ class Assistant:
             contexts = HybridRetriever(kb=self.kb, settings=wide, mode=self.retriever.mode,
                                        reranker=self.retriever.reranker).search(topic, query)
         with timer.stage("answer"):
+            # An outline needs material on its topic: the same check that makes a question refused.
+            ok, _, _ = self.extractive.judge(query, self.extractive.candidates(query, contexts), self._dense(contexts)) \
+                if contexts else (False, "", [])
+            if not ok:
+                return self._outline_refusal(topic, contexts, timer)
             if self.llm is not None:
                 text, sources = self.llm.outline(topic, [d for d, _ in contexts]), [d for d, _ in contexts]
                 outline = None
@@ -165,8 +186,7 @@ class Assistant:
             "answer": checked.text if not refused else REFUSAL,
             "refused": refused,
             "citations": checked.citations,
-            "contexts": [{"source": d.metadata.get("source", ""), "section": d.metadata.get("section", ""),
-                          "text": d.page_content, "score": round(float(s), 4)} for d, s in contexts],
+            "contexts": _contexts_json(contexts),
             "unsupported": checked.unsupported,
             "outline": None if outline is None else {
                 "title": outline.title,

@@ -145,10 +145,8 @@ class HybridRetriever(BaseRetriever):
         return out
 
     def _cross_scores(self, question: str, docs: list[Document]) -> list[float]:
-        import math
-
-        raw = self.reranker.predict([(question, d.page_content) for d in docs])
-        return [1 / (1 + math.exp(-float(x))) for x in raw]
+        """The cross-encoder's relevance probabilities (a one-label CrossEncoder already applies its sigmoid)."""
+        return [float(x) for x in self.reranker.predict([(question, d.page_content) for d in docs])]
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         docs = []

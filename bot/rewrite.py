@@ -68,6 +68,9 @@ def rewrite(question: str, history: list[dict], force: bool = False) -> str:
         return question
     # The previous question may itself be a follow-up: resolve it against the turns before it first.
     previous = rewrite(previous, history[:-1]) if len(history) > 1 else previous
+    swapped = swap_sibling(question, previous)
+    if swapped:
+        return swapped
     subject = subject_of(previous, question)
     if not subject or subject in question:
         return question
@@ -79,6 +82,35 @@ def rewrite(question: str, history: list[dict], force: bool = False) -> str:
     else:
         q = subject + q
     return q + "？"
+
+
+PARTICLES = set("的了吗呢啊吧和与及、")
+MAX_SWAP_CHARS = 10  # a longer "…呢？" is a new question, not a sibling of something asked before
+
+
+def swap_sibling(question: str, previous: str) -> str:
+    """For "青年组呢？" after "第三届宣讲大赛机关组有几个一等奖？": the previous question with the
+    sibling it named (机关组, found by their shared ending 组) replaced; "" when there is none."""
+    q = question.strip().rstrip(TRAILING)
+    if not q.endswith("呢"):
+        return ""
+    x = re.sub(r"^(那么?|还有|另外|那其他)", "", q[:-1]).rstrip("的")
+    if not x or len(x) > MAX_SWAP_CHARS or QUESTION_WORD.search(x):
+        return ""
+    last = re.split(r"[和与及、]", x)[-1]  # "二等奖和三等奖": the span replaced is as long as one item
+    prev = previous.strip().rstrip(TRAILING)
+    for size in range(min(len(last) - 1, 4), 0, -1):  # the shared ending: 组, 等奖, 个阶段
+        suffix = last[-size:]
+        if suffix[-1] in PARTICLES:
+            continue
+        at = prev.rfind(suffix)
+        if at < 0:
+            continue
+        start = max(0, at + size - len(last))
+        if prev[start : at + size] == last:
+            return ""  # the previous question already names it
+        return prev[:start] + x + prev[at + size :] + "？"
+    return ""
 
 
 def split_question(question: str) -> list[str]:

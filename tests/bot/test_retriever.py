@@ -1,0 +1,124 @@
+"""HybridRetriever: a langchain BaseRetriever over the knowledge base (dense + BM25, fused by
+reciprocal rank, evidence-reranked, widened to the next chunk when a hit announces a list)."""
+from __future__ import annotations
+
+import pytest
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+
+from bot.retriever import HybridRetriever, load_reranker, reciprocal_rank_fusion
+
+COUNT_Q = "去年开展了多少场理论宣讲活动？"
+COUNT_FACT = "215场"
+
+
+def doc(cid: str) -> Document:
+    return Document(page_content=f"passage {cid}", metadata={"id": cid})
+
+
+# ---------------------------------------------------------------------- fusion
+def test_rrf_agreement_beats_a_single_top_rank():
+    a, b, c, d = doc("a"), doc("b"), doc("c"), doc("d")
+    fused = reciprocal_rank_fusion([[(a, 9.0), (b, 8.0), (c, 7.0)], [(d, 0.9), (b, 0.8), (c, 0.7)]], [1.0, 1.0], k=60)
+    ids = [x.metadata["id"] for x, _ in fused]
+    assert ids[0] == "b"  # second in both lists beats first in one
+    assert set(ids) == {"a", "b", "c", "d"} and len(ids) == 4  # matched by id, no duplicates
+    scores = [s for _, s in fused]
+    assert scores == sorted(scores, reverse=True)
+    assert dict((x.metadata["id"], s) for x, s in fused)["b"] == pytest.approx(2 / 62)
+
+
+def test_rrf_weights_and_k():
+    a, d = doc("a"), doc("d")
+    fused = reciprocal_rank_fusion([[(a, 1.0)], [(d, 1.0)]], [2.0, 1.0], k=10)
+    assert [x.metadata["id"] for x, _ in fused] == ["a", "d"]
+    assert fused[0][1] == pytest.approx(2 / 11) and fused[1][1] == pytest.approx(1 / 11)
+    # the raw scores of the input lists play no part, only ranks
+    fused = reciprocal_rank_fusion([[(a, 100.0), (d, 99.0)], [(d, 0.1), (a, 0.0)]], [1.0, 1.0])
+    assert fused[0][1] == pytest.approx(fused[1][1])
+
+
+def test_rrf_empty():
+    assert reciprocal_rank_fusion([], []) == []
+    assert reciprocal_rank_fusion([[], []], [1.0, 1.0]) == []
+
+
+# ---------------------------------------------------------------------- over the seed
+@pytest.fixture(scope="module")
+def retriever(seed_kb):
+    return HybridRetriever(kb=seed_kb, settings=seed_kb.settings)
+
+
+def test_is_a_langchain_retriever(retriever, seed_kb):
+    assert isinstance(retriever, BaseRetriever)
+    docs = retriever.invoke(COUNT_Q)
+    assert docs and all(isinstance(d, Document) for d in docs)
+    assert len(docs) <= seed_kb.settings.retrieval_k + 2  # ranked passages plus at most two neighbours
+    assert COUNT_FACT in docs[0].page_content
+    assert all(isinstance(d.metadata["score"], float) for d in docs)
+    for d in docs:
+        assert {"source", "section", "chunk_index", "id", "start", "end"} <= set(d.metadata)
+
+
+def test_load_reranker_off_by_default(seed_kb):
+    assert load_reranker(seed_kb.settings) is None
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_modes(seed_kb, mode):
+    r = HybridRetriever(kb=seed_kb, settings=seed_kb.settings, mode=mode)
+    hits = r.search(COUNT_Q)
+    k = seed_kb.settings.retrieval_k
+    assert k <= len(hits) <= k + 2
+    assert all(isinstance(d, Document) and isinstance(s, float) for d, s in hits)
+    assert any(COUNT_FACT in d.page_content for d, _ in hits[:k])
+    ids = [d.metadata["id"] for d, _ in hits]
+    assert len(ids) == len(set(ids))
+    dense = [d.metadata.get("dense") for d, _ in hits[:k]]
+    if mode == "bm25":
+        assert all(x is None for x in dense)  # no cosine without dense search
+    else:
+        assert all(isinstance(x, float) for x in dense)
+
+
+def test_modes_agree_on_a_verbatim_question(seed_kb):
+    q = "党组织书记要牵头开展冬训，带头讲好第一课"
+    tops = {m: HybridRetriever(kb=seed_kb, settings=seed_kb.settings, mode=m).search(q)[0][0].metadata["id"]
+            for m in ("hybrid", "dense", "bm25")}
+    assert len(set(tops.values())) == 1, tops
+
+
+def test_reranked_head_is_ordered(retriever, seed_kb):
+    hits = retriever.search("冬训工作如何加大宣传、营造浓厚氛围？")
+    head = [s for _, s in hits[: seed_kb.settings.retrieval_k]]
+    assert head == sorted(head, reverse=True)
+    assert "二要加大宣传" in hits[0][0].metadata["section"]
+
+
+# ---------------------------------------------------------------------- neighbour expansion
+SCHEDULE = (
+    "青龙社区冬训工作安排\n"
+    "今年冬训由社区党委统一组织，全体党员参加。冬训从十二月开始，持续到来年二月。本次冬训安排三项学习活动如下：\n"
+    "学习党章党规，由社区书记领学。观看警示教育片，时间在每周五下午。参观红色教育基地，由组织委员带队。\n"
+    "冬训结束后，各支部报送学习总结。总结材料由支部书记签字确认。报送截止时间为一月底。\n"
+)
+SMALL_CHUNKS = 70  # characters: the announcement "…如下：" ends the first chunk, its list starts the second
+
+
+def test_neighbour_after_a_hit_that_announces_a_list(make_kb):
+    kb = make_kb(chunk_size=SMALL_CHUNKS, chunk_overlap=0, retrieval_k=1)
+    (kb.settings.knowledge_dir / "社区冬训安排.txt").write_text(SCHEDULE, encoding="utf-8")
+    report = kb.ingest([kb.settings.knowledge_dir], progress=False)
+    assert not report.errors
+    chunks = sorted(kb.chunks(), key=lambda d: d.metadata["chunk_index"])
+    assert chunks[0].page_content.endswith("如下：") and chunks[1].page_content.startswith("学习党章党规")
+
+    r = HybridRetriever(kb=kb, settings=kb.settings)
+    # The best sentence (冬训…持续到来年二月) sits mid-chunk; only the closing "：" calls for the next chunk.
+    hits = r.search("冬训持续到什么时候？")
+    assert [d.metadata["chunk_index"] for d, _ in hits] == [0, 1]
+    assert hits[1][1] <= hits[0][1]  # the neighbour never outranks the hit it continues
+
+    # A hit whose best sentence sits mid-chunk, not announcing anything, is not widened.
+    hits = r.search("警示教育片什么时间观看？")
+    assert [d.metadata["chunk_index"] for d, _ in hits] == [1]
