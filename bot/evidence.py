@@ -40,7 +40,8 @@ QUESTION_CUES: list[tuple[str, re.Pattern]] = [
     (WHO, re.compile(r"谁|哪位|哪个部门|哪个单位|哪些部门|哪些单位|什么部门|什么单位|负责人|由哪|主讲人|授课人|牵头单位|主办|承办方|哪个机构|哪些人|什么人")),
     (WHERE, re.compile(r"哪里|在哪|什么地方|何地|地点|场所|哪个地方")),
     (LIST, re.compile(r"哪些|哪几|包括什么|包括哪|几个方面|几方面|几点|几项|几类|分别|都有|主要有|有几种|哪方面|哪[一二三四五六七八九十两]+[点项条类个种方]")),
-    (NUMBER, re.compile(r"多少|几[个场次名人位天项批期类种条家所门节课]|几|数量|比例|百分之|人次|规模|多大|多长|多高")),
+    # "那几天"/"这几个" point at something; only a bare 几 asks for a count.
+    (NUMBER, re.compile(r"多少|(?<![那这好])几|数量|比例|百分之|人次|规模|多大|多长|多高")),
 ]
 
 ANSWER_CUES: dict[str, re.Pattern] = {
@@ -73,7 +74,7 @@ ENUM_ANNOUNCE = re.compile(rf"([{CN_NUM}\d]+)(?:点|个方面|方面|项|条|类
 
 CLASSIFIERS = "个场次名人位天项批期类种条家所门节课堂篇件本万元年月日小时分钟学时周岁岁倍分点届组"
 # "多少场" / "几个学时": the classifier says what the number must count.
-ASKED_UNIT = re.compile(rf"(?:多少|几)(小时|学时|分钟|周岁|万元|[{CLASSIFIERS}])")
+ASKED_UNIT = re.compile(rf"(?:多少|(?<![那这好])几)(小时|学时|分钟|周岁|万元|[{CLASSIFIERS}])")
 
 
 # "哪一天" needs a day, "哪一年" a year: a sentence with only 年初 does not say which day.

