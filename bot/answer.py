@@ -30,6 +30,7 @@ from bot.evidence import (
     term_coverage,
 )
 from bot.retriever import passage_context
+from ingest.chunker import numbering_kind
 from ingest.text import compact, split_sentences
 
 Scored = tuple[Document, float]
@@ -378,29 +379,13 @@ class ExtractiveAnswerer(Runnable):
             return leads
         return items
 
-MARKER_KINDS = [
-    ("lead", re.compile(r"^[一二三四五六七八九十]+[是要]")),
-    ("paren", re.compile(r"^[（(][一二三四五六七八九十]+[）)]")),
-    ("dun", re.compile(r"^[一二三四五六七八九十]+、")),
-    ("num", re.compile(r"^\d+[.．、](?!\d)")),
-    ("numparen", re.compile(r"^[（(]\d+[）)]")),
-    ("article", re.compile(r"^第[一二三四五六七八九十百\d]+条")),
-]
-
-
-def marker_kind(sentence: str) -> str:
-    """Which numbering an enumerated sentence uses (一是 / （一） / 一、 / 1. / （1） / 第一条), or ""."""
-    s = sentence.strip()
-    return next((kind for kind, pattern in MARKER_KINDS if pattern.match(s)), "")
-
-
 def _enumerated(pairs: list[tuple[int, str]], exclude: str = "") -> list[tuple[int, str, bool]]:
     """The items of the first numbering met among (source index, sentence) pairs, in order, once each."""
     kind = ""
     items: list[tuple[int, str, bool]] = []
     seen = {compact(exclude)} if exclude else set()
     for idx, sentence in pairs:
-        k = marker_kind(sentence)
+        k = numbering_kind(sentence)
         if not k or compact(sentence) in seen or (exclude and compact(sentence).startswith(compact(exclude))):
             continue
         kind = kind or k

@@ -19,9 +19,9 @@ QUESTION_WORD = re.compile(r"哪|什么|多少|几|谁|如何|怎么|怎样|是�
 PREDICATE = re.compile(r"(分为|分成|包括|包含|叫做|叫|称为|有|是|要|的|在|由|对|给|被|将|会|应|需要|需|一共|共|总共|具体|主要)+$")
 # What is left of an ordinal or numeral once the follow-up's own noun is cut away ("…的第一", "一").
 DANGLING = re.compile(r"的?(第?[一二三四五六七八九十\d]+|最后一?|上一|下一)$")
-STANDALONE_CHARS = 14
-TAIL_SLACK = 2
-MIN_PART_CHARS = 4  # a shorter clause ("呢？", "是谁？") belongs to the question before it  # characters (的, 呢…) allowed after a restated tail  # a question at least this long with no pronoun is taken as standalone
+STANDALONE_CHARS = 14  # a question at least this long with no pronoun is taken as standalone
+TAIL_SLACK = 2  # characters (的, 呢…) allowed after a restated tail
+MIN_PART_CHARS = 4  # a shorter clause ("呢？", "是谁？") belongs to the question before it
 TRAILING = "？?。！!，, "
 
 

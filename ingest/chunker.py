@@ -75,10 +75,14 @@ def heading_at(line: str, markup_level: int | None = None) -> tuple[tuple[str, i
         return ("h", level), _title(title)
     if stripped.startswith("|"):
         return None
-    for kind, pattern in _PATTERNS:
-        if pattern.match(stripped):
-            return (kind, 0), _title(stripped)
-    return None
+    kind = numbering_kind(stripped)
+    return ((kind, 0), _title(stripped)) if kind else None
+
+
+def numbering_kind(line: str) -> str:
+    """The numbering a line starts with (第X章/节/条, 一、, （一）, （1）, 1., 一是/一要), or ""."""
+    stripped = line.strip()
+    return next((kind for kind, pattern in _PATTERNS if pattern.match(stripped)), "")
 
 
 def _title(line: str) -> str:
