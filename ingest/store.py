@@ -111,6 +111,7 @@ class _Bm25State:
     docs: list[Document]
     index: Any  # bm25s.BM25, or None when the knowledge base is empty
     by_pos: dict[tuple[str, int], Document]
+    by_source: dict[str, list[tuple[str, int]]]  # source -> its (source, chunk_index) keys in order
 
 
 class KnowledgeBase:
@@ -416,6 +417,11 @@ class KnowledgeBase:
         """All committed chunks, ordered by source and chunk_index."""
         return [_copy(d) for d in self._refresh_bm25().docs]
 
+    def document_chunks(self, source: str) -> list[Document]:
+        """The committed chunks of one document, in order (for lists and items that span sections)."""
+        state = self._refresh_bm25()
+        return [_copy(state.by_pos[key]) for key in state.by_source.get(source, [])]
+
     def chunk(self, source: str, chunk_index: int) -> Optional[Document]:
         """One committed chunk by position (for widening a hit to its neighbours), or None."""
         d = self._refresh_bm25().by_pos.get((source, int(chunk_index)))
@@ -551,4 +557,7 @@ def _copy(doc: Document) -> Document:
 
 def _state(fp: str, docs: list[Document], index: Any) -> _Bm25State:
     by_pos = {(d.metadata.get("source", ""), int(d.metadata.get("chunk_index", -1))): d for d in docs}
-    return _Bm25State(fingerprint=fp, docs=docs, index=index, by_pos=by_pos)
+    by_source: dict[str, list[tuple[str, int]]] = {}
+    for key in sorted(by_pos, key=lambda k: k[1]):
+        by_source.setdefault(key[0], []).append(key)
+    return _Bm25State(fingerprint=fp, docs=docs, index=index, by_pos=by_pos, by_source=by_source)
