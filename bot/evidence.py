@@ -55,7 +55,7 @@ ANSWER_CUES: dict[str, re.Pattern] = {
     DOCNUM: re.compile(r"〔\d{4}〕\d+号|\[\d{4}\]\d+号"),
     # A person named as official documents do: 某某同志, 张某某, 王先生.
     # "负责同志"/"有关同志" name a role, not a person.
-    NAME: re.compile(r"[\u4e00-\u9fff]某{1,2}|(?<!负责|有关|相关|广大|各位|全体|主要|党员|基层|每位|一位)同志|先生|女士"),
+    NAME: re.compile(r"[\u4e00-\u9fff]某{1,2}|(?<!负责|有关|相关|广大|各位|全体|主要|党员|基层|每位|一位)同志(?!们)|先生|女士"),
     WHERE: re.compile(r"[馆室厅堂场院校所站点中心楼村社区镇街道区市]|线上|线下|地点"),
     LIST: re.compile(rf"[一二三四五六七八九十]是|[一二三四五六七八九十]要|（[{CN_NUM}\d]+）|^[{CN_NUM}]+、|^\d+[.．、]|[、；]|：|等"),
     NUMBER: re.compile(rf"\d|[{CN_NUM}]+[个场次名人位天项批期类种条家所门节课%％倍万]|百分之"),
@@ -72,7 +72,7 @@ ENUM_ITEM = re.compile(rf"^\s*(?:[{CN_NUM}]+(?:是|要|、)|（[{CN_NUM}\d]+）|
 ENUM_ANNOUNCE = re.compile(rf"([{CN_NUM}\d]+)(?:点|个方面|方面|项|条|类|个阶段|阶段|种|件事)(?:意见|要求|任务|工作|措施|内容|举措|重点)?[^。；]{{0,6}}[:：。]?$|如下[:：]|以下[^。]{{0,8}}[:：]$|[:：]$")
 
 
-CLASSIFIERS = "个场次名人位天项批期类种条家所门节课堂篇件本万元年月日小时分钟学时周岁岁倍分点届组"
+CLASSIFIERS = "个场次名人位天项批期类种条家所门节课堂篇件本元年月日岁倍分点届组"  # one character each
 # "多少场" / "几个学时": the classifier says what the number must count.
 ASKED_UNIT = re.compile(rf"(?:多少|(?<![那这好])几)(小时|学时|分钟|周岁|万元|[{CLASSIFIERS}])")
 
