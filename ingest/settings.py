@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     retrieval_k: int = Field(5, description="Chunks handed to the answerer (the contexts).")
     dense_k: int = Field(50, description="Candidates from dense search before fusion.")
     bm25_k: int = Field(50, description="Candidates from BM25 before fusion.")
-    rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant.")
+    rrf_k: int = Field(5, description="Reciprocal-rank-fusion constant.")
     dense_weight: float = Field(1.0, description="Weight of dense ranks in fusion.")
     bm25_weight: float = Field(1.0, description="Weight of BM25 ranks in fusion.")
     rerank_candidates: int = Field(50, description="Fused candidates re-ordered by their best-matching sentence (and cross-encoder).")
