@@ -86,6 +86,10 @@ WHEN_GRAIN = [
 ]
 
 
+# Counters that count the same things: 多少名学员 is answered by "60人".
+UNIT_GROUPS = ("名人位", "场次", "个项条件", "家所", "门节堂")
+
+
 def asked_unit(question: str) -> str:
     """The unit a 多少/几 question counts in (场, 学时, 名), or ""."""
     m = ASKED_UNIT.search(question)
@@ -144,12 +148,16 @@ def focus_noun(question: str) -> str:
 # "第二个阶段" / "最后一个阶段": one item of a list the materials name in their headings.
 ORDINAL = re.compile(r"(?:第([一二三四五六七八九十\d]+)|(最后))一?个?([\u4e00-\u9fff]{1,3}?)(?=[？?，,。的是呢要有各具从在安什哪几多]|$)")
 CN_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九十")}
+ORDINAL_NOUNS = frozenset("阶段 部分 方面 环节 要求 任务 措施 意见 点 项 条 步 类 种".split())
 
 
 def ordinal(question: str) -> tuple[int, str]:
     """(position from 1, or -1 for the last; the noun) of an ordinal reference like 第二个阶段, else (0, "")."""
     m = ORDINAL.search(question)
     if not m or not m.group(3):
+        return 0, ""
+    # "第一期培训班" / "第三届大赛" name a thing; "第二个阶段" / "第三点" point into a list.
+    if "个" not in m.group(0) and m.group(3) not in ORDINAL_NOUNS:
         return 0, ""
     if m.group(2):
         return -1, m.group(3)
@@ -180,7 +188,8 @@ def satisfies(kind: str, sentence: str, unit: str = "", grain: Optional[re.Patte
     (counted in `unit`, for a when-question at the `grain` asked, for a list the items of `noun`)."""
     sentence = ARTICLE_LABEL.sub("", sentence)  # 第七条 is a label, not a quantity
     if kind == NUMBER and unit:
-        return bool(re.search(rf"[\d{CN_NUM}]+(\.\d+)?[多余]?(?:万|千|百)?{unit}", sentence))
+        units = next((g for g in UNIT_GROUPS if unit in g), unit)
+        return bool(re.search(rf"[\d{CN_NUM}]+(\.\d+)?[多余]?(?:万|千|百)?[{units}]", sentence))
     if kind == WHEN and grain is not None:
         return bool(grain.search(sentence))
     if kind == LIST and sentence.startswith("|"):
@@ -378,7 +387,7 @@ YEAR = re.compile(r"((?:19|20)\d{2})年")
 
 def other_year(query: Query, sentence: str) -> bool:
     """The question names a year and the sentence speaks of other years only ("2025年度冬训…" for 2024)."""
-    asked = {y for y in YEAR.findall(query.text)}
+    asked = set(query.numbers)  # years the corpus knows; "我是1988年出生的" is the asker's own data
     said = set(YEAR.findall(sentence))
     return bool(asked and said and not asked & said)
 
