@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
+from pathlib import Path
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
@@ -287,10 +289,30 @@ class Query:
     unit: str = ""  # what a 多少/几 question counts in
     grain: Optional[re.Pattern] = None  # for a when-question: the date part it asks for
     noun: str = ""  # what the items of a list question are
+    variants: dict[str, tuple[str, ...]] = field(default_factory=dict)  # term -> official wordings that match it
 
     @property
     def total_weight(self) -> float:
         return sum(self.weights.values()) or 1.0
+
+
+COLLOQUIAL_FILE = Path(__file__).with_name("colloquial.tsv")
+
+
+@lru_cache(maxsize=1)
+def colloquial() -> dict[str, tuple[str, ...]]:
+    """Everyday word -> official variants (bot/colloquial.tsv)."""
+    table: dict[str, tuple[str, ...]] = {}
+    for line in COLLOQUIAL_FILE.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            word, variants = line.split("\t", 1)
+            table[word.strip()] = tuple(v.strip() for v in variants.split("|") if v.strip())
+    return table
+
+
+def official_variants(question: str) -> dict[str, tuple[str, ...]]:
+    """The colloquial words in a question with the official wording that may stand for them."""
+    return {w: v for w, v in colloquial().items() if w in question}
 
 
 def analyse(question: str, stats: CorpusStats) -> Query:
@@ -317,8 +339,16 @@ def analyse(question: str, stats: CorpusStats) -> Query:
     # A number the corpus never mentions (1988年 in "我是1988年出生的") is the asker's own data, not a key.
     # Only years bind: "有12分" is the asker's own situation, "2023年度" picks the document's year.
     numbers = [n for n in dict.fromkeys(YEAR.findall(question)) if stats.known(n)]
+    # A colloquial word (打工) also matches its official wording (务工, 流动党员); the variants count as it.
+    variants: dict[str, tuple[str, ...]] = {}
+    for word, official in official_variants(question).items():
+        term = next((t for t in weights if word in t or t in word), None)
+        if term is None:
+            term = word
+            weights[term] = min(stats.idf(term), ceiling)
+        variants[term] = variants.get(term, ()) + official
     return Query(question, question_type(question), terms, weights, char_ngrams(question), numbers,
-                 asked_unit(question), when_grain(question), list_noun(question))
+                 asked_unit(question), when_grain(question), list_noun(question), variants)
 
 
 # ---------------------------------------------------------------- sentence scoring
@@ -339,9 +369,10 @@ def term_coverage(query: Query, text: str, context: str = "") -> float:
     ctx = compact(context)
     hit = 0.0
     for term, w in query.weights.items():
-        if compact(term) in c:
+        forms = (term,) + query.variants.get(term, ())
+        if any(compact(f) in c for f in forms):
             hit += w
-        elif ctx and compact(term) in ctx:
+        elif ctx and any(compact(f) in ctx for f in forms):
             hit += w * CONTEXT_CREDIT
         elif len(term) >= 3:
             # partial credit for a long term whose parts occur (宣讲员 vs 宣讲)

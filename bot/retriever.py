@@ -92,7 +92,9 @@ class HybridRetriever(BaseRetriever):
             lists.append(dense)
             weights.append(s.dense_weight)
         if self.mode in ("hybrid", "bm25"):
-            lists.append(self.kb.bm25_search(question, s.bm25_k))
+            # BM25 also looks for the official wording of colloquial words (打工 -> 务工).
+            extra = " ".join(v for forms in query.variants.values() for v in forms)
+            lists.append(self.kb.bm25_search(f"{question} {extra}" if extra else question, s.bm25_k))
             weights.append(s.bm25_weight)
         fused = reciprocal_rank_fusion(lists, weights, s.rrf_k)
         if not fused:
