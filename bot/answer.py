@@ -412,11 +412,6 @@ def _table_header(text: str) -> str:
     return ""
 
 
-def split_first(text: str) -> str:
-    spans = split_sentences(text)
-    return text[spans[0][0] : spans[0][1]] if spans else text
-
-
 def _lead(sentence: str) -> str:
     """An enumeration item's lead-in: up to its first full stop, or its first clauses when long."""
     lead = sentence

@@ -215,3 +215,29 @@ def dev_corpus_kb(tmp_path_factory):
 import os as _os
 
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+# ---------------------------------------------------------------- hostile documents (XSS tests)
+HOSTILE_TXT = ("飞燕安全演练通知\n"
+               "本次飞燕安全演练在社区活动中心举行，<script>window.__xss=1</script>演练共有三十名党员参加。"
+               "<img src=x onerror=\"window.__xss=1\">演练结束后开展总结交流。\n")
+HOSTILE_HTML = ("<html><head><title>夜校学习安排</title><script>window.__xss=1</script></head><body>"
+                "<p>党员夜校每周三晚上七点开课，&lt;script&gt;window.__xss=1&lt;/script&gt;地点在村委会二楼会议室。"
+                "&lt;img src=x onerror=\"window.__xss=1\"&gt;请大家准时参加学习。</p></body></html>")
+
+
+def hostile_kb(root: _Path, **settings_update):
+    """A knowledge base over a .txt and a .html that carry <script> and <img onerror> in their text."""
+    from ingest.settings import Settings
+    from ingest.store import KnowledgeBase
+
+    knowledge = root / "knowledge"
+    knowledge.mkdir()
+    (knowledge / "hostile.txt").write_text(HOSTILE_TXT, encoding="utf-8")
+    (knowledge / "hostile.html").write_text(HOSTILE_HTML, encoding="utf-8")
+    settings = Settings(_env_file=None, knowledge_dir=knowledge, kb_dir=root / "kb",
+                        feedback_log=root / "feedback.jsonl", **settings_update)
+    kb = KnowledgeBase(settings)
+    report = kb.ingest([knowledge], progress=False)
+    assert not report.errors, report.errors
+    return settings, kb

@@ -16,18 +16,13 @@ import pytest
 from bot.app import (BAD_TOKEN, NO_TOKEN_NOTE, UPLOADS_DIR, build_app, render_answer, render_text, safe_filename,
                      supporting_spans, unique_target)
 from bot.pipeline import Assistant
+from tests.conftest import hostile_kb
 from bot.rewrite import rewrite
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 
 TOKEN = "correct-horse-battery-staple"
-HOSTILE_TXT = ("飞燕安全演练通知\n"
-               "本次飞燕安全演练在社区活动中心举行，<script>window.__xss=1</script>演练共有三十名党员参加。"
-               "<img src=x onerror=\"window.__xss=1\">演练结束后开展总结交流。\n")
-HOSTILE_HTML = ("<html><head><title>夜校学习安排</title><script>window.__xss=1</script></head><body>"
-                "<p>党员夜校每周三晚上七点开课，&lt;script&gt;window.__xss=1&lt;/script&gt;地点在村委会二楼会议室。"
-                "&lt;img src=x onerror=\"window.__xss=1\"&gt;请大家准时参加学习。</p></body></html>")
 NEW_DOC = "村级冬训补充通知\n今年冬训增加“红色读书角”活动，每个网格设立一处读书角，由网格员负责日常管理。\n"
 
 
@@ -73,19 +68,7 @@ def seed_app(seed_kb, tmp_path_factory):
 @pytest.fixture(scope="module")
 def admin_app(tmp_path_factory):
     """The page over its own small knowledge base of hostile documents; admin token configured."""
-    from ingest.settings import Settings
-    from ingest.store import KnowledgeBase
-
-    root = tmp_path_factory.mktemp("admin_app")
-    knowledge = root / "knowledge"
-    knowledge.mkdir()
-    (knowledge / "hostile.txt").write_text(HOSTILE_TXT, encoding="utf-8")
-    (knowledge / "hostile.html").write_text(HOSTILE_HTML, encoding="utf-8")
-    settings = Settings(_env_file=None, knowledge_dir=knowledge, kb_dir=root / "kb", admin_token=TOKEN,
-                        feedback_log=root / "feedback.jsonl", max_upload_mb=1)
-    kb = KnowledgeBase(settings)
-    report = kb.ingest([knowledge], progress=False)
-    assert not report.errors, report.errors
+    settings, kb = hostile_kb(tmp_path_factory.mktemp("admin_app"), admin_token=TOKEN, max_upload_mb=1)
     app = build_app(settings, Assistant(settings, kb=kb))
     url = serve(app)
     yield url, settings, kb, app

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import hostile_kb
+
 CHROMIUM = Path("/usr/bin/chromium")
 OUTPUT = Path(__file__).resolve().parents[1] / "output"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -20,13 +22,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 VIEWPORT = {"width": 1366, "height": 900}
 ANSWER_TIMEOUT_MS = 60_000
 QUESTION = "去年开展了多少场理论宣讲活动？"
-HOSTILE_TXT = ("飞燕安全演练通知\n"
-               "本次飞燕安全演练在社区活动中心举行，<script>window.__xss=1</script>演练共有三十名党员参加。"
-               "<img src=x onerror=\"window.__xss=1\">演练结束后开展总结交流。\n")
-HOSTILE_HTML = ("<html><head><title>夜校学习安排</title></head><body>"
-                "<p>党员夜校每周三晚上七点开课，&lt;script&gt;window.__xss=1&lt;/script&gt;地点在村委会二楼会议室。"
-                "&lt;img src=x onerror=\"window.__xss=1\"&gt;请大家准时参加学习。</p></body></html>")
-
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
                                 reason="/usr/bin/chromium is absent (apt-get install -y chromium fonts-wqy-microhei)")
 
@@ -88,18 +83,7 @@ def seed_url(seed_kb, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def hostile_url(tmp_path_factory):
-    from ingest.settings import Settings
-    from ingest.store import KnowledgeBase
-
-    root = tmp_path_factory.mktemp("browser_hostile")
-    knowledge = root / "knowledge"
-    knowledge.mkdir()
-    (knowledge / "hostile.txt").write_text(HOSTILE_TXT, encoding="utf-8")
-    (knowledge / "hostile.html").write_text(HOSTILE_HTML, encoding="utf-8")
-    settings = Settings(_env_file=None, knowledge_dir=knowledge, kb_dir=root / "kb",
-                        feedback_log=root / "feedback.jsonl")
-    kb = KnowledgeBase(settings)
-    assert not kb.ingest([knowledge], progress=False).errors
+    settings, kb = hostile_kb(tmp_path_factory.mktemp("browser_hostile"))
     app, url = launch(settings, kb)
     yield url
     app.close()
