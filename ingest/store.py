@@ -444,6 +444,8 @@ class KnowledgeBase:
 
     def _load_bm25(self, fp: str, manifest: dict[str, dict]) -> Optional[_Bm25State]:
         folder = self.kb_dir / BM25_DIR / fp[:BM25_NAME_CHARS]
+        if not (folder / "ids.json").exists():
+            return None  # not built yet for this content: the normal case after an ingest
         try:
             meta = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
             if meta.get("fingerprint") != fp:
