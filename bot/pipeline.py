@@ -6,6 +6,7 @@ answer (extractive, or an LLM) → verify citations. Everything else is a part i
 """
 from __future__ import annotations
 
+import re
 import time
 from contextlib import contextmanager
 from typing import Iterator, Optional
@@ -25,6 +26,15 @@ STREAM_PIECE = 4  # characters per streamed piece of an extractive answer
 def _contexts_json(contexts) -> list[dict]:
     return [{"source": d.metadata.get("source", ""), "section": d.metadata.get("section", ""),
              "text": d.page_content, "score": round(float(s), 4)} for d, s in contexts]
+
+
+def cited_first(contexts: list, draft: Draft) -> list:
+    """Contexts re-ordered so the passages the draft cites come first, in the order it cites them."""
+    order = [int(n) for n in dict.fromkeys(re.findall(r"\[(\d+)\]", draft.text))]
+    cited = [draft.sources[n - 1].metadata.get("id") for n in order if 0 < n <= len(draft.sources)]
+    by_id = {d.metadata.get("id"): (d, s) for d, s in contexts}
+    head = [by_id[c] for c in cited if c in by_id]
+    return head + [c for c in contexts if c[0].metadata.get("id") not in set(cited)]
 
 
 def interleave(rankings: list[list]) -> list:
@@ -104,6 +114,9 @@ class Assistant:
         with timer.stage("answer"):
             # The extractive answerer is also the refusal gate for the LLM.
             draft = merge_drafts([self.extractive.answer(q, c) for q, c in zip(queries, found)])
+            if not draft.refused:
+                # The passages the answer's sentences come from are the best evidence: they rank first.
+                contexts = cited_first(contexts, draft)
         if self.llm is not None and not draft.refused:
             draft = yield from self._llm_answer(rewritten, contexts, draft, timer)
         else:
