@@ -63,6 +63,18 @@ SHA_SHORT = 12
 CHAT_HEIGHT = 560
 SOURCES_MAX_HEIGHT = 640
 EXPORT_ROOT = Path(tempfile.gettempdir()) / "dongxun-exports"
+EXPORT_KEEP_SECONDS = 24 * 3600  # a downloaded outline is fetched at once; older export folders are removed
+
+
+def _drop_old_exports() -> None:
+    """Remove export folders older than EXPORT_KEEP_SECONDS so exports do not pile up."""
+    cutoff = time.time() - EXPORT_KEEP_SECONDS
+    for folder in EXPORT_ROOT.glob("*"):
+        try:
+            if folder.is_dir() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue  # another request removed it first
 
 NO_TOKEN_NOTE = "知识库管理未启用：设置环境变量 DONGXUN_ADMIN_TOKEN 后重启即可启用。"
 BAD_TOKEN = "管理员口令不正确，请输入正确的口令后再操作。"
@@ -393,6 +405,7 @@ class _Handlers:
     def _export_path(self, text: str, suffix: str) -> Path:
         first = next((ln.lstrip("# ").strip() for ln in (text or "").splitlines() if ln.strip()), "")
         name = safe_filename((first or "宣讲提纲")[:MAX_NAME_CHARS] + suffix) or f"宣讲提纲{suffix}"
+        _drop_old_exports()
         folder = EXPORT_ROOT / uuid.uuid4().hex
         folder.mkdir(parents=True, exist_ok=True)
         return folder / name

@@ -379,3 +379,20 @@ def test_supporting_spans_highlight_only_verbatim_sentences():
     spans = supporting_spans(answer, 1, chunk)
     assert [chunk[s:e] for s, e in spans] == ["开展各类理论宣讲活动215场，吸引2.6万人次在线观看。"]
     assert supporting_spans(answer, 2, chunk) == []
+
+
+def test_old_export_folders_are_removed(admin_app):
+    import os
+    import time
+
+    from bot.app import EXPORT_KEEP_SECONDS, EXPORT_ROOT
+
+    _, _, _, app = admin_app
+    stale = EXPORT_ROOT / "stale-export-for-test"
+    stale.mkdir(parents=True, exist_ok=True)
+    (stale / "old.md").write_text("# 旧提纲\n", encoding="utf-8")
+    past = time.time() - EXPORT_KEEP_SECONDS - 60
+    os.utime(stale, (past, past))
+    path = app.handlers.export_md("# 新提纲\n- 要点[1]。", {"citations": []})
+    assert path and os.path.exists(path)
+    assert not stale.exists()
