@@ -31,6 +31,7 @@ from bot.evidence import (
     term_coverage,
 )
 from bot.retriever import passage_context
+from bot.verify import CITE
 from ingest.chunker import numbering_kind
 from ingest.text import compact, split_sentences
 
@@ -444,7 +445,7 @@ def merge_drafts(drafts: list[Draft]) -> Draft:
             texts.append(d.text.split(RELATED_LABEL)[0])
             continue
         remap = {i + 1: _source_index(sources, doc) + 1 for i, doc in enumerate(d.sources)}
-        text = re.sub(r"\[(\d+)\]", lambda m: f"[{remap.get(int(m.group(1)), m.group(1))}]", d.text)
+        text = CITE.sub(lambda m: f"[{remap.get(int(m.group(1)), m.group(1))}]", d.text)
         # Two parts may find the same sentence; say it once.
         said = compact("".join(texts))
         texts.append("".join(x for x in re.findall(r"[^。！？]+[。！？]", text) if compact(x) not in said))

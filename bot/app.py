@@ -39,7 +39,7 @@ import gradio as gr  # noqa: E402
 
 from bot.export import outline_docx, outline_markdown  # noqa: E402
 from bot.pipeline import Assistant, QuestionError  # noqa: E402
-from bot.verify import MARKER, RELATED  # noqa: E402
+from bot.verify import CITE, MARKER, RELATED  # noqa: E402
 from ingest.loaders import SUPPORTED, SUPPORTED_HINT  # noqa: E402
 from ingest.settings import Settings  # noqa: E402
 from ingest.text import split_sentences  # noqa: E402
@@ -83,7 +83,6 @@ THINKING = "正在查找资料……"
 SOURCES_EMPTY = "回答中的 [1]、[2] 等标注对应的原文会显示在这里，点击标注即可定位。"
 NOT_FOUND_LABEL = "未找到依据"
 
-CITE = re.compile(r"\[(\d+)\]")
 LIST_PREFIX = re.compile(r"^\s*(?:[-*+•]|\d+[.、)）]|#+)\s*")
 TRAILING_PUNCT = "。！？；，：.!?;,:"
 UNSAFE_NAME_CHARS = re.compile(r"[^\w\-.()（）]+")

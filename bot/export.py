@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bot.verify import CITE
+
 SOURCES_HEADING = "资料来源"
-CITE = re.compile(r"\[(\d+)\]")
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 BULLET = re.compile(r"^\s*(?:[-*+•]|\d+[.、)）])\s+")
 BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")

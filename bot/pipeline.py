@@ -6,7 +6,6 @@ answer (extractive, or an LLM) → verify citations. Everything else is a part i
 """
 from __future__ import annotations
 
-import re
 import time
 from contextlib import contextmanager
 from typing import Iterator, Optional
@@ -16,7 +15,7 @@ from bot.evidence import analyse
 from bot.outline import build_outline
 from bot.retriever import HybridRetriever, load_reranker
 from bot.rewrite import rewrite, split_question
-from bot.verify import verify
+from bot.verify import CITE, verify
 from ingest.settings import Settings
 
 OUTLINE_K = 12  # passages considered for talking points
@@ -30,7 +29,7 @@ def _contexts_json(contexts) -> list[dict]:
 
 def cited_first(contexts: list, draft: Draft) -> list:
     """Contexts re-ordered so the passages the draft cites come first, in the order it cites them."""
-    order = [int(n) for n in dict.fromkeys(re.findall(r"\[(\d+)\]", draft.text))]
+    order = [int(n) for n in dict.fromkeys(CITE.findall(draft.text))]
     cited = [draft.sources[n - 1].metadata.get("id") for n in order if 0 < n <= len(draft.sources)]
     by_id = {d.metadata.get("id"): (d, s) for d, s in contexts}
     head = [by_id[c] for c in cited if c in by_id]

@@ -14,7 +14,8 @@ from langchain_core.documents import Document
 
 from ingest.text import char_ngrams, compact, split_sentences
 
-MARKER = re.compile(r"\[(\d+(?:\s*[,，、]\s*\d+)*)\]|【(\d+)】")
+MARKER = re.compile(r"\[(\d+(?:\s*[,，、]\s*\d+)*)\]|【(\d+)】")  # as models write them
+CITE = re.compile(r"\[(\d+)\]")  # one citation as this project writes it: [n]
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 # Sentences that are the answer's own frame, not claims about the materials.
 FRAME = re.compile(r"^(#|资料中没有|这个问题试图)")
@@ -86,7 +87,7 @@ def verify(text: str, sources: list[Document], threshold: float = 0.6) -> Verifi
         body = RELATED.sub("", MARKER.sub("", sentence).strip())
         if not compact(body) or FRAME.match(body) or body.endswith(("：", ":")):
             continue
-        cited = [by_new[int(x)] for x in re.findall(r"\[(\d+)\]", sentence)]
+        cited = [by_new[int(x)] for x in CITE.findall(sentence)]
         texts = [sources[n - 1].page_content for n in cited]
         if not cited or support(body, texts) < threshold or not numbers_supported(body, texts):
             unsupported.append(body)
