@@ -298,12 +298,8 @@ class ExtractiveAnswerer(Runnable):
         if query.kind != LIST or not query.noun or self.sibling_lookup is None:
             return []
         for doc, _ in contexts[:HEADING_LIST_DOCS]:
-            groups: dict[tuple, dict[str, Document]] = {}
-            for d in self.sibling_lookup(doc):
-                path = d.metadata.get("section", "").split(" > ")
-                title = path[-1]
-                if query.noun in title and title != d.metadata.get("title"):  # the document's own title lists nothing
-                    groups.setdefault(tuple(path[:-1]), {}).setdefault(title, d)
+            # The document's own title lists nothing.
+            groups = _headings_naming(query.noun, self.sibling_lookup(doc), skip_title=True)
             best = max(groups.values(), key=len, default={})
             # A single heading naming the noun would otherwise compete with a list of headings that each do.
             if len(best) >= 2 and not any(len(g) == 1 and term_coverage(query, next(iter(g))) >
@@ -327,11 +323,7 @@ class ExtractiveAnswerer(Runnable):
             return []
         for doc, score in contexts[:HEADING_LIST_DOCS]:
             chunks = self.sibling_lookup(doc)
-            groups: dict[tuple, dict[str, Document]] = {}
-            for d in chunks:
-                path = d.metadata.get("section", "").split(" > ")
-                if noun in path[-1]:
-                    groups.setdefault(tuple(path[:-1]), {}).setdefault(path[-1], d)
+            groups = _headings_naming(noun, chunks, skip_title=False)
             items = max(groups.values(), key=len, default={})
             ordered = sorted(items.values(), key=lambda d: int(d.metadata.get("chunk_index", 0)))
             if len(ordered) < 2:
@@ -403,6 +395,17 @@ def _enumerated(pairs: list[tuple[int, str]], exclude: str = "") -> list[tuple[i
             seen.add(compact(sentence))
             items.append((idx, _lead(sentence), False))
     return items[:MAX_LIST_ITEMS]
+
+
+def _headings_naming(noun: str, chunks: list[Document], skip_title: bool) -> dict[tuple, dict[str, Document]]:
+    """Section headings that contain `noun`, grouped by their parent path: {parent: {heading: its first chunk}}."""
+    groups: dict[tuple, dict[str, Document]] = {}
+    for d in chunks:
+        path = d.metadata.get("section", "").split(" > ")
+        title = path[-1]
+        if noun in title and not (skip_title and title == d.metadata.get("title")):
+            groups.setdefault(tuple(path[:-1]), {}).setdefault(title, d)
+    return groups
 
 
 def _table_header(text: str) -> str:
