@@ -171,9 +171,7 @@ class Assistant:
         topic = check_question(topic, self.settings)
         with timer.stage("retrieve"):
             query = analyse(topic, self.retriever.stats())
-            wide = self.settings.model_copy(update={"retrieval_k": OUTLINE_K, "rerank_candidates": OUTLINE_K})
-            contexts = HybridRetriever(kb=self.kb, settings=wide, mode=self.retriever.mode,
-                                       reranker=self.retriever.reranker).search(topic, query)
+            contexts = self.retriever.search(topic, query, k=OUTLINE_K, rerank_candidates=OUTLINE_K)
         with timer.stage("answer"):
             # An outline needs material on its topic: the same check that makes a question refused.
             ok, _, _ = self.extractive.judge(query, self.extractive.candidates(query, contexts), self._dense(contexts)) \

@@ -80,9 +80,14 @@ class HybridRetriever(BaseRetriever):
             self._stats_key = key
         return self._stats
 
-    def search(self, question: str, query: Optional[Query] = None) -> list[Scored]:
-        """Ranked (chunk, score) pairs for a question; scores are comparable within one call."""
+    def search(self, question: str, query: Optional[Query] = None, k: Optional[int] = None,
+               rerank_candidates: Optional[int] = None) -> list[Scored]:
+        """Ranked (chunk, score) pairs for a question; scores are comparable within one call.
+
+        `k` and `rerank_candidates` override the settings for this call (an outline wants more passages)."""
         s = self.settings
+        k = k or s.retrieval_k
+        window = rerank_candidates or s.rerank_candidates
         query = query or analyse(question, self.stats())
         lists, weights = [], []
         cosine: dict[str, float] = {}
@@ -99,9 +104,9 @@ class HybridRetriever(BaseRetriever):
         fused = reciprocal_rank_fusion(lists, weights, s.rrf_k)
         if not fused:
             return []
-        head = self.rerank(query, fused[: s.rerank_candidates], cosine)
-        ranked = head + fused[s.rerank_candidates :]
-        return self.expand(query, ranked[: s.retrieval_k])
+        head = self.rerank(query, fused[:window], cosine)
+        ranked = head + fused[window:]
+        return self.expand(query, ranked[:k])
 
     def rerank(self, query: Query, candidates: list[Scored], cosine: Optional[dict[str, float]] = None) -> list[Scored]:
         """Re-order candidates by the evidence a person would point to: the best sentence, the
