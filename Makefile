@@ -7,7 +7,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test install install-dev ingest eval bench clean
+.PHONY: run test test-fast lint install install-dev ingest eval bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,17 @@ run: install
 
 ## make test: install, run the whole test suite (including the evaluation gate and the browser test)
 test: install-dev
-	$(BIN)/python -m pytest tests -q -ra
+	$(BIN)/python -m pytest tests -q
+
+## make test-fast: the unit tier only (no models, no store; seconds)
+test-fast: install-dev
+	$(BIN)/python -m pytest tests -q -m unit
+
+## make lint: ruff (lint and format check) and mypy over the packages
+lint: install-dev
+	$(BIN)/ruff check core bot ingest eval
+	$(BIN)/ruff format --check core bot ingest eval tests
+	$(BIN)/mypy
 
 ingest: install
 	$(BIN)/python -m ingest

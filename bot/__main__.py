@@ -1,4 +1,5 @@
 """Command line: `python -m bot ask|outline|search ...` (the contract the evaluation relies on)."""
+
 from __future__ import annotations
 
 import argparse
@@ -6,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from ingest.settings import Settings
+import core.environment  # noqa: F401  # first: offline, no telemetry
+from core.settings import Settings
 
 
 def _settings(args) -> Settings:
@@ -17,7 +19,7 @@ def _settings(args) -> Settings:
         update["mode"] = args.mode
     if getattr(args, "retriever", None):
         update["retriever"] = args.retriever
-    return Settings().model_copy(update=update)
+    return Settings.load().replace(**update)
 
 
 def _print_answer(result: dict) -> None:
@@ -38,7 +40,9 @@ def _print_answer(result: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot", description="冬训问答助手：根据学习材料回答问题、生成宣讲提纲。")
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="冬训问答助手：根据学习材料回答问题、生成宣讲提纲。"
+    )
     sub = parser.add_subparsers(dest="cmd", required=True)
     for name, help_ in (("ask", "提问"), ("outline", "生成宣讲提纲"), ("search", "查看检索结果")):
         p = sub.add_parser(name, help=help_)
@@ -48,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--mode", choices=["extractive", "llm"], help="回答方式")
         p.add_argument("--retriever", choices=["hybrid", "dense", "bm25"], help="检索方式")
         if name == "ask":
-            p.add_argument("--history", help="对话历史 JSON 文件：[{\"question\": ..., \"answer\": ...}]")
+            p.add_argument("--history", help='对话历史 JSON 文件：[{"question": ..., "answer": ...}]')
         if name == "search":
             p.add_argument("-k", type=int, default=5, help="显示条数")
     args = parser.parse_args(argv)
@@ -59,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
     kb = KnowledgeBase(settings)
     if not kb.documents():
-        print(f"知识库为空（{settings.kb_dir}）。请先运行：python -m ingest", file=sys.stderr)
+        print(f"知识库为空（{settings.store.kb_dir}）。请先运行：python -m ingest", file=sys.stderr)
         return 2
     if args.cmd == "search":
         from ingest.__main__ import print_search

@@ -5,11 +5,13 @@ No language model is involved, so every sentence is faithful by construction; th
 verifier checks it all the same. It is a langchain Runnable so it can be swapped with
 the LLM answerer: input {"query": Query, "contexts": [(Document, score)], ...}, output Draft.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -32,8 +34,7 @@ from bot.evidence import (
 )
 from bot.retriever import passage_context
 from bot.verify import CITE
-from ingest.chunker import numbering_kind
-from ingest.text import compact, split_sentences
+from core.grammar import compact, numbering_kind, split_sentences
 
 Scored = tuple[Document, float]
 
@@ -131,8 +132,12 @@ def cite(sentence: str, n: int, cut_start: bool = False) -> str:
 class ExtractiveAnswerer(Runnable):
     """Answers from the passages' own sentences; refuses when they do not answer the question."""
 
-    def __init__(self, sibling_lookup: Optional[Callable[[Document], list[Document]]] = None,
-                 max_sentences: int = 3, use_dense: bool = True):
+    def __init__(
+        self,
+        sibling_lookup: Optional[Callable[[Document], list[Document]]] = None,
+        max_sentences: int = 3,
+        use_dense: bool = True,
+    ):
         self.sibling_lookup = sibling_lookup
         """Given a passage, the other passages of its document (for enumerations that span sections)."""
         self.max_sentences = max_sentences
@@ -151,7 +156,9 @@ class ExtractiveAnswerer(Runnable):
         # "第二个阶段呢？": answer from that item's own section, found among the document's headings.
         target = self.ordinal_section(query, contexts)
         if target:
-            contexts = target + [c for c in contexts if c[0].metadata["id"] not in {t[0].metadata["id"] for t in target}]
+            contexts = target + [
+                c for c in contexts if c[0].metadata["id"] not in {t[0].metadata["id"] for t in target}
+            ]
             sources = [d for d, _ in contexts]
         cands = self.candidates(query, contexts[: len(target)] if target else contexts)
         if not cands:
@@ -164,7 +171,11 @@ class ExtractiveAnswerer(Runnable):
         parts: list[tuple[int, str, bool]] = []  # (source index, text, cut_at_start)
         # A table row that answers a list question is one item; its sibling rows join it below.
         table_row = best.text.startswith("|")
-        items = [] if table_row else (self.heading_items(query, contexts, sources) or self.enumeration(query, best, sources))
+        items = (
+            []
+            if table_row
+            else (self.heading_items(query, contexts, sources) or self.enumeration(query, best, sources))
+        )
         if items:
             parts = items
         else:
@@ -225,8 +236,9 @@ class ExtractiveAnswerer(Runnable):
     @staticmethod
     def _states(query: Query, c: Candidate) -> bool:
         """A sentence that can stand as an answer: not a bare heading, unless the heading holds what is asked."""
-        return not is_heading(c.text) or (query.kind not in (GENERAL, LIST)
-                                          and satisfies(query.kind, c.text, query.unit, query.grain, query.noun))
+        return not is_heading(c.text) or (
+            query.kind not in (GENERAL, LIST) and satisfies(query.kind, c.text, query.unit, query.grain, query.noun)
+        )
 
     def judge(self, query: Query, cands: list[Candidate], dense: Optional[float] = None) -> tuple[bool, str, list[str]]:
         """Whether the best evidence answers what is asked; (ok, reason, question terms it lacks).
@@ -239,15 +251,18 @@ class ExtractiveAnswerer(Runnable):
         joined = compact("".join(c.text + c.context for c in top))
         missing = [t for t, w in query.weights.items() if len(t) >= 2 and compact(t) not in joined]
         missing.sort(key=lambda t: -query.weights[t])
+
         def answers(c: Candidate) -> bool:
             # It holds the kind of thing asked for, in a passage about the year the question names; a name
             # only counts in a sentence about the question (a contact line's name does not tell who spoke).
             # (Asking the same of dates and numbers cost 5–8% false refusals on dev and held-out sets.)
             if query.kind in (GENERAL, LIST):
                 return not missing_numbers(query, c.passage + c.context)
-            return (satisfies(query.kind, c.text, query.unit, query.grain, query.noun)
-                    and not missing_numbers(query, c.passage + c.context)
-                    and (query.kind != NAME or term_coverage(query, c.text, c.context) >= NAME_MIN_COVERAGE))
+            return (
+                satisfies(query.kind, c.text, query.unit, query.grain, query.noun)
+                and not missing_numbers(query, c.passage + c.context)
+                and (query.kind != NAME or term_coverage(query, c.text, c.context) >= NAME_MIN_COVERAGE)
+            )
 
         if not any(answers(c) for c in top):
             missing = missing_numbers(query, joined) + missing
@@ -257,13 +272,16 @@ class ExtractiveAnswerer(Runnable):
                 return False, f"coverage {coverage:.2f} < {MIN_COVERAGE}", missing
             return True, "", missing
         if dense < OFF_TOPIC_DENSE and coverage < STRONG_COVERAGE:
-            return False, f"dense {dense:.3f} < {OFF_TOPIC_DENSE} and coverage {coverage:.2f} < {STRONG_COVERAGE}", missing
+            return (
+                False,
+                f"dense {dense:.3f} < {OFF_TOPIC_DENSE} and coverage {coverage:.2f} < {STRONG_COVERAGE}",
+                missing,
+            )
         if dense < MIN_DENSE and coverage < WEAK_COVERAGE:
             return False, f"coverage {coverage:.2f} < {WEAK_COVERAGE} and dense {dense:.3f} < {MIN_DENSE}", missing
         return True, "", missing
 
-    def refuse(self, query: Query, best: Candidate, sources: list[Document], reason: str,
-               missing: list[str]) -> Draft:
+    def refuse(self, query: Query, best: Candidate, sources: list[Document], reason: str, missing: list[str]) -> Draft:
         topic = "”“".join(missing[:1])
         text = REFUSAL_ABOUT.format(topic=topic) if topic else REFUSAL
         if term_coverage(query, best.text, best.context) >= MIN_RELATED:
@@ -287,7 +305,8 @@ class ExtractiveAnswerer(Runnable):
         # 1) items inside the same passage, after the announcement or around the item
         text = doc.page_content
         items = _enumerated(
-            [(best.ctx, text[s:e]) for s, e in split_sentences(text) if not announces or s >= best.end], exclude="")
+            [(best.ctx, text[s:e]) for s, e in split_sentences(text) if not announces or s >= best.end], exclude=""
+        )
         if len(items) >= 2 or self.sibling_lookup is None:
             return items if len(items) >= 2 else []
         # 2) the list goes on in passages of its own: under the announcing section, or beside the item
@@ -297,7 +316,9 @@ class ExtractiveAnswerer(Runnable):
         items = self._items_under(parent, doc, sources)
         return items if len(items) >= 2 else []
 
-    def heading_items(self, query: Query, contexts: list[Scored], sources: list[Document]) -> list[tuple[int, str, bool]]:
+    def heading_items(
+        self, query: Query, contexts: list[Scored], sources: list[Document]
+    ) -> list[tuple[int, str, bool]]:
         """For "分为哪几个阶段": sibling section headings that name the asked-for noun, in document order."""
         if query.kind != LIST or not query.noun or self.sibling_lookup is None:
             return []
@@ -306,11 +327,15 @@ class ExtractiveAnswerer(Runnable):
             groups = _headings_naming(query.noun, self.sibling_lookup(doc), skip_title=True)
             best = max(groups.values(), key=len, default={})
             # A single heading naming the noun would otherwise compete with a list of headings that each do.
-            if len(best) >= 2 and not any(len(g) == 1 and term_coverage(query, next(iter(g))) >
-                                          max(term_coverage(query, t) for t in best) for g in groups.values()):
+            if len(best) >= 2 and not any(
+                len(g) == 1 and term_coverage(query, next(iter(g))) > max(term_coverage(query, t) for t in best)
+                for g in groups.values()
+            ):
                 ordered = sorted(best.values(), key=lambda d: int(d.metadata.get("chunk_index", 0)))
-                return [(_source_index(sources, d), d.metadata["section"].split(" > ")[-1], False)
-                        for d in ordered[:MAX_LIST_ITEMS]]
+                return [
+                    (_source_index(sources, d), d.metadata["section"].split(" > ")[-1], False)
+                    for d in ordered[:MAX_LIST_ITEMS]
+                ]
             # One heading names the noun ("（二）学习内容", "第五条 …分为以下6类"): its items are the list;
             # the heading closest to the question goes first ("学习内容" before "主要内容" for 学哪些内容).
             for group in sorted(groups.values(), key=lambda g: -max(term_coverage(query, t) for t in g)):
@@ -378,12 +403,17 @@ class ExtractiveAnswerer(Runnable):
             for s, e in split_sentences(text):
                 sentence = text[s:e].lstrip("# ")
                 pairs.append((idx, sentence))
-                if (s == 0 or text[s - 1] == "\n") and compact(sentence) != compact(own_title) and not sentence.startswith("|"):
+                if (
+                    (s == 0 or text[s - 1] == "\n")
+                    and compact(sentence) != compact(own_title)
+                    and not sentence.startswith("|")
+                ):
                     leads.append((idx, _lead(sentence), False))
         items = _enumerated(pairs, exclude=own_title)
         if len(items) < 2 and section and 2 <= len(leads) <= MAX_LIST_ITEMS:
             return leads
         return items
+
 
 def _enumerated(pairs: list[tuple[int, str]], exclude: str = "") -> list[tuple[int, str, bool]]:
     """The items of the first numbering met among (source index, sentence) pairs, in order, once each."""
@@ -452,7 +482,7 @@ def merge_drafts(drafts: list[Draft]) -> Draft:
             texts.append(d.text.split(RELATED_LABEL)[0])
             continue
         remap = {i + 1: _source_index(sources, doc) + 1 for i, doc in enumerate(d.sources)}
-        text = CITE.sub(lambda m: f"[{remap.get(int(m.group(1)), m.group(1))}]", d.text)
+        text = CITE.sub(lambda m, remap=remap: f"[{remap.get(int(m.group(1)), m.group(1))}]", d.text)
         # Two parts may find the same sentence; say it once.
         said = compact("".join(texts))
         texts.append("".join(x for x in re.findall(r"[^。！？]+[。！？]", text) if compact(x) not in said))

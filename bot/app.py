@@ -3,46 +3,43 @@
 Three tabs over one Assistant and one KnowledgeBase instance:
   问答      members ask; answers stream, [n] markers link to the cited passages in the sources panel.
   宣讲提纲  lecturers draft talking points, edit them in place and download .docx / .md.
-  知识库    administrators (settings.admin_token) list, upload, delete and re-index documents.
+  知识库    administrators (settings.web.admin_token) list, upload, delete and re-index documents.
 
 Every piece of document text is html-escaped before it is put into any HTML we build.
 `build_app(settings, assistant)` returns the Blocks; its `.launch()` fills in host, port, root_path,
 upload limit, theme, CSS and the footnote script from the settings.
 """
+
 from __future__ import annotations
 
+import hashlib
+import hmac
+import html
+import json
+import logging
 import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import unicodedata
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Optional
 
-# Before gradio is imported: no telemetry, no hub look-ups; the page must work offline.
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
-os.environ["HF_HUB_OFFLINE"] = "1"
+import gradio as gr
 
-import hashlib  # noqa: E402
-import hmac  # noqa: E402
-import html  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-import unicodedata  # noqa: E402
-import uuid  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any, Iterator, Optional  # noqa: E402
-
-import gradio as gr  # noqa: E402
-
-from bot.export import outline_docx, outline_markdown  # noqa: E402
-from bot.pipeline import Assistant, QuestionError  # noqa: E402
-from bot.verify import CITE, MARKER, RELATED  # noqa: E402
-from ingest.loaders import SUPPORTED, SUPPORTED_HINT  # noqa: E402
-from ingest.settings import Settings  # noqa: E402
-from ingest.text import split_sentences  # noqa: E402
+import core.environment  # noqa: F401  # before gradio: no telemetry, no hub look-ups
+from bot.export import outline_docx, outline_markdown
+from bot.pipeline import Assistant, QuestionError
+from bot.verify import CITE, MARKER, RELATED
+from core.grammar import split_sentences
+from core.settings import Settings
+from ingest.loaders import SUPPORTED, SUPPORTED_HINT
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +72,7 @@ def _drop_old_exports() -> None:
                 shutil.rmtree(folder, ignore_errors=True)
         except OSError:
             continue  # another request removed it first
+
 
 NO_TOKEN_NOTE = "知识库管理未启用：设置环境变量 DONGXUN_ADMIN_TOKEN 后重启即可启用。"
 BAD_TOKEN = "管理员口令不正确，请输入正确的口令后再操作。"
@@ -119,8 +117,10 @@ def render_text(text: str, unsupported: list[str], prefix: str) -> str:
         sentence = text[s:e]
         body = _cite_links(esc(sentence), prefix)
         if _sentence_body(sentence) in flagged:
-            body = (f'<span class="unsupported" title="{NOT_FOUND_LABEL}"><del>{body}</del>'
-                    f'<em>（{NOT_FOUND_LABEL}）</em></span>')
+            body = (
+                f'<span class="unsupported" title="{NOT_FOUND_LABEL}"><del>{body}</del>'
+                f"<em>（{NOT_FOUND_LABEL}）</em></span>"
+            )
         out.append(body)
         pos = e
     out.append(_cite_links(esc(text[pos:]), prefix))
@@ -137,8 +137,10 @@ def render_answer(result: dict, turn: int) -> str:
         parts.append(f'<div class="rewritten">理解为：{esc(rewritten)}</div>')
     if result.get("refused"):
         # Inside an HTML block markdown is not applied, so line breaks are written out.
-        parts.append(f'<div class="refusal"><div class="refusal-title">⚠️ {NOT_FOUND_LABEL}</div>'
-                     f'{body.replace(chr(10), "<br>")}</div>')
+        parts.append(
+            f'<div class="refusal"><div class="refusal-title">⚠️ {NOT_FOUND_LABEL}</div>'
+            f"{body.replace(chr(10), '<br>')}</div>"
+        )
     else:
         parts.append(body)
     if result.get("unsupported"):
@@ -208,14 +210,17 @@ def render_sources(turns: list[dict]) -> str:
     blocks = []
     for rank, (i, t) in enumerate(reversed(answered)):
         result = t["result"]
-        items = "".join(render_citation(c, result.get("answer", ""), f"src-{i}", open_=True)
-                        for c in result["citations"])
+        items = "".join(
+            render_citation(c, result.get("answer", ""), f"src-{i}", open_=True) for c in result["citations"]
+        )
         head = f'<div class="src-question">问：{esc(_short(t["question"]))}</div>'
         if rank == 0:
             blocks.append(f'<div class="src-turn">{head}{items}</div>')
         else:
-            blocks.append(f'<details class="src-older"><summary>之前的回答来源（{esc(_short(t["question"], 30))}）'
-                          f"</summary>{head}{items}</details>")
+            blocks.append(
+                f'<details class="src-older"><summary>之前的回答来源（{esc(_short(t["question"], 30))}）'
+                f"</summary>{head}{items}</details>"
+            )
     return '<div class="sources">' + "".join(blocks) + "</div>"
 
 
@@ -312,8 +317,13 @@ class _Handlers:
         busy = (gr.update(value="", interactive=False), gr.update(interactive=False))
         idle = (gr.update(value="", interactive=True), gr.update(interactive=True))
         turn = len(turns)
-        pending = {"question": question.strip(), "answer": "", "html": f'<span class="thinking">{THINKING}</span>',
-                   "error": True, "result": {}}
+        pending = {
+            "question": question.strip(),
+            "answer": "",
+            "html": f'<span class="thinking">{THINKING}</span>',
+            "error": True,
+            "result": {},
+        }
         try:
             stream = self.assistant.ask_stream(question, history)
             yield (render_chat(turns + [pending]), render_sources(turns), *busy, turns)
@@ -331,8 +341,15 @@ class _Handlers:
                     result = event["result"]
             if result is None:
                 raise RuntimeError("the answer stream ended without a final event")
-            turns.append({"question": result["question"], "answer": result["answer"], "result": result,
-                          "html": render_answer(result, turn), "error": False})
+            turns.append(
+                {
+                    "question": result["question"],
+                    "answer": result["answer"],
+                    "result": result,
+                    "html": render_answer(result, turn),
+                    "error": False,
+                }
+            )
         except QuestionError as e:
             turns.append(self._notice(question, str(e)))
         except Exception:
@@ -342,8 +359,13 @@ class _Handlers:
 
     @staticmethod
     def _notice(question: str, message: str) -> dict:
-        return {"question": (question or "").strip(), "answer": "", "result": {}, "error": True,
-                "html": f'<div class="notice">⚠️ {esc(message)}</div>'}
+        return {
+            "question": (question or "").strip(),
+            "answer": "",
+            "result": {},
+            "error": True,
+            "html": f'<div class="notice">⚠️ {esc(message)}</div>',
+        }
 
     @staticmethod
     def new_chat() -> tuple:
@@ -357,21 +379,23 @@ class _Handlers:
             return "请先提问，得到回答后再评价。", comment
         t = answered[-1]
         record = {
-            "time": datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"),
+            "time": datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
             "question": t["question"],
             "answer": t["answer"],
-            "citations": [{"n": c.get("n"), "source": c.get("source"), "section": c.get("section")}
-                          for c in t["result"].get("citations", [])],
+            "citations": [
+                {"n": c.get("n"), "source": c.get("source"), "section": c.get("section")}
+                for c in t["result"].get("citations", [])
+            ],
             "rating": rating,
             "comment": (comment or "").strip(),
         }
         try:
-            path = Path(self.settings.feedback_log)
+            path = Path(self.settings.web.feedback_log)
             path.parent.mkdir(parents=True, exist_ok=True)
             with self._feedback_lock, open(path, "a", encoding="utf-8") as f:
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
         except OSError:
-            log.exception("writing feedback to %s failed", self.settings.feedback_log)
+            log.exception("writing feedback to %s failed", self.settings.web.feedback_log)
             return "反馈保存失败，请稍后再试或联系管理员。", comment
         return ("感谢您的反馈！" if rating == "up" else "感谢反馈，我们会据此改进回答。"), ""
 
@@ -432,8 +456,8 @@ class _Handlers:
 
     # ------------------------------------------------------------------ knowledge base (admin)
     def _denied(self, token: Optional[str]) -> Optional[str]:
-        """A Chinese refusal, or None when the token matches settings.admin_token."""
-        expected = self.settings.admin_token
+        """A Chinese refusal, or None when the token matches settings.web.admin_token."""
+        expected = self.settings.web.admin_token
         if not expected:
             return NO_TOKEN_NOTE
         if not token or not hmac.compare_digest(str(token).encode("utf-8"), str(expected).encode("utf-8")):
@@ -444,8 +468,17 @@ class _Handlers:
         rows, sources = [], []
         for d in self.kb.documents():
             sources.append(d["source"])
-            rows.append([Path(d["source"]).name, d["title"], d["chunks"], d["chars"],
-                         d["ingested_at"].replace("T", " ")[:19], d["sha256"][:SHA_SHORT], d["source"]])
+            rows.append(
+                [
+                    Path(d["source"]).name,
+                    d["title"],
+                    d["chunks"],
+                    d["chars"],
+                    d["ingested_at"].replace("T", " ")[:19],
+                    d["sha256"][:SHA_SHORT],
+                    d["source"],
+                ]
+            )
         return rows, gr.update(choices=sources, value=None)
 
     def _admin_out(self, message: str, authorised: bool) -> tuple:
@@ -473,8 +506,8 @@ class _Handlers:
         files = [f for f in (files or []) if f]
         if not files:
             return self._admin_out("请先选择要上传的文件。", True)
-        folder = Path(self.settings.knowledge_dir) / UPLOADS_DIR
-        limit = self.settings.max_upload_mb * MB
+        folder = Path(self.settings.store.knowledge_dir) / UPLOADS_DIR
+        limit = self.settings.web.max_upload_mb * MB
         lines = []
         for i, f in enumerate(files):
             tmp = Path(f if isinstance(f, str) else getattr(f, "name", "") or f.get("path", ""))
@@ -493,8 +526,10 @@ class _Handlers:
                 return f"- ❌ {shown}：不支持该文件类型，请上传 {SUPPORTED_HINT} 文件。"
             size = tmp.stat().st_size
             if size > limit:
-                return (f"- ❌ {shown}：文件过大（{size / MB:.1f} MB），"
-                        f"请上传不超过 {self.settings.max_upload_mb} MB 的文件。")
+                return (
+                    f"- ❌ {shown}：文件过大（{size / MB:.1f} MB），"
+                    f"请上传不超过 {self.settings.web.max_upload_mb} MB 的文件。"
+                )
             if size == 0:
                 return f"- ❌ {shown}：文件是空的，请检查后重新上传。"
             with self._upload_lock:
@@ -532,7 +567,7 @@ class _Handlers:
                 return self._admin_out(f"知识库中没有文档 {esc(source)}，请刷新列表后重试。", True)
             removed = self.kb.remove(source)
             path = Path(os.path.abspath(source)).resolve()
-            uploads = (Path(self.settings.knowledge_dir) / UPLOADS_DIR).resolve()
+            uploads = (Path(self.settings.store.knowledge_dir) / UPLOADS_DIR).resolve()
             note = ""
             if path.is_relative_to(uploads) and path.is_file():
                 path.unlink()
@@ -552,7 +587,7 @@ class _Handlers:
             return self._admin_out(denied, False)
         try:
             progress(0.1, desc="正在重新索引……")
-            report = self.kb.ingest([Path(self.settings.knowledge_dir)], prune=True, progress=False)
+            report = self.kb.ingest([Path(self.settings.store.knowledge_dir)], prune=True, progress=False)
             lines = [report.summary()] + [f"- ❌ {esc(Path(s).name)}：{esc(m)}" for s, m in report.errors]
             progress(1.0, desc="完成")
             return self._admin_out("\n".join(lines), True)
@@ -625,19 +660,27 @@ HEAD = """
 def theme() -> gr.themes.Base:
     # Local font names only: the page must not fetch web fonts.
     fonts = ["PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei", "Noto Sans CJK SC", "sans-serif"]
-    return gr.themes.Soft(primary_hue="red", secondary_hue="amber", neutral_hue="slate",
-                          font=fonts, font_mono=["ui-monospace", "Consolas", "monospace"])
+    return gr.themes.Soft(
+        primary_hue="red",
+        secondary_hue="amber",
+        neutral_hue="slate",
+        font=fonts,
+        font_mono=["ui-monospace", "Consolas", "monospace"],
+    )
 
 
 def build_app(settings: Settings, assistant: Optional[Assistant] = None) -> DongxunApp:
     """The page over one Assistant (built from the settings when not given); call .launch() to serve it."""
     assistant = assistant if assistant is not None else Assistant(settings)
     h = _Handlers(settings, assistant)
-    admin_on = bool(settings.admin_token)
+    admin_on = bool(settings.web.admin_token)
 
     with DongxunApp(title=TITLE, analytics_enabled=False) as app:
-        gr.HTML(f"<h1>{TITLE}</h1><p>依据冬训学习材料作答，每句话都标明出处；资料中没有的，明确告诉您没有。</p>",
-                elem_id="header", js_on_load=None)
+        gr.HTML(
+            f"<h1>{TITLE}</h1><p>依据冬训学习材料作答，每句话都标明出处；资料中没有的，明确告诉您没有。</p>",
+            elem_id="header",
+            js_on_load=None,
+        )
         with gr.Tabs():
             # ---------------------------------------------------------------- chat
             with gr.Tab("问答", id="chat"):
@@ -645,33 +688,51 @@ def build_app(settings: Settings, assistant: Optional[Assistant] = None) -> Dong
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3):
                         chatbot = gr.Chatbot(
-                            label="对话", show_label=False, height=CHAT_HEIGHT, elem_id="chatbot", latex_delimiters=[],
-                            feedback_options=None, buttons=[], group_consecutive_messages=False,
+                            label="对话",
+                            show_label=False,
+                            height=CHAT_HEIGHT,
+                            elem_id="chatbot",
+                            latex_delimiters=[],
+                            feedback_options=None,
+                            buttons=[],
+                            group_consecutive_messages=False,
                             placeholder="请输入关于冬训学习材料的问题，例如下方的示例问题。",
                         )
                         with gr.Row():
-                            question = gr.Textbox(placeholder="请输入您的问题，按回车发送", show_label=False,
-                                                  scale=5, max_lines=4, elem_id="question", autofocus=True)
+                            question = gr.Textbox(
+                                placeholder="请输入您的问题，按回车发送",
+                                show_label=False,
+                                scale=5,
+                                max_lines=4,
+                                elem_id="question",
+                                autofocus=True,
+                            )
                             send = gr.Button("发送", variant="primary", scale=1, min_width=80, elem_id="send")
                         with gr.Row():
                             new = gr.Button("新对话", size="sm", elem_id="new-chat")
                             up = gr.Button("👍 有帮助", size="sm", elem_id="fb-up")
                             down = gr.Button("👎 没帮助", size="sm", elem_id="fb-down")
-                        comment = gr.Textbox(placeholder="（可选）评价意见，点 👍/👎 时一并提交", show_label=False,
-                                             max_lines=2, elem_id="fb-comment")
+                        comment = gr.Textbox(
+                            placeholder="（可选）评价意见，点 👍/👎 时一并提交",
+                            show_label=False,
+                            max_lines=2,
+                            elem_id="fb-comment",
+                        )
                         fb_status = gr.Markdown("", elem_id="fb-status")
                         gr.Examples(EXAMPLES, inputs=[question], label="示例问题")
                     with gr.Column(scale=2):
                         gr.Markdown("#### 资料来源")
-                        sources = gr.HTML(render_sources([]), elem_id="sources", max_height=SOURCES_MAX_HEIGHT,
-                                          js_on_load=None)
+                        sources = gr.HTML(
+                            render_sources([]), elem_id="sources", max_height=SOURCES_MAX_HEIGHT, js_on_load=None
+                        )
                 ask_io = dict(fn=h.ask, inputs=[question, turns], outputs=[chatbot, sources, question, send, turns])
                 send.click(**ask_io, api_name="ask", show_progress="hidden")
                 question.submit(**ask_io, api_name="ask_submit", api_visibility="private", show_progress="hidden")
                 new.click(h.new_chat, None, [chatbot, sources, question, turns, fb_status], api_name="new_chat")
                 # The chatbot's own clear (trash) button must forget the conversation too.
-                chatbot.clear(h.new_chat, None, [chatbot, sources, question, turns, fb_status],
-                              api_visibility="private")
+                chatbot.clear(
+                    h.new_chat, None, [chatbot, sources, question, turns, fb_status], api_visibility="private"
+                )
                 up.click(h.feedback_up, [comment, turns], [fb_status, comment], api_name="feedback_up")
                 down.click(h.feedback_down, [comment, turns], [fb_status, comment], api_name="feedback_down")
 
@@ -679,15 +740,21 @@ def build_app(settings: Settings, assistant: Optional[Assistant] = None) -> Dong
             with gr.Tab("宣讲提纲", id="outline"):
                 outline_result = gr.State(None)
                 with gr.Row():
-                    topic = gr.Textbox(placeholder="输入宣讲主题，例如：冬训工作的重要意义", show_label=False,
-                                       scale=5, elem_id="topic")
+                    topic = gr.Textbox(
+                        placeholder="输入宣讲主题，例如：冬训工作的重要意义", show_label=False, scale=5, elem_id="topic"
+                    )
                     make = gr.Button("生成提纲", variant="primary", scale=1, min_width=100, elem_id="make-outline")
                 gr.Examples(OUTLINE_EXAMPLES, inputs=[topic], label="示例主题")
                 outline_status = gr.Markdown("")
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3):
-                        editor = gr.Textbox(label="提纲（Markdown，可直接修改）", lines=18, max_lines=40,
-                                            elem_id="outline-editor", buttons=["copy"])
+                        editor = gr.Textbox(
+                            label="提纲（Markdown，可直接修改）",
+                            lines=18,
+                            max_lines=40,
+                            elem_id="outline-editor",
+                            buttons=["copy"],
+                        )
                         with gr.Row():
                             to_docx = gr.Button("下载 Word（.docx）", elem_id="export-docx")
                             to_md = gr.Button("下载 Markdown（.md）", elem_id="export-md")
@@ -696,14 +763,23 @@ def build_app(settings: Settings, assistant: Optional[Assistant] = None) -> Dong
                         with gr.Tab("预览"):
                             preview = gr.Markdown("", elem_id="outline-preview", latex_delimiters=[])
                         with gr.Tab("资料来源"):
-                            outline_sources = gr.HTML(render_outline_sources(None), max_height=SOURCES_MAX_HEIGHT,
-                                                      js_on_load=None)
-                outline_io = dict(fn=h.outline, inputs=[topic], outputs=[editor, outline_sources, outline_status,
-                                                                          outline_result])
+                            outline_sources = gr.HTML(
+                                render_outline_sources(None), max_height=SOURCES_MAX_HEIGHT, js_on_load=None
+                            )
+                outline_io = dict(
+                    fn=h.outline, inputs=[topic], outputs=[editor, outline_sources, outline_status, outline_result]
+                )
                 make.click(**outline_io, api_name="outline")
                 topic.submit(**outline_io, api_name="outline_submit", api_visibility="private")
-                editor.change(render_outline_preview, [editor], [preview], api_name="outline_preview",
-                              api_visibility="private", show_progress="hidden", queue=False)
+                editor.change(
+                    render_outline_preview,
+                    [editor],
+                    [preview],
+                    api_name="outline_preview",
+                    api_visibility="private",
+                    show_progress="hidden",
+                    queue=False,
+                )
                 to_docx.click(h.export_docx, [editor, outline_result], [download], api_name="export_docx")
                 to_md.click(h.export_md, [editor, outline_result], [download], api_name="export_md")
 
@@ -712,22 +788,38 @@ def build_app(settings: Settings, assistant: Optional[Assistant] = None) -> Dong
                 if not admin_on:
                     gr.Markdown(f"⚠️ {NO_TOKEN_NOTE}", elem_id="kb-note")
                 with gr.Row():
-                    token = gr.Textbox(label="管理员口令", type="password", interactive=admin_on, scale=4,
-                                       elem_id="admin-token")
+                    token = gr.Textbox(
+                        label="管理员口令", type="password", interactive=admin_on, scale=4, elem_id="admin-token"
+                    )
                     enter = gr.Button("进入 / 刷新列表", interactive=admin_on, scale=1, elem_id="admin-enter")
                 kb_status = gr.Markdown("" if admin_on else NO_TOKEN_NOTE, elem_id="kb-status")
-                table = gr.Dataframe(headers=["文件", "标题", "片段数", "字数", "入库时间", "SHA256", "来源路径"],
-                                     datatype=["str", "str", "number", "number", "str", "str", "str"],
-                                     interactive=False, wrap=True, label="文档列表", elem_id="kb-table")
+                table = gr.Dataframe(
+                    headers=["文件", "标题", "片段数", "字数", "入库时间", "SHA256", "来源路径"],
+                    datatype=["str", "str", "number", "number", "str", "str", "str"],
+                    interactive=False,
+                    wrap=True,
+                    label="文档列表",
+                    elem_id="kb-table",
+                )
                 with gr.Row(equal_height=False):
                     with gr.Column():
-                        files = gr.File(label=f"上传资料（{SUPPORTED_HINT}，每个不超过 {settings.max_upload_mb} MB）",
-                                        file_count="multiple", type="filepath", interactive=admin_on,
-                                        file_types=sorted(SUPPORTED), elem_id="kb-files")
+                        files = gr.File(
+                            label=f"上传资料（{SUPPORTED_HINT}，每个不超过 {settings.web.max_upload_mb} MB）",
+                            file_count="multiple",
+                            type="filepath",
+                            interactive=admin_on,
+                            file_types=sorted(SUPPORTED),
+                            elem_id="kb-files",
+                        )
                         upload = gr.Button("上传并入库", variant="primary", interactive=admin_on, elem_id="kb-upload")
                     with gr.Column():
-                        doc = gr.Dropdown(label="选择要删除的文档", choices=[], interactive=admin_on, allow_custom_value=True,
-                                          elem_id="kb-doc")
+                        doc = gr.Dropdown(
+                            label="选择要删除的文档",
+                            choices=[],
+                            interactive=admin_on,
+                            allow_custom_value=True,
+                            elem_id="kb-doc",
+                        )
                         delete = gr.Button("删除所选文档", variant="stop", interactive=admin_on, elem_id="kb-delete")
                         reindex = gr.Button("重新索引资料目录", interactive=admin_on, elem_id="kb-reindex")
                 admin_out = [kb_status, table, doc]
@@ -737,12 +829,12 @@ def build_app(settings: Settings, assistant: Optional[Assistant] = None) -> Dong
                 delete.click(h.admin_delete, [token, doc], admin_out, api_name="admin_delete")
                 reindex.click(h.admin_reindex, [token], admin_out, api_name="admin_reindex")
 
-    app.queue(default_concurrency_limit=settings.concurrency_limit)
+    app.queue(default_concurrency_limit=settings.web.concurrency_limit)
     app.launch_defaults = {
-        "server_name": settings.host,
-        "server_port": settings.port,
-        "root_path": settings.root_path or None,
-        "max_file_size": f"{settings.max_upload_mb}mb",
+        "server_name": settings.web.host,
+        "server_port": settings.web.port,
+        "root_path": settings.web.root_path or None,
+        "max_file_size": f"{settings.web.max_upload_mb}mb",
         "theme": theme(),
         "css": CSS,
         "head": HEAD,
@@ -760,16 +852,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio polls itself at start-up
     from ingest.store import KnowledgeBase
 
-    settings = Settings()
+    settings = Settings.load()
     kb = KnowledgeBase(settings)
     if not kb.documents():
-        print(f"知识库为空，正在导入 {settings.knowledge_dir} 中的资料……", file=sys.stderr)
-        report = kb.ingest([Path(settings.knowledge_dir)], progress=True)
+        print(f"知识库为空，正在导入 {settings.store.knowledge_dir} 中的资料……", file=sys.stderr)
+        report = kb.ingest([Path(settings.store.knowledge_dir)], progress=True)
         print(report.summary(), file=sys.stderr)
         for source, message in report.errors:
             print(f"  {source}：{message}", file=sys.stderr)
     app = build_app(settings, Assistant(settings, kb=kb))
-    url = f"http://{settings.host}:{settings.port}{settings.root_path or ''}/"
+    url = f"http://{settings.web.host}:{settings.web.port}{settings.web.root_path or ''}/"
     print(f"{TITLE}已启动，请在浏览器中打开 {url} （按 Ctrl+C 退出）", file=sys.stderr)
     app.launch()
     return 0

@@ -8,6 +8,7 @@ the list until N questions have been asked, and prints p50/p95 per stage. The fi
 process (model and dictionary loading) is timed separately and left out of the percentiles.
 With --concurrency C the questions are asked from C threads at once, as the web page's queue does.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from ingest.settings import Settings
+from core.settings import Settings
 
 DEFAULT_KB = Path("var/bench_kb")
 DEFAULT_N = 30
@@ -74,8 +75,8 @@ def prepare_kb(kb_dir: Path, knowledge: Path, settings: Optional[Settings] = Non
     """A KnowledgeBase in kb_dir holding knowledge/ (ingested now, or reused when unchanged), and the seconds it took."""
     from ingest.store import KnowledgeBase
 
-    base = settings or Settings()
-    kb = KnowledgeBase(base.model_copy(update={"kb_dir": kb_dir, "knowledge_dir": knowledge}))
+    base = settings or Settings.load()
+    kb = KnowledgeBase(base.replace(kb_dir=kb_dir, knowledge_dir=knowledge))
     t0 = time.perf_counter()
     report = kb.ingest([knowledge], progress=False)
     if report.errors:
@@ -104,8 +105,11 @@ def table(results: list[tuple[str, dict]]) -> str:
     lines = [head, "-" * len(head)]
     for stage in present:
         values = [r["timings_ms"][stage] for _, r in results if stage in r["timings_ms"]]
-        lines.append(f"{stage:<10}" + "".join(f"{percentile(values, p):>10.1f}" for p in PERCENTILES)
-                     + f"{max(values):>10.1f}{len(values):>6}")
+        lines.append(
+            f"{stage:<10}"
+            + "".join(f"{percentile(values, p):>10.1f}" for p in PERCENTILES)
+            + f"{max(values):>10.1f}{len(values):>6}"
+        )
     return "\n".join(lines)
 
 
@@ -118,15 +122,19 @@ def by_kind(results: list[tuple[str, dict]]) -> str:
             continue
         totals = [r["timings_ms"]["total"] for r in rs]
         refused = sum(1 for r in rs if r["refused"])
-        lines.append(f"{kind:<11} n={len(rs):<3} total p50 {percentile(totals, 50):7.1f} ms  "
-                     f"p95 {percentile(totals, 95):7.1f} ms  refused {refused}/{len(rs)}")
+        lines.append(
+            f"{kind:<11} n={len(rs):<3} total p50 {percentile(totals, 50):7.1f} ms  "
+            f"p95 {percentile(totals, 95):7.1f} ms  refused {refused}/{len(rs)}"
+        )
     return "\n".join(lines)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.bench", description="测量问答各阶段耗时（p50/p95，毫秒）。")
     parser.add_argument("--kb", type=Path, default=DEFAULT_KB, help=f"知识库目录（默认 {DEFAULT_KB}，没有时自动构建）")
-    parser.add_argument("--n", type=int, default=DEFAULT_N, help=f"一共提问多少次（默认 {DEFAULT_N}，循环使用内置的问题）")
+    parser.add_argument(
+        "--n", type=int, default=DEFAULT_N, help=f"一共提问多少次（默认 {DEFAULT_N}，循环使用内置的问题）"
+    )
     parser.add_argument("--knowledge", type=Path, default=Path("knowledge"), help="资料文件夹（默认 knowledge）")
     parser.add_argument("--concurrency", type=int, default=1, help="同时提问的线程数（默认 1；网页默认并发为 4）")
     args = parser.parse_args(argv)
@@ -145,15 +153,21 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     s = kb.settings
     threads = ", ".join(f"{k}={os.environ.get(k, 'unset')}" for k in THREAD_ENV)
-    print(f"kb {args.kb}: {len(kb.documents())} documents, {len(kb.chunks())} chunks "
-          f"(ingest/reuse {ingest_s:.1f} s; startup {startup_s:.1f} s; first question {first_s * 1000:.0f} ms)")
-    print(f"mode={s.mode} retriever={s.retriever} reranker={s.reranker_model_path or 'off'} "
-          f"embedder={s.embedder} cpus={os.cpu_count()} {threads}")
+    print(
+        f"kb {args.kb}: {len(kb.documents())} documents, {len(kb.chunks())} chunks "
+        f"(ingest/reuse {ingest_s:.1f} s; startup {startup_s:.1f} s; first question {first_s * 1000:.0f} ms)"
+    )
+    print(
+        f"mode={s.answering.mode} retriever={s.retrieval.retriever} reranker={s.retrieval.reranker_model_path or 'off'} "
+        f"embedder={s.store.embedder} cpus={os.cpu_count()} {threads}"
+    )
     wall = time.perf_counter()
     results = run(assistant, args.n, concurrency=args.concurrency)
     wall = time.perf_counter() - wall
-    print(f"{args.n} questions ({len(QUESTIONS)} distinct, {args.concurrency} at a time) in {wall:.1f} s "
-          f"= {args.n / wall:.1f} questions/s\n")
+    print(
+        f"{args.n} questions ({len(QUESTIONS)} distinct, {args.concurrency} at a time) in {wall:.1f} s "
+        f"= {args.n / wall:.1f} questions/s\n"
+    )
     print(table(results))
     print()
     print(by_kind(results))

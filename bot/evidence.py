@@ -6,19 +6,21 @@ A score is something a person can check: which question terms a sentence contain
 weighted by how rare they are in the knowledge base, and whether the sentence holds
 the kind of thing asked for (a number, a date, a person or body, a list).
 """
+
 from __future__ import annotations
 
 import math
 import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from collections import Counter
-from dataclasses import dataclass, field
-from typing import Iterable, Optional
+from typing import Optional
 
 import jieba
 
-from ingest.text import char_ngrams, compact, tokenize
+from core.grammar import char_ngrams, compact, tokenize
 
 # ---------------------------------------------------------------- question types
 CN_NUM = "零〇一二两三四五六七八九十百千万亿"
@@ -34,14 +36,32 @@ GENERAL = "general"
 
 # Order matters: the first match wins (money before number, list before number for 哪几).
 QUESTION_CUES: list[tuple[str, re.Pattern]] = [
-    (MONEY, re.compile(r"经费|预算|费用|资金|多少钱|金额|花了多少|拨款|补贴|补助|津贴|奖金|报酬|酬金|工资|报销|开支|成本"
-                       r"|多少.{0,4}费|[^\s，。？]{1,3}费[^用]{0,4}多少|交多少|收多少")),
-    (WHEN, re.compile(r"什么时候|何时|哪天|哪一天|几月|几号|几日|哪年|哪一年|什么时间|截止|期限|日期|多久|时间节点|起止")),
+    (
+        MONEY,
+        re.compile(
+            r"经费|预算|费用|资金|多少钱|金额|花了多少|拨款|补贴|补助|津贴|奖金|报酬|酬金|工资|报销|开支|成本"
+            r"|多少.{0,4}费|[^\s，。？]{1,3}费[^用]{0,4}多少|交多少|收多少"
+        ),
+    ),
+    (
+        WHEN,
+        re.compile(r"什么时候|何时|哪天|哪一天|几月|几号|几日|哪年|哪一年|什么时间|截止|期限|日期|多久|时间节点|起止"),
+    ),
     (DOCNUM, re.compile(r"文号|发文字号|字号")),
     (NAME, re.compile(r"名字|姓名|叫什么")),
-    (WHO, re.compile(r"谁|哪位|哪个部门|哪个单位|哪些部门|哪些单位|什么部门|什么单位|负责人|由哪|主讲人|授课人|牵头单位|主办|承办方|哪个机构|哪些人|什么人")),
+    (
+        WHO,
+        re.compile(
+            r"谁|哪位|哪个部门|哪个单位|哪些部门|哪些单位|什么部门|什么单位|负责人|由哪|主讲人|授课人|牵头单位|主办|承办方|哪个机构|哪些人|什么人"
+        ),
+    ),
     (WHERE, re.compile(r"哪里|在哪|什么地方|何地|地点|场所|哪个地方")),
-    (LIST, re.compile(r"哪些|哪几|包括什么|包括哪|几个方面|几方面|几点|几项|几类|分别|都有|主要有|有几种|哪方面|哪[一二三四五六七八九十两]+[点项条类个种方]")),
+    (
+        LIST,
+        re.compile(
+            r"哪些|哪几|包括什么|包括哪|几个方面|几方面|几点|几项|几类|分别|都有|主要有|有几种|哪方面|哪[一二三四五六七八九十两]+[点项条类个种方]"
+        ),
+    ),
     # "那几天"/"这几个" point at something; only a bare 几 asks for a count.
     (NUMBER, re.compile(r"多少|(?<![那这好])几|数量|比例|百分之|人次|规模|多大|多长|多高")),
 ]
@@ -50,16 +70,24 @@ ANSWER_CUES: dict[str, re.Pattern] = {
     # An amount, not just the word 经费: "经费由区委宣传部统筹安排" does not say how much.
     MONEY: re.compile(rf"[\d{CN_NUM}]+(\.\d+)?\s*(万|千|百|亿)?元"),
     # A month, day, part of a month or time of day: "2024年度" alone names the work year, not a time.
-    WHEN: re.compile(rf"[\d{CN_NUM}]{{1,3}}月|[\d{CN_NUM}]{{1,3}}[日号]|年底|年初|月底|月初|上旬|中旬|下旬|\d{{1,2}}[:：]\d{{2}}|周[一二三四五六日]|星期|\d{{4}}年(?!度)"),
+    WHEN: re.compile(
+        rf"[\d{CN_NUM}]{{1,3}}月|[\d{CN_NUM}]{{1,3}}[日号]|年底|年初|月底|月初|上旬|中旬|下旬|\d{{1,2}}[:：]\d{{2}}|周[一二三四五六日]|星期|\d{{4}}年(?!度)"
+    ),
     # A body or a role: 区委宣传部, 理论科, 党校, 党组织书记.
-    WHO: re.compile(r"(区|市|县|省|党|工|纪|团)委|委员会|党组织|宣传部|组织部|统战部|监委|办公室|党校|学校|中心|街道|政府|协会|工会|妇联"
-                    r"|[\u4e00-\u9fff]{2}[科局厅处](?![学技研普理])|书记|主任|部长|局长|校长|同志|教授|老师|讲师|专家|某某|负责人|代表"),
+    WHO: re.compile(
+        r"(区|市|县|省|党|工|纪|团)委|委员会|党组织|宣传部|组织部|统战部|监委|办公室|党校|学校|中心|街道|政府|协会|工会|妇联"
+        r"|[\u4e00-\u9fff]{2}[科局厅处](?![学技研普理])|书记|主任|部长|局长|校长|同志|教授|老师|讲师|专家|某某|负责人|代表"
+    ),
     DOCNUM: re.compile(r"〔\d{4}〕\d+号|\[\d{4}\]\d+号"),
     # A person named as official documents do: 某某同志, 张某某, 王先生.
     # "负责同志"/"有关同志" name a role, not a person.
-    NAME: re.compile(r"[\u4e00-\u9fff]某{1,2}|(?<!负责|有关|相关|广大|各位|全体|主要|党员|基层|每位|一位)同志(?!们)|先生|女士"),
+    NAME: re.compile(
+        r"[\u4e00-\u9fff]某{1,2}|(?<!负责|有关|相关|广大|各位|全体|主要|党员|基层|每位|一位)同志(?!们)|先生|女士"
+    ),
     WHERE: re.compile(r"[馆室厅堂场院校所站点中心楼村社区镇街道区市]|线上|线下|地点"),
-    LIST: re.compile(rf"[一二三四五六七八九十]是|[一二三四五六七八九十]要|（[{CN_NUM}\d]+）|^[{CN_NUM}]+、|^\d+[.．、]|[、；]|：|等"),
+    LIST: re.compile(
+        rf"[一二三四五六七八九十]是|[一二三四五六七八九十]要|（[{CN_NUM}\d]+）|^[{CN_NUM}]+、|^\d+[.．、]|[、；]|：|等"
+    ),
     NUMBER: re.compile(rf"\d|[{CN_NUM}]+[个场次名人位天项批期类种条家所门节课%％倍万]|百分之"),
 }
 
@@ -70,8 +98,12 @@ INJECTION = re.compile(
     re.IGNORECASE,
 )
 
-ENUM_ITEM = re.compile(rf"^\s*(?:[{CN_NUM}]+(?:是|要|、)|（[{CN_NUM}\d]+）|\([{CN_NUM}\d]+\)|\d+[.．、](?!\d)|第[{CN_NUM}\d]+[，、,])")
-ENUM_ANNOUNCE = re.compile(rf"([{CN_NUM}\d]+)(?:点|个方面|方面|项|条|类|个阶段|阶段|种|件事)(?:意见|要求|任务|工作|措施|内容|举措|重点)?[^。；]{{0,6}}[:：。]?$|如下[:：]|以下[^。]{{0,8}}[:：]$|[:：]$")
+ENUM_ITEM = re.compile(
+    rf"^\s*(?:[{CN_NUM}]+(?:是|要|、)|（[{CN_NUM}\d]+）|\([{CN_NUM}\d]+\)|\d+[.．、](?!\d)|第[{CN_NUM}\d]+[，、,])"
+)
+ENUM_ANNOUNCE = re.compile(
+    rf"([{CN_NUM}\d]+)(?:点|个方面|方面|项|条|类|个阶段|阶段|种|件事)(?:意见|要求|任务|工作|措施|内容|举措|重点)?[^。；]{{0,6}}[:：。]?$|如下[:：]|以下[^。]{{0,8}}[:：]$|[:：]$"
+)
 
 
 CLASSIFIERS = "个场次名人位天项批期类种条家所门节课堂篇件本元年月日岁倍分点届组"  # one character each
@@ -81,7 +113,10 @@ ASKED_UNIT = re.compile(rf"(?:多少|(?<![那这好])几)(小时|学时|分钟|�
 
 # "哪一天" needs a day, "哪一年" a year: a sentence with only 年初 does not say which day.
 WHEN_GRAIN = [
-    (re.compile(r"从什么时候到|从何时到|起止|到什么时候结束|持续到什么时候"), re.compile(r"(月|日|旬|年|底|初)[^。，；]{0,4}(至|到|—|－|~)")),
+    (
+        re.compile(r"从什么时候到|从何时到|起止|到什么时候结束|持续到什么时候"),
+        re.compile(r"(月|日|旬|年|底|初)[^。，；]{0,4}(至|到|—|－|~)"),
+    ),
     (re.compile(r"哪一?天|几号|几日|哪日|具体日期|哪个日子"), re.compile(rf"[\d{CN_NUM}]{{1,3}}[日号]")),
     (re.compile(r"哪一?年|年份"), re.compile(r"\d{4}年")),
     (re.compile(r"几月|哪个?月"), re.compile(rf"[\d{CN_NUM}]{{1,3}}月")),
@@ -107,8 +142,10 @@ def when_grain(question: str) -> Optional[re.Pattern]:
 
 
 # "分为哪几个阶段" / "有哪些保障措施": the noun the listed items share.
-LIST_NOUN = re.compile(r"(?:哪几|哪些|哪[一二三四五六七八九十两\d]+|几)[个项点条类种块门部]?(?:方面的?)?([\u4e00-\u9fff]{1,6}?)"
-                       r"(?:[？?，,。]|是|呢|$|分别|都|要|有|包括|会|被|可|应|需|能)")
+LIST_NOUN = re.compile(
+    r"(?:哪几|哪些|哪[一二三四五六七八九十两\d]+|几)[个项点条类种块门部]?(?:方面的?)?([\u4e00-\u9fff]{1,6}?)"
+    r"(?:[？?，,。]|是|呢|$|分别|都|要|有|包括|会|被|可|应|需|能)"
+)
 
 
 def list_noun(question: str) -> str:
@@ -148,7 +185,9 @@ def focus_noun(question: str) -> str:
 
 
 # "第二个阶段" / "最后一个阶段": one item of a list the materials name in their headings.
-ORDINAL = re.compile(r"(?:第([一二三四五六七八九十\d]+)|(最后))一?个?([\u4e00-\u9fff]{1,3}?)(?=[？?，,。的是呢要有各具从在安什哪几多]|$)")
+ORDINAL = re.compile(
+    r"(?:第([一二三四五六七八九十\d]+)|(最后))一?个?([\u4e00-\u9fff]{1,3}?)(?=[？?，,。的是呢要有各具从在安什哪几多]|$)"
+)
 CN_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九十")}
 ORDINAL_NOUNS = frozenset("阶段 部分 方面 环节 要求 任务 措施 意见 点 项 条 步 类 种".split())
 
@@ -200,8 +239,13 @@ def satisfies(kind: str, sentence: str, unit: str = "", grain: Optional[re.Patte
         # An enumeration: several items, or a lead-in that announces them ("再讲三点意见。").
         marks = len(LIST_MARKS.findall(sentence))
         # Two items need one 、 ("青年论坛、“老书记讲堂”品牌项目") when they sit beside the noun asked for.
-        return (marks >= 2 or (marks >= 1 and bool(noun) and noun in sentence) or sentence.rstrip().endswith(("：", ":"))
-                or bool(ENUM_ITEM.match(sentence)) or bool(ENUM_ANNOUNCE.search(sentence)))
+        return (
+            marks >= 2
+            or (marks >= 1 and bool(noun) and noun in sentence)
+            or sentence.rstrip().endswith(("：", ":"))
+            or bool(ENUM_ITEM.match(sentence))
+            or bool(ENUM_ANNOUNCE.search(sentence))
+        )
     pattern = ANSWER_CUES.get(kind)
     return True if pattern is None else bool(pattern.search(sentence))
 
@@ -221,6 +265,8 @@ HEADING_MAX = 40
 
 # ---------------------------------------------------------------- corpus statistics
 UNKNOWN_AS_DF = 2
+
+
 @dataclass
 class CorpusStats:
     """Document frequencies of tokens over the knowledge base's chunks, for IDF weights."""
@@ -229,7 +275,7 @@ class CorpusStats:
     df: Counter = field(default_factory=Counter)
 
     @classmethod
-    def from_texts(cls, texts: Iterable[str]) -> "CorpusStats":
+    def from_texts(cls, texts: Iterable[str]) -> CorpusStats:
         df: Counter = Counter()
         n = 0
         for text in texts:
@@ -250,7 +296,9 @@ class CorpusStats:
 
 
 # ---------------------------------------------------------------- question analysis
-GENERIC_TERMS = frozenset("工作 开展 进行 提出 做好 加强 推进 相关 单位 活动 情况 要求 方面 问题 讲话 材料 文件 会议 提到 指出 强调 根据 按照".split())
+GENERIC_TERMS = frozenset(
+    "工作 开展 进行 提出 做好 加强 推进 相关 单位 活动 情况 要求 方面 问题 讲话 材料 文件 会议 提到 指出 强调 根据 按照".split()
+)
 
 
 GENERIC_FACTOR = 0.5  # 工作, 开展…: they occur in every official document
@@ -285,7 +333,9 @@ class Query:
     terms: list[str]  # content terms, longest-first, no duplicates
     weights: dict[str, float]  # term -> IDF weight
     bigrams: set[str]
-    numbers: list[str] = field(default_factory=list)  # numbers the corpus knows (years, counts) that the answer must match
+    numbers: list[str] = field(
+        default_factory=list
+    )  # numbers the corpus knows (years, counts) that the answer must match
     unit: str = ""  # what a 多少/几 question counts in
     grain: Optional[re.Pattern] = None  # for a when-question: the date part it asks for
     noun: str = ""  # what the items of a list question are
@@ -347,8 +397,18 @@ def analyse(question: str, stats: CorpusStats) -> Query:
             term = word
             weights[term] = min(stats.idf(term), ceiling)
         variants[term] = variants.get(term, ()) + official
-    return Query(question, question_type(question), terms, weights, char_ngrams(question), numbers,
-                 asked_unit(question), when_grain(question), list_noun(question), variants)
+    return Query(
+        question,
+        question_type(question),
+        terms,
+        weights,
+        char_ngrams(question),
+        numbers,
+        asked_unit(question),
+        when_grain(question),
+        list_noun(question),
+        variants,
+    )
 
 
 # ---------------------------------------------------------------- sentence scoring
@@ -399,7 +459,9 @@ def sentence_score(query: Query, sentence: str, context: str = "", passage: str 
 
     `context` is the passage's title and section path; `passage` its whole text, where the
     numbers the question names (2023年, 第三届) must occur."""
-    score = (1 - BIGRAM_SHARE) * term_coverage(query, sentence, context) + BIGRAM_SHARE * bigram_overlap(query, sentence)
+    score = (1 - BIGRAM_SHARE) * term_coverage(query, sentence, context) + BIGRAM_SHARE * bigram_overlap(
+        query, sentence
+    )
     fits = satisfies(query.kind, sentence, query.unit, query.grain, query.noun)
     if query.kind != GENERAL:
         score += TYPE_BONUS if fits else -TYPE_PENALTY

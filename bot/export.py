@@ -4,6 +4,7 @@ The text is the outline markdown as the lecturer left it: `# title`, `## point`,
 Sources are the outline's citations ({n, source, section, ...}); only those still cited in the
 edited text are listed (all of them when the edit removed every marker).
 """
+
 from __future__ import annotations
 
 import re

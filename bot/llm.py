@@ -5,12 +5,13 @@ citation verification stay where they are in bot.pipeline. Three langchain chain
 (prompt | ChatOpenAI | StrOutputParser): a cited answer, a follow-up rewrite and a 宣讲提纲.
 Sources and the question are passed as delimited data, never as instructions.
 """
+
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import openai
@@ -20,7 +21,7 @@ from langchain_core.prompts import ChatPromptTemplate
 
 from bot.answer import REFUSAL
 from bot.rewrite import rewrite as rule_rewrite
-from ingest.settings import Settings
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -136,24 +137,32 @@ def clean_rewrite(text: str) -> str:
 
 def explain(error: Exception, settings: Settings) -> LLMError:
     """A Chinese LLMError for an exception raised by the OpenAI client."""
-    url, model = settings.llm_base_url, settings.llm_model
+    url, model = settings.llm.base_url, settings.llm.model
     where = f"请检查 DONGXUN_LLM_BASE_URL（当前为 {url}）"
     if isinstance(error, openai.APITimeoutError):
-        msg = (f"大模型服务在 {settings.llm_timeout:g} 秒内没有响应。{where}是否正确、服务是否过载；"
-               "也可以调大 DONGXUN_LLM_TIMEOUT，或改用 DONGXUN_MODE=extractive。")
+        msg = (
+            f"大模型服务在 {settings.llm.timeout:g} 秒内没有响应。{where}是否正确、服务是否过载；"
+            "也可以调大 DONGXUN_LLM_TIMEOUT，或改用 DONGXUN_MODE=extractive。"
+        )
     elif isinstance(error, openai.APIConnectionError):
-        msg = (f"无法连接大模型服务。{where}是否正确、服务是否已启动（例如 ollama serve）；"
-               "也可以改用 DONGXUN_MODE=extractive 不使用大模型。")
+        msg = (
+            f"无法连接大模型服务。{where}是否正确、服务是否已启动（例如 ollama serve）；"
+            "也可以改用 DONGXUN_MODE=extractive 不使用大模型。"
+        )
     elif isinstance(error, openai.AuthenticationError) or isinstance(error, openai.PermissionDeniedError):
         msg = f"大模型服务拒绝了访问（HTTP {error.status_code}）。请检查 DONGXUN_LLM_API_KEY 是否正确。"
     elif isinstance(error, openai.NotFoundError):
-        msg = (f"大模型服务找不到模型“{model}”或接口地址（HTTP 404）。请检查 DONGXUN_LLM_MODEL 是否为服务上已有的模型名，"
-               f"以及 DONGXUN_LLM_BASE_URL（当前为 {url}）是否以 /v1 结尾。")
+        msg = (
+            f"大模型服务找不到模型“{model}”或接口地址（HTTP 404）。请检查 DONGXUN_LLM_MODEL 是否为服务上已有的模型名，"
+            f"以及 DONGXUN_LLM_BASE_URL（当前为 {url}）是否以 /v1 结尾。"
+        )
     elif isinstance(error, openai.RateLimitError):
         msg = "大模型服务请求过多（HTTP 429），请稍后再试。"
     elif isinstance(error, openai.APIStatusError):
-        msg = (f"大模型服务返回错误（HTTP {error.status_code}）。{where}、DONGXUN_LLM_MODEL（当前为 {model}）"
-               "是否正确，并查看模型服务的日志。")
+        msg = (
+            f"大模型服务返回错误（HTTP {error.status_code}）。{where}、DONGXUN_LLM_MODEL（当前为 {model}）"
+            "是否正确，并查看模型服务的日志。"
+        )
     else:
         msg = f"调用大模型时出错（{type(error).__name__}）。{where}与 DONGXUN_LLM_MODEL（当前为 {model}）。"
     return LLMError(msg)
@@ -163,28 +172,37 @@ class LLM:
     """Cited answers, follow-up rewrites and outlines from an OpenAI-compatible chat model."""
 
     def __init__(self, settings: Settings):
-        if not settings.llm_base_url:
-            raise LLMError("未配置大模型服务地址。请设置 DONGXUN_LLM_BASE_URL（例如 http://127.0.0.1:11434/v1），"
-                           "或使用 DONGXUN_MODE=extractive 不使用大模型。")
+        if not settings.llm.base_url:
+            raise LLMError(
+                "未配置大模型服务地址。请设置 DONGXUN_LLM_BASE_URL（例如 http://127.0.0.1:11434/v1），"
+                "或使用 DONGXUN_MODE=extractive 不使用大模型。"
+            )
         from langchain_openai import ChatOpenAI  # imported here: only the llm mode needs it
 
         self.settings = settings
         self.model = ChatOpenAI(
-            base_url=settings.llm_base_url,
-            api_key=settings.llm_api_key,
-            model=settings.llm_model,
-            temperature=settings.llm_temperature,
-            timeout=settings.llm_timeout,
+            base_url=settings.llm.base_url,
+            api_key=settings.llm.api_key,
+            model=settings.llm.model,
+            temperature=settings.llm.temperature,
+            timeout=settings.llm.timeout,
             streaming=True,
             max_retries=MAX_RETRIES,
         )
         parser = StrOutputParser()
-        self.answer_chain = ChatPromptTemplate.from_messages(
-            [("system", ANSWER_SYSTEM), ("human", ANSWER_HUMAN)]) | self.model | parser
-        self.rewrite_chain = ChatPromptTemplate.from_messages(
-            [("system", REWRITE_SYSTEM), ("human", REWRITE_HUMAN)]) | self.model | parser
-        self.outline_chain = ChatPromptTemplate.from_messages(
-            [("system", OUTLINE_SYSTEM), ("human", OUTLINE_HUMAN)]) | self.model | parser
+        self.answer_chain = (
+            ChatPromptTemplate.from_messages([("system", ANSWER_SYSTEM), ("human", ANSWER_HUMAN)]) | self.model | parser
+        )
+        self.rewrite_chain = (
+            ChatPromptTemplate.from_messages([("system", REWRITE_SYSTEM), ("human", REWRITE_HUMAN)])
+            | self.model
+            | parser
+        )
+        self.outline_chain = (
+            ChatPromptTemplate.from_messages([("system", OUTLINE_SYSTEM), ("human", OUTLINE_HUMAN)])
+            | self.model
+            | parser
+        )
 
     def _call(self, chain, inputs: dict) -> str:
         try:
@@ -207,8 +225,11 @@ class LLM:
         if not history:
             return question.strip()
         try:
-            out = clean_rewrite(self._call(self.rewrite_chain,
-                                           {"history": format_history(history), "question": _defuse(question.strip())}))
+            out = clean_rewrite(
+                self._call(
+                    self.rewrite_chain, {"history": format_history(history), "question": _defuse(question.strip())}
+                )
+            )
         except Exception as e:  # a rewrite is an aid: any failure falls back to the rules
             log.warning("LLM rewrite failed, using rules: %s", e)
             out = ""

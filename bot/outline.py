@@ -1,5 +1,6 @@
 """Talking points (宣讲提纲) for lecturers: a title, three to six points drawn from distinct
 passages, each with one to three cited sub-points taken verbatim from the materials."""
+
 from __future__ import annotations
 
 import re
@@ -9,7 +10,7 @@ from langchain_core.documents import Document
 
 from bot.answer import _trim, cite
 from bot.evidence import Query, is_heading, sentence_score, term_coverage
-from ingest.text import compact, split_sentences
+from core.grammar import compact, split_sentences
 
 Scored = tuple[Document, float]
 
@@ -48,8 +49,10 @@ _CN = "零一二三四五六七八九十"
 
 
 # Numbering in front of a heading: "## ", "第三条 ", "一、", "（二）", "1．", "一要".
-NUMBERING = re.compile(r"^(#+\s*)?(第[一二三四五六七八九十百\d]+[章节条]\s*)?"
-                       r"([一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十\d]+[）)]|\d+[.．、]|[一二三四五六七八九十]+[要是])?\s*")
+NUMBERING = re.compile(
+    r"^(#+\s*)?(第[一二三四五六七八九十百\d]+[章节条]\s*)?"
+    r"([一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十\d]+[）)]|\d+[.．、]|[一二三四五六七八九十]+[要是])?\s*"
+)
 
 
 def _point_title(doc: Document, lead: str) -> str:
@@ -80,12 +83,16 @@ def build_outline(topic: str, query: Query, contexts: list[Scored]) -> Outline:
         if len(points) >= MAX_POINTS:
             break
         key = (doc.metadata.get("source", ""), doc.metadata.get("section", ""))
-        if key in seen_sections or (len(points) >= MIN_POINTS and term_coverage(query, doc.page_content) < MIN_POINT_COVERAGE):
+        if key in seen_sections or (
+            len(points) >= MIN_POINTS and term_coverage(query, doc.page_content) < MIN_POINT_COVERAGE
+        ):
             continue
         text = doc.page_content
         scored = sorted(((sentence_score(query, text[s:e]), s, e) for s, e in split_sentences(text)), reverse=True)
-        title = _point_title(doc, text[scored[0][1]:scored[0][2]]) if scored else ""
-        scored = [x for x in scored if not text[x[1]:x[2]].startswith("|---") and not _repeats(text[x[1]:x[2]], title)]
+        title = _point_title(doc, text[scored[0][1] : scored[0][2]]) if scored else ""
+        scored = [
+            x for x in scored if not text[x[1] : x[2]].startswith("|---") and not _repeats(text[x[1] : x[2]], title)
+        ]
         if not scored:
             continue
         top = scored[0][0]

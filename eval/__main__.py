@@ -1,10 +1,11 @@
 """Command line of the evaluation.
 
-    python -m eval run --dataset eval/dataset.jsonl --knowledge knowledge eval/corpus [--split dev]
-    python -m eval compare --dataset eval/dataset.jsonl --knowledge knowledge eval/corpus
-    python -m eval gate [--summary eval/out/summary.json]
-    python -m eval thresholds --from eval/out/summary.json --margin 0.03
+python -m eval run --dataset eval/dataset.jsonl --knowledge knowledge eval/corpus [--split dev]
+python -m eval compare --dataset eval/dataset.jsonl --knowledge knowledge eval/corpus
+python -m eval gate [--summary eval/out/summary.json]
+python -m eval thresholds --from eval/out/summary.json --margin 0.03
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,6 +14,7 @@ import logging
 import sys
 from pathlib import Path
 
+import core.environment  # noqa: F401  # first: offline, no telemetry
 from eval.dataset import DEFAULT_DATASET, DatasetError
 from eval.run import DEFAULT_OUT, DEFAULT_THRESHOLDS, LENGTH_SLACK, EvalError
 
@@ -21,10 +23,19 @@ DEFAULT_MARGIN = 0.03
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", type=Path, default=DEFAULT_DATASET, help="评测数据集 JSONL 文件")
-    p.add_argument("--knowledge", type=Path, nargs="+", default=None,
-                   help="材料文件夹（可多个）：给出时用它们重新构建评测知识库；不给时使用 --kb 里已有的知识库")
-    p.add_argument("--kb", type=Path, default=None,
-                   help="知识库目录（默认：给出 --knowledge 时为 var/eval-kb-<哈希>，否则为配置中的 var/kb）")
+    p.add_argument(
+        "--knowledge",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="材料文件夹（可多个）：给出时用它们重新构建评测知识库；不给时使用 --kb 里已有的知识库",
+    )
+    p.add_argument(
+        "--kb",
+        type=Path,
+        default=None,
+        help="知识库目录（默认：给出 --knowledge 时为 var/eval-kb-<哈希>，否则为配置中的 var/kb）",
+    )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="结果与报告的输出目录（默认 eval/out）")
     p.add_argument("--mode", choices=["extractive", "llm"], default="extractive", help="回答方式")
     p.add_argument("--split", choices=["dev", "test", "all"], default="all", help="评测哪一部分题目")
@@ -41,7 +52,9 @@ def _print_headline(summary: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval", description="冬训问答助手评测：运行数据集、对比检索方式、检查质量门槛。")
+    parser = argparse.ArgumentParser(
+        prog="python -m eval", description="冬训问答助手评测：运行数据集、对比检索方式、检查质量门槛。"
+    )
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_run = sub.add_parser("run", help="运行评测并生成报告")
     _common(p_run)
@@ -52,9 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     p_gate.add_argument("--summary", type=Path, default=DEFAULT_OUT / "summary.json", help="评测结果 summary.json")
     p_gate.add_argument("--thresholds", type=Path, default=DEFAULT_THRESHOLDS, help="阈值文件")
     p_thr = sub.add_parser("thresholds", help="根据一次评测结果重写阈值文件")
-    p_thr.add_argument("--from", dest="source", type=Path, default=DEFAULT_OUT / "summary.json", help="评测结果 summary.json")
+    p_thr.add_argument(
+        "--from", dest="source", type=Path, default=DEFAULT_OUT / "summary.json", help="评测结果 summary.json"
+    )
     p_thr.add_argument("--margin", type=float, default=DEFAULT_MARGIN, help="阈值比实测值放宽多少（默认 0.03）")
-    p_thr.add_argument("--length-slack", type=float, default=LENGTH_SLACK, help="回答长度中位数上限的相对放宽（默认 0.1）")
+    p_thr.add_argument(
+        "--length-slack", type=float, default=LENGTH_SLACK, help="回答长度中位数上限的相对放宽（默认 0.1）"
+    )
     p_thr.add_argument("--split", choices=["dev", "test"], default="dev", help="用哪一部分的指标定阈值")
     p_thr.add_argument("--out", type=Path, default=DEFAULT_THRESHOLDS, help="写入的阈值文件")
     args = parser.parse_args(argv)
@@ -65,8 +82,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.cmd in ("run", "compare"):
             split = None if args.split == "all" else args.split
-            common = dict(knowledge_dirs=args.knowledge, kb_dir=args.kb, out_dir=args.out, mode=args.mode,
-                          split=split, progress=not args.quiet, keep_embed_cache=not args.no_embed_cache)
+            common = dict(
+                knowledge_dirs=args.knowledge,
+                kb_dir=args.kb,
+                out_dir=args.out,
+                mode=args.mode,
+                split=split,
+                progress=not args.quiet,
+                keep_embed_cache=not args.no_embed_cache,
+            )
             if args.cmd == "run":
                 summary = runner.run(args.dataset, retriever=args.retriever, **common)
                 print(f"评测完成，共 {summary['config']['items']} 题，报告：{args.out / 'report.html'}")
@@ -76,8 +100,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"对比完成：{args.out / 'compare.json'}，报告：{args.out / 'report.html'}")
                 for name, r in comparison["runs"].items():
                     m = r["overall"]
-                    print(f"  {name:<8} hit@1 {m['hit@1']:.3f}  hit@5 {m['hit@5']:.3f}  mrr {m['mrr']:.3f}  "
-                          f"keyfact_recall {m['keyfact_recall']:.3f}")
+                    print(
+                        f"  {name:<8} hit@1 {m['hit@1']:.3f}  hit@5 {m['hit@5']:.3f}  mrr {m['mrr']:.3f}  "
+                        f"keyfact_recall {m['keyfact_recall']:.3f}"
+                    )
             return 0
         if args.cmd == "gate":
             if not args.summary.is_file():
@@ -92,7 +118,10 @@ def main(argv: list[str] | None = None) -> int:
             print(runner.gate_table(rows))
             failed = [r.metric for r in rows if not r.ok]
             if failed:
-                print(f"质量门槛未通过：{'、'.join(failed)}。请查看报告中得分最低的题目，修复后重新评测。", file=sys.stderr)
+                print(
+                    f"质量门槛未通过：{'、'.join(failed)}。请查看报告中得分最低的题目，修复后重新评测。",
+                    file=sys.stderr,
+                )
                 return 1
             print("质量门槛全部通过。")
             return 0
@@ -101,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"找不到评测结果 {args.source}，请先运行 python -m eval run。", file=sys.stderr)
             return 2
         summary = json.loads(args.source.read_text(encoding="utf-8"))
-        thresholds = runner.thresholds_from(summary, margin=args.margin, split=args.split,
-                                            length_slack=args.length_slack)
+        thresholds = runner.thresholds_from(
+            summary, margin=args.margin, split=args.split, length_slack=args.length_slack
+        )
         args.out.write_text(json.dumps(thresholds, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         print(f"已写入阈值文件 {args.out}：")
         print(json.dumps({"min": thresholds["min"], "max": thresholds["max"]}, ensure_ascii=False))

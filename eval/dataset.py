@@ -7,6 +7,7 @@ source file (found by file name under the knowledge folders, read through
 
     python -m eval.dataset --dataset eval/dataset.jsonl --knowledge knowledge eval/corpus
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,15 +15,13 @@ import json
 import re
 import sys
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
-from ingest.text import compact, normalise
+from core.grammar import compact, normalise
 
-ITEM_TYPES = frozenset(
-    {"fact", "list", "paraphrase", "table", "cross", "multiturn", "outline", "unanswerable"}
-)
+ITEM_TYPES = frozenset({"fact", "list", "paraphrase", "table", "cross", "multiturn", "outline", "unanswerable"})
 SPLITS = frozenset({"dev", "test"})
 REQUIRED_KEYS = ("id", "type", "question", "answer", "answerable", "evidence", "history", "split")
 # Types whose reference answer is empty: nothing to say (unanswerable) or free-form talking points (outline).
@@ -139,11 +138,19 @@ def parse_item(obj: object, where: str = "?") -> Item:
     if typ == "outline" and len(evidence) < MIN_OUTLINE_QUOTES:
         raise DatasetError(f"item {item_id}: an outline item needs at least {MIN_OUTLINE_QUOTES} evidence quotes")
     if typ == "cross" and len({e.source for e in evidence}) < MIN_CROSS_SOURCES:
-        raise DatasetError(f"item {item_id}: a cross item needs evidence from at least {MIN_CROSS_SOURCES} different files")
+        raise DatasetError(
+            f"item {item_id}: a cross item needs evidence from at least {MIN_CROSS_SOURCES} different files"
+        )
 
     return Item(
-        id=obj["id"], type=typ, question=question, answer=answer, answerable=answerable,
-        evidence=evidence, history=history, split=split,
+        id=obj["id"],
+        type=typ,
+        question=question,
+        answer=answer,
+        answerable=answerable,
+        evidence=evidence,
+        history=history,
+        split=split,
     )
 
 
@@ -171,7 +178,9 @@ def _parse_history(value: object, item_id: str) -> tuple[Turn, ...]:
     out = []
     for n, turn in enumerate(value, 1):
         if not isinstance(turn, dict) or set(turn) != {"question", "answer"}:
-            raise DatasetError(f"item {item_id}: history turn #{n} must be an object with exactly 'question' and 'answer'")
+            raise DatasetError(
+                f"item {item_id}: history turn #{n} must be an object with exactly 'question' and 'answer'"
+            )
         if not all(isinstance(turn[k], str) and turn[k].strip() for k in ("question", "answer")):
             raise DatasetError(f"item {item_id}: history turn #{n} needs non-empty 'question' and 'answer' strings")
         out.append(Turn(question=turn["question"], answer=turn["answer"]))
@@ -314,8 +323,13 @@ def validate_cli(argv: Sequence[str] | None = None) -> int:
     """Validate a dataset and print counts by type and split; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m eval.dataset", description="校验评测数据集并统计题目数量。")
     parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET, help="数据集 JSONL 文件")
-    parser.add_argument("--knowledge", type=Path, nargs="+", default=list(DEFAULT_KNOWLEDGE),
-                        help="材料文件夹（可多个，按文件名递归查找证据出处）")
+    parser.add_argument(
+        "--knowledge",
+        type=Path,
+        nargs="+",
+        default=list(DEFAULT_KNOWLEDGE),
+        help="材料文件夹（可多个，按文件名递归查找证据出处）",
+    )
     parser.add_argument("--split", choices=sorted(SPLITS), default=None, help="只统计某一部分（dev 或 test）")
     args = parser.parse_args(argv)
     try:

@@ -4,16 +4,18 @@ Every function here is pure: it takes a dataset item (as a dict: type, answer, a
 evidence) and the assistant's result dict, and returns numbers. eval/README.md ("Metrics")
 defines each one; the constants below are the knobs named there.
 """
+
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath, PureWindowsPath
 from statistics import median
-from typing import Iterable, Optional, Sequence
+from typing import Optional
 
 from bot.verify import FRAME, MARKER, RELATED, numbers_supported, support
-from ingest.text import char_ngrams, compact, split_sentences
+from core.grammar import char_ngrams, compact, split_sentences
 
 HIT_KS = (1, 5)  # cut-offs of evidence hit@k
 KEYFACT_FUZZY_SHARE = 0.8  # share of a fact's bigrams that must occur in the answer when it is not found verbatim
@@ -107,8 +109,12 @@ def retrieval_scores(evidence: Sequence[dict], contexts: Sequence[dict]) -> dict
     rank_any = min(found) if found else None
     # Headline: the rank of the first context holding an evidence quote ("a quote is found");
     # the stricter "all quotes" variant is kept beside it for cross-document and list items.
-    out: dict = {"quote_ranks": ranks, "rank": rank_any, "rank_all": rank_all,
-                 "rr": 1.0 / rank_any if rank_any else 0.0}
+    out: dict = {
+        "quote_ranks": ranks,
+        "rank": rank_any,
+        "rank_all": rank_all,
+        "rr": 1.0 / rank_any if rank_any else 0.0,
+    }
     for k in HIT_KS:
         out[f"hit@{k}"] = float(rank_any is not None and rank_any <= k)
         out[f"hit_all@{k}"] = float(rank_all is not None and rank_all <= k)
@@ -143,8 +149,12 @@ def keyfact_scores(reference: str, answer: str) -> dict:
     missing = [f for f in facts if not fact_present(f, answer)]
     recall = 1.0 - len(missing) / len(facts) if facts else 0.0
     length = answer_length(answer)
-    return {"facts": len(facts), "missing_facts": missing, "keyfact_recall": recall,
-            "keyfact_f": keyfact_f(recall, length)}
+    return {
+        "facts": len(facts),
+        "missing_facts": missing,
+        "keyfact_recall": recall,
+        "keyfact_f": keyfact_f(recall, length),
+    }
 
 
 def keyfact_f(recall: float, length: int) -> float:
@@ -172,8 +182,7 @@ def citation_scores(answer: str, citations: Sequence[dict]) -> dict:
     return {"markers": len(nums), "valid_markers": len(nums) - len(bad), "invalid_markers": bad}
 
 
-def sentence_support(answer: str, citations: Sequence[dict],
-                     threshold: float = DEFAULT_SUPPORT_THRESHOLD) -> dict:
+def sentence_support(answer: str, citations: Sequence[dict], threshold: float = DEFAULT_SUPPORT_THRESHOLD) -> dict:
     """Claim sentences of the answer and those not supported by the passages they cite.
 
     Same rule as bot.verify, recomputed from the output alone: frame sentences (headings,
@@ -212,9 +221,18 @@ def score_item(item: dict, result: dict, threshold: float = DEFAULT_SUPPORT_THRE
     m: dict = {"refused": refused, "answerable": bool(item["answerable"]), "answer_len": answer_length(answer)}
 
     retrieval = item["answerable"] and typ not in NO_RETRIEVAL_TYPES and item.get("evidence")
-    m.update(retrieval_scores(item["evidence"], contexts) if retrieval else
-             {"quote_ranks": None, "rank": None, "rank_all": None, "rr": None,
-              **{f"hit@{k}": None for k in HIT_KS}, **{f"hit_all@{k}": None for k in HIT_KS}})
+    m.update(
+        retrieval_scores(item["evidence"], contexts)
+        if retrieval
+        else {
+            "quote_ranks": None,
+            "rank": None,
+            "rank_all": None,
+            "rr": None,
+            **{f"hit@{k}": None for k in HIT_KS},
+            **{f"hit_all@{k}": None for k in HIT_KS},
+        }
+    )
 
     if item["answerable"] and (item.get("answer") or "").strip():
         m.update(keyfact_scores(item["answer"], answer))
@@ -278,8 +296,10 @@ def latency(timings: Iterable[dict]) -> dict:
     for t in timings:
         for stage, ms in t.items():
             by_stage.setdefault(stage, []).append(float(ms))
-    return {stage: {f"p{q}": _round(percentile(v, q), 1) for q in LATENCY_PERCENTILES}
-            for stage, v in sorted(by_stage.items(), key=lambda kv: (kv[0] == "total", kv[0]))}
+    return {
+        stage: {f"p{q}": _round(percentile(v, q), 1) for q in LATENCY_PERCENTILES}
+        for stage, v in sorted(by_stage.items(), key=lambda kv: (kv[0] == "total", kv[0]))
+    }
 
 
 def _round(x: Optional[float], nd: int = 4) -> Optional[float]:
@@ -288,6 +308,7 @@ def _round(x: Optional[float], nd: int = 4) -> Optional[float]:
 
 def summarise(rows: Sequence[dict]) -> dict:
     """aggregate() overall, per split and per type."""
+
     def group(key: str) -> dict:
         keys = sorted({r[key] for r in rows})
         return {k: aggregate([r for r in rows if r[key] == k]) for k in keys}

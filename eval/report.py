@@ -2,14 +2,16 @@
 
 Both are rendered from one list of blocks, so they always say the same thing.
 """
+
 from __future__ import annotations
 
 import base64
 import html
 import io
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 from eval.metrics import diagnose, item_score
 
@@ -17,8 +19,15 @@ log = logging.getLogger(__name__)
 
 WORST_ITEMS = 10
 PASSAGE_CHARS = 200  # cited passage text shown per citation in the worst-items list
-CJK_FONTS = ("WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans SC", "SimHei",
-             "Microsoft YaHei", "Source Han Sans SC")
+CJK_FONTS = (
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "SimHei",
+    "Microsoft YaHei",
+    "Source Han Sans SC",
+)
 PLOT_DPI = 110
 LATENCY_BINS = 20
 SPLIT_ORDER = ("dev", "test")
@@ -41,10 +50,30 @@ SUMMARY_METRICS = (
     ("latency.total.p50", "总耗时 p50（毫秒）", "num"),
     ("latency.total.p95", "总耗时 p95（毫秒）", "num"),
 )
-TYPE_METRICS = ("items", "hit@1", "hit@5", "mrr", "keyfact_recall", "keyfact_f", "answer_len_median",
-                "faithfulness", "citation_validity", "refusal_recall", "false_refusal_rate")
-ABLATION_METRICS = ("hit@1", "hit@5", "mrr", "keyfact_recall", "keyfact_f", "faithfulness", "refusal_recall",
-                    "false_refusal_rate", "latency.total.p50")
+TYPE_METRICS = (
+    "items",
+    "hit@1",
+    "hit@5",
+    "mrr",
+    "keyfact_recall",
+    "keyfact_f",
+    "answer_len_median",
+    "faithfulness",
+    "citation_validity",
+    "refusal_recall",
+    "false_refusal_rate",
+)
+ABLATION_METRICS = (
+    "hit@1",
+    "hit@5",
+    "mrr",
+    "keyfact_recall",
+    "keyfact_f",
+    "faithfulness",
+    "refusal_recall",
+    "false_refusal_rate",
+    "latency.total.p50",
+)
 PLOT_METRICS = ("hit@5", "mrr", "keyfact_recall", "keyfact_f", "faithfulness", "refusal_recall")
 
 CSS = """
@@ -126,8 +155,12 @@ def plots(summary: dict, rows: Sequence[dict]) -> dict[str, bytes]:
         for j, key in enumerate(PLOT_METRICS):
             vals = [by_type[t].get(key) for t in types]
             xs = [i + (j - (len(PLOT_METRICS) - 1) / 2) * width for i in range(len(types))]
-            ax.bar([x for x, v in zip(xs, vals) if v is not None], [v for v in vals if v is not None],
-                   width=width, label=key)
+            ax.bar(
+                [x for x, v in zip(xs, vals) if v is not None],
+                [v for v in vals if v is not None],
+                width=width,
+                label=key,
+            )
         ax.set_xticks(range(len(types)))
         ax.set_xticklabels([f"{t}\n(n={by_type[t]['items']})" for t in types], fontsize=8)
         ax.set_ylim(0, 1.05)
@@ -179,8 +212,9 @@ def _type_table(summary: dict) -> tuple[list[str], list[list[str]]]:
 
 def _latency_table(summary: dict) -> tuple[list[str], list[list[str]]]:
     lat = summary["overall"].get("latency_ms", {})
-    return ["阶段", "p50（毫秒）", "p95（毫秒）"], [[s, fmt(v.get("p50"), "num"), fmt(v.get("p95"), "num")]
-                                                  for s, v in lat.items()]
+    return ["阶段", "p50（毫秒）", "p95（毫秒）"], [
+        [s, fmt(v.get("p50"), "num"), fmt(v.get("p95"), "num")] for s, v in lat.items()
+    ]
 
 
 def _ablation_table(comparison: dict, split: Optional[str]) -> tuple[list[str], list[list[str]]]:
@@ -188,8 +222,9 @@ def _ablation_table(comparison: dict, split: Optional[str]) -> tuple[list[str], 
     for name, run in comparison.get("runs", {}).items():
         m = run.get("by_split", {}).get(split) if split else None
         m = m or run["overall"]
-        rows.append([name] + [fmt(lookup(m, k), _kind(k) if not k.startswith("latency") else "num")
-                              for k in ABLATION_METRICS])
+        rows.append(
+            [name] + [fmt(lookup(m, k), _kind(k) if not k.startswith("latency") else "num") for k in ABLATION_METRICS]
+        )
     return ["检索方式"] + list(ABLATION_METRICS), rows
 
 
@@ -203,16 +238,26 @@ def blocks(summary: dict, rows: Sequence[dict], comparison: Optional[dict], imag
     ("quote", text), ("list", [text])."""
     cfg = summary.get("config", {})
     out: list[tuple] = [("h", 1, "冬训问答助手评测报告")]
-    out.append(("p", f"数据集 `{cfg.get('dataset', '?')}`，范围 {cfg.get('split', 'all')}，共 {cfg.get('items', len(rows))} 题；"
-                     f"回答方式 {cfg.get('mode', '?')}，检索方式 {cfg.get('retriever', '?')}；知识库 `{cfg.get('kb', '?')}`；"
-                     f"完成于 {cfg.get('finished_at', '?')}（用时 {cfg.get('seconds', '?')} 秒，提交 {cfg.get('commit') or '?'}）。"
-                     "各指标的定义见 eval/README.md 的 Metrics 一节。"))
+    out.append(
+        (
+            "p",
+            f"数据集 `{cfg.get('dataset', '?')}`，范围 {cfg.get('split', 'all')}，共 {cfg.get('items', len(rows))} 题；"
+            f"回答方式 {cfg.get('mode', '?')}，检索方式 {cfg.get('retriever', '?')}；知识库 `{cfg.get('kb', '?')}`；"
+            f"完成于 {cfg.get('finished_at', '?')}（用时 {cfg.get('seconds', '?')} 秒，提交 {cfg.get('commit') or '?'}）。"
+            "各指标的定义见 eval/README.md 的 Metrics 一节。",
+        )
+    )
     out.append(("h", 2, "总体指标"))
     out.append(("table", *_summary_table(summary)))
     ragas = summary.get("ragas") or {}
     if ragas.get("enabled"):
-        out.append(("p", f"ragas（LLM 评审，{ragas.get('items')} 题）：faithfulness {fmt(ragas.get('faithfulness'))}，"
-                         f"context_recall {fmt(ragas.get('context_recall'))}。"))
+        out.append(
+            (
+                "p",
+                f"ragas（LLM 评审，{ragas.get('items')} 题）：faithfulness {fmt(ragas.get('faithfulness'))}，"
+                f"context_recall {fmt(ragas.get('context_recall'))}。",
+            )
+        )
     else:
         out.append(("p", f"ragas 指标未计算：{ragas.get('reason', '未运行')}"))
     out.append(("h", 2, "按题型"))
@@ -222,7 +267,9 @@ def blocks(summary: dict, rows: Sequence[dict], comparison: Optional[dict], imag
     if comparison:
         ccfg = comparison.get("config", {})
         out.append(("h", 2, "检索方式对比（消融）"))
-        out.append(("p", f"同一知识库、同一批题目（范围 {ccfg.get('split', 'all')}），完成于 {ccfg.get('finished_at', '?')}。"))
+        out.append(
+            ("p", f"同一知识库、同一批题目（范围 {ccfg.get('split', 'all')}），完成于 {ccfg.get('finished_at', '?')}。")
+        )
         split = cfg.get("split") if cfg.get("split") in SPLIT_ORDER else None
         out.append(("table", *_ablation_table(comparison, split)))
     out.append(("h", 2, "耗时"))
@@ -237,9 +284,11 @@ def blocks(summary: dict, rows: Sequence[dict], comparison: Optional[dict], imag
         if r.get("reference_answer"):
             out.append(("p", f"参考答案：{r['reference_answer']}"))
         out.append(("quote", r.get("answer") or "（无回答）"))
-        cites = [f"[{c['n']}] {' > '.join(x for x in (c.get('source', ''), c.get('section', '')) if x)}："
-                 f"{c.get('text', '')[:PASSAGE_CHARS]}{'……' if len(c.get('text', '')) > PASSAGE_CHARS else ''}"
-                 for c in r.get("citations", [])]
+        cites = [
+            f"[{c['n']}] {' > '.join(x for x in (c.get('source', ''), c.get('section', '')) if x)}："
+            f"{c.get('text', '')[:PASSAGE_CHARS]}{'……' if len(c.get('text', '')) > PASSAGE_CHARS else ''}"
+            for c in r.get("citations", [])
+        ]
         if cites:
             out.append(("passages", cites))
         out.append(("why", diagnose(r) or ["各项得分偏低但未发现单一原因"]))
@@ -311,16 +360,25 @@ def render_html(bl: Sequence[tuple], images: dict[str, bytes]) -> str:
         elif kind == "quote":
             body.append(f"<blockquote>{html.escape(b[1])}</blockquote>")
         elif kind == "passages":
-            body.append('<div class="passage">引用的段落：<ul>' +
-                        "".join(f"<li>{html.escape(c)}</li>" for c in b[1]) + "</ul></div>")
+            body.append(
+                '<div class="passage">引用的段落：<ul>'
+                + "".join(f"<li>{html.escape(c)}</li>" for c in b[1])
+                + "</ul></div>"
+            )
         elif kind == "why":
-            body.append('<div class="why">得分低的原因：<ul>' +
-                        "".join(f"<li>{html.escape(w)}</li>" for w in b[1]) + "</ul></div>")
+            body.append(
+                '<div class="why">得分低的原因：<ul>'
+                + "".join(f"<li>{html.escape(w)}</li>" for w in b[1])
+                + "</ul></div>"
+            )
     if in_item:
         body.append("</div>")
-    return ('<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
-            f"<title>冬训问答助手评测报告</title><style>{CSS}</style></head><body>\n"
-            + "\n".join(body) + "\n</body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
+        f"<title>冬训问答助手评测报告</title><style>{CSS}</style></head><body>\n"
+        + "\n".join(body)
+        + "\n</body></html>\n"
+    )
 
 
 def write_report(out_dir: Path, summary: dict, rows: Sequence[dict], comparison: Optional[dict] = None) -> None:

@@ -1,4 +1,5 @@
 """Command line: python -m ingest [PATH ...] | list | remove FILE | search "查询"."""
+
 from __future__ import annotations
 
 import argparse
@@ -7,7 +8,9 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from ingest.settings import Settings
+import core.environment  # noqa: F401  # first: offline, no telemetry
+from core.settings import Settings
+from ingest.fusion import reciprocal_rank_fusion
 
 COMMANDS = ("ingest", "list", "remove", "search")
 # Characters of a chunk shown per search hit.
@@ -25,7 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="命令")
     p = sub.add_parser("ingest", parents=[common], help="导入文件或文件夹（默认命令）")
-    p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="要导入的文件或文件夹（默认：配置中的资料文件夹）")
+    p.add_argument(
+        "paths", nargs="*", type=Path, metavar="PATH", help="要导入的文件或文件夹（默认：配置中的资料文件夹）"
+    )
     p.add_argument("--prune", action="store_true", help="同时删除已从磁盘上消失的文件对应的知识")
     p.add_argument("--quiet", action="store_true", help="不显示进度条")
     sub.add_parser("list", parents=[common], help="列出已入库的文件")
@@ -73,16 +78,14 @@ def _print_hits(title: str, hits) -> None:
 
 
 def _fused(settings: Settings, dense, bm25):
-    """Fused ranking from bot.retriever when it is available; None otherwise."""
-    try:
-        from bot.retriever import reciprocal_rank_fusion
-    except ImportError:
-        return None
-    return reciprocal_rank_fusion([dense, bm25], [settings.dense_weight, settings.bm25_weight], settings.rrf_k)
+    """The fused ranking the bot's retriever starts from."""
+    return reciprocal_rank_fusion(
+        [dense, bm25], [settings.retrieval.dense_weight, settings.retrieval.bm25_weight], settings.retrieval.rrf_k
+    )
 
 
 def _cmd_ingest(kb, settings: Settings, args) -> int:
-    paths = args.paths or [settings.knowledge_dir]
+    paths = args.paths or [settings.store.knowledge_dir]
     report = kb.ingest(paths, prune=args.prune, progress=not args.quiet)
     print(report.summary())
     for source, message in report.errors:
@@ -121,8 +124,8 @@ def _cmd_search(kb, settings: Settings, args) -> int:
         print("知识库是空的。请先运行 python -m ingest [文件或文件夹] 导入资料。")
         return 1
     k = max(1, args.k)
-    dense = kb.dense_search(args.query, max(k, settings.dense_k))
-    bm25 = kb.bm25_search(args.query, max(k, settings.bm25_k))
+    dense = kb.dense_search(args.query, max(k, settings.retrieval.dense_k))
+    bm25 = kb.bm25_search(args.query, max(k, settings.retrieval.bm25_k))
     _print_hits("向量检索（余弦相似度）", dense[:k])
     _print_hits("关键词检索（BM25）", bm25[:k])
     fused = _fused(settings, dense, bm25)
@@ -138,9 +141,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     """Entry point; returns the process exit code."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(_with_command(list(sys.argv[1:] if argv is None else argv)))
-    settings = Settings()
+    settings = Settings.load()
     if getattr(args, "kb", None) is not None:
-        settings = settings.model_copy(update={"kb_dir": args.kb})
+        settings = settings.replace(kb_dir=args.kb)
     from ingest.store import KnowledgeBase  # after parsing, so --help stays fast
 
     kb = KnowledgeBase(settings)

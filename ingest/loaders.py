@@ -8,7 +8,7 @@ CONTRACT:
     class LoadedDocument:
         source: str                 # stable id of the file (see ingest.store.source_id)
         title: str                  # document title
-        text: str                   # ingest.text.normalise()d full text; every offset refers to it
+        text: str                   # core.grammar.normalise()d full text; every offset refers to it
         pages: list[tuple[int, int, int]]  # (start, end, page number from 1); pdf only, else []
         headings: dict[int, int]    # offset of a heading line's first char -> level 1..6, from markup
         file_name: str              # (added) base name of the file, for citations
@@ -16,6 +16,7 @@ CONTRACT:
     SUPPORTED: frozenset of lower-case suffixes
     def load(path: Path, source: str | None = None) -> LoadedDocument
 """
+
 from __future__ import annotations
 
 import codecs
@@ -26,7 +27,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.text import normalise
+from core.grammar import normalise
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,9 @@ def decode_bytes(data: bytes, name: str = "文件") -> str:
         except UnicodeDecodeError as e:
             raise _garbled(name) from e
     if b"\x00" in data:
-        raise LoadError(f"文件 {name} 看起来不是文本文件（含有二进制内容），请确认文件类型正确，或另存为 txt/docx 后再上传。")
+        raise LoadError(
+            f"文件 {name} 看起来不是文本文件（含有二进制内容），请确认文件类型正确，或另存为 txt/docx 后再上传。"
+        )
     try:
         return _checked(data.decode("utf-8-sig"), name)
     except UnicodeDecodeError:
@@ -209,7 +212,9 @@ def _garbled(name: str) -> LoadError:
 
 def _checked(text: str, name: str) -> str:
     if not _is_clean(text):
-        raise LoadError(f"文件 {name} 看起来不是文本文件（含有二进制内容），请确认文件类型正确，或另存为 txt/docx 后再上传。")
+        raise LoadError(
+            f"文件 {name} 看起来不是文本文件（含有二进制内容），请确认文件类型正确，或另存为 txt/docx 后再上传。"
+        )
     return text
 
 
@@ -274,7 +279,9 @@ def _load_docx(data: bytes, name: str):
 
         document = docx.Document(io.BytesIO(data))
     except Exception as e:  # python-docx raises several types for a damaged package
-        raise LoadError(f"文件 {name} 无法打开，可能已损坏或不是真正的 Word（docx）文件。请用 Word 打开后重新另存为 .docx 再上传。") from e
+        raise LoadError(
+            f"文件 {name} 无法打开，可能已损坏或不是真正的 Word（docx）文件。请用 Word 打开后重新另存为 .docx 再上传。"
+        ) from e
     builder = _Builder()
     style_title = ""
     try:
@@ -320,7 +327,7 @@ def _unique_cells(row):
 def _table_rows(rows: list[list[str]]) -> list[str]:
     """Markdown pipe rows, one per line, with a separator after the header row."""
     out: list[str] = []
-    for i, cells in enumerate(rows):
+    for cells in rows:
         cells = [_SPACE_RE.sub(" ", c).strip().replace("|", "｜") for c in cells]
         if not any(cells):
             continue
@@ -376,7 +383,9 @@ def _load_pdf(data: bytes, name: str):
 # A PDF line that ends like this closes its sentence or paragraph; any other line was wrapped by the layout.
 _PDF_LINE_END = "。！？；：:!?;”’）)】》"
 # A line that opens like this starts a new block even after a wrapped line: a heading or a list item.
-_PDF_BLOCK_START = re.compile(r"^\s*(第[一二三四五六七八九十百零\d]+[章节条]|[一二三四五六七八九十]+[、是要]|[（(][一二三四五六七八九十\d]+[）)]|\d+[.．、](?!\d)|[#|•·\-])")
+_PDF_BLOCK_START = re.compile(
+    r"^\s*(第[一二三四五六七八九十百零\d]+[章节条]|[一二三四五六七八九十]+[、是要]|[（(][一二三四五六七八九十\d]+[）)]|\d+[.．、](?!\d)|[#|•·\-])"
+)
 
 
 def _unwrap_pdf_lines(text: str) -> str:
@@ -386,8 +395,14 @@ def _unwrap_pdf_lines(text: str) -> str:
     full = max((len(line) for line in lines), default=0) * _PDF_FULL_WIDTH
     out: list[str] = []
     for stripped in lines:
-        if (out and out[-1] and stripped and out[-1][-1] not in _PDF_LINE_END
-                and not _PDF_BLOCK_START.match(stripped) and len(out[-1]) >= max(full, _PDF_WRAP_MIN)):
+        if (
+            out
+            and out[-1]
+            and stripped
+            and out[-1][-1] not in _PDF_LINE_END
+            and not _PDF_BLOCK_START.match(stripped)
+            and len(out[-1]) >= max(full, _PDF_WRAP_MIN)
+        ):
             out[-1] += stripped
         else:
             out.append(stripped)
@@ -409,8 +424,30 @@ def _clean_pdf_title(title: str) -> str:
 _DROP_TAGS = {"script", "style", "nav", "head", "noscript", "template", "svg", "iframe"}
 _HEADING_TAGS = {f"h{i}": i for i in range(1, 7)}
 _BLOCK_TAGS = {
-    "p", "div", "li", "ul", "ol", "section", "article", "main", "header", "footer", "body", "html",
-    "blockquote", "pre", "dl", "dt", "dd", "figure", "figcaption", "form", "aside", "address", "hr", "tr",
+    "p",
+    "div",
+    "li",
+    "ul",
+    "ol",
+    "section",
+    "article",
+    "main",
+    "header",
+    "footer",
+    "body",
+    "html",
+    "blockquote",
+    "pre",
+    "dl",
+    "dt",
+    "dd",
+    "figure",
+    "figcaption",
+    "form",
+    "aside",
+    "address",
+    "hr",
+    "tr",
 }
 
 

@@ -10,6 +10,7 @@ chunks no manifest record lists. So a document is whole or absent, never duplica
 The manifest lives in Chroma too (collection ``<collection>_manifest``, one record per source),
 so several processes sharing one Chroma server agree on what is committed.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,21 +21,22 @@ import shutil
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 import bm25s
 import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
+from core.grammar import tokenize
+from core.settings import Settings
 from ingest.chunker import chunk_document
 from ingest.embedders import make_embeddings
-from ingest.loaders import SUPPORTED, LoadError, LoadedDocument, load
-from ingest.settings import Settings
-from ingest.text import tokenize
+from ingest.loaders import SUPPORTED, LoadedDocument, LoadError, load
 
 log = logging.getLogger(__name__)
 # bm25s sets its own logger to DEBUG; its index-building chatter is not for users.
@@ -72,7 +74,7 @@ def source_id(path: Path) -> str:
 
 def chunk_id(source: str, start: int, text: str) -> str:
     """Identity by content and place: the same text at the same offset of the same file keeps its id."""
-    return hashlib.sha256(f"{source}\n{start}\n{text}".encode("utf-8")).hexdigest()[:CHUNK_ID_CHARS]
+    return hashlib.sha256(f"{source}\n{start}\n{text}".encode()).hexdigest()[:CHUNK_ID_CHARS]
 
 
 def _source_path(source: str) -> Path:
@@ -123,20 +125,24 @@ class KnowledgeBase:
         from chromadb.config import Settings as ChromaSettings
 
         self.settings = settings
-        self.kb_dir = Path(settings.kb_dir)
+        self.kb_dir = Path(settings.store.kb_dir)
         self.kb_dir.mkdir(parents=True, exist_ok=True)
         self.embeddings = embeddings if embeddings is not None else make_embeddings(settings)
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
-        self.shared_server = bool(settings.chroma_host)
+        self.shared_server = bool(settings.store.chroma_host)
         if self.shared_server:
-            self.client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+            self.client = chromadb.HttpClient(
+                host=settings.store.chroma_host, port=settings.store.chroma_port, settings=chroma_settings
+            )
         else:
             self.client = chromadb.PersistentClient(path=str(self.kb_dir / CHROMA_DIR), settings=chroma_settings)
         # embedding_function=None: vectors are always passed in, Chroma must never fetch its default model.
         self.collection = self.client.get_or_create_collection(
-            settings.collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
+            settings.store.collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
-        self.manifest_collection = self.client.get_or_create_collection(settings.collection + MANIFEST_SUFFIX, embedding_function=None)
+        self.manifest_collection = self.client.get_or_create_collection(
+            settings.store.collection + MANIFEST_SUFFIX, embedding_function=None
+        )
         self._batch = max(1, min(self.client.get_max_batch_size(), 5000))
         self._lock = threading.RLock()
         self._manifest_cache: Optional[dict[str, dict]] = None
@@ -260,7 +266,9 @@ class KnowledgeBase:
             try:
                 sha = hashlib.sha256(path.read_bytes()).hexdigest()
             except OSError as e:
-                report.errors.append((src, f"无法读取文件 {path.name}（{e.strerror or e}），请确认文件存在且有读取权限。"))
+                report.errors.append(
+                    (src, f"无法读取文件 {path.name}（{e.strerror or e}），请确认文件存在且有读取权限。")
+                )
                 continue
             if manifest.get(src, {}).get("sha256") == sha:
                 report.skipped += 1
@@ -272,7 +280,9 @@ class KnowledgeBase:
 
         changed = False
         total = sum(len(doc.text) for _, _, doc in todo)
-        with tqdm(total=total, unit="字", unit_scale=True, desc="入库", disable=not progress or total == 0, file=sys.stderr) as bar:
+        with tqdm(
+            total=total, unit="字", unit_scale=True, desc="入库", disable=not progress or total == 0, file=sys.stderr
+        ) as bar:
             for src, sha, doc in todo:
                 try:
                     added, removed = self._ingest_one(src, sha, doc, manifest.get(src), bar)
@@ -309,7 +319,7 @@ class KnowledgeBase:
 
     def _ingest_one(self, src: str, sha: str, doc: LoadedDocument, old: Optional[dict], bar: Any) -> tuple[int, int]:
         s = self.settings
-        chunks = chunk_document(doc, s.chunk_size, s.chunk_overlap)
+        chunks = chunk_document(doc, s.store.chunk_size, s.store.chunk_overlap)
         if not chunks:
             raise LoadError(f"文件 {doc.file_name} 中没有可用的文字内容，请检查文件内容后再上传。")
         ids: list[str] = []
@@ -350,7 +360,7 @@ class KnowledgeBase:
                     "file_name": doc.file_name or Path(src).name,
                     "chars": len(doc.text),
                     "chunks": len(ids),
-                    "ingested_at": datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"),
+                    "ingested_at": datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
                 }
             ],
         )
@@ -390,7 +400,9 @@ class KnowledgeBase:
         n = min(count, k + max(0, count - len(committed)))
         qv = self.embeddings.embed_query(query)
         got = self.collection.query(
-            query_embeddings=[np.asarray(qv, dtype=np.float32)], n_results=n, include=["documents", "metadatas", "distances"]
+            query_embeddings=[np.asarray(qv, dtype=np.float32)],
+            n_results=n,
+            include=["documents", "metadatas", "distances"],
         )
         out = []
         for cid, text, meta, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0]):
@@ -401,7 +413,7 @@ class KnowledgeBase:
         return out
 
     def bm25_search(self, query: str, k: int) -> list[tuple[Document, float]]:
-        """Top-k committed chunks by BM25 over ingest.text.tokenize tokens (only chunks scoring above 0)."""
+        """Top-k committed chunks by BM25 over core.grammar.tokenize tokens (only chunks scoring above 0)."""
         state = self._refresh_bm25()
         if state.index is None or k <= 0:
             return []

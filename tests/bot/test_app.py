@@ -3,6 +3,7 @@
 Two servers: the seed app (shared seed_kb, read-only, no admin token configured) and an admin app
 over its own small knowledge base holding hostile documents (token configured).
 """
+
 from __future__ import annotations
 
 import json
@@ -13,11 +14,20 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import (BAD_TOKEN, NO_TOKEN_NOTE, UPLOADS_DIR, build_app, render_answer, render_text, safe_filename,
-                     supporting_spans, unique_target)
+from bot.app import (
+    BAD_TOKEN,
+    NO_TOKEN_NOTE,
+    UPLOADS_DIR,
+    build_app,
+    render_answer,
+    render_text,
+    safe_filename,
+    supporting_spans,
+    unique_target,
+)
 from bot.pipeline import Assistant
-from tests.conftest import hostile_kb
 from bot.rewrite import rewrite
+from tests.conftest import hostile_kb
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -57,8 +67,7 @@ def bot_messages(chat: list[dict]) -> list[str]:
 def seed_app(seed_kb, tmp_path_factory):
     """The page over the shared seed knowledge base; no admin token configured."""
     root = tmp_path_factory.mktemp("seed_app")
-    settings = seed_kb.settings.model_copy(update={"feedback_log": root / "feedback.jsonl", "admin_token": None,
-                                                   "concurrency_limit": 4})
+    settings = seed_kb.settings.replace(feedback_log=root / "feedback.jsonl", admin_token=None, concurrency_limit=4)
     app = build_app(settings, Assistant(settings, kb=seed_kb))
     url = serve(app)
     yield url, settings, seed_kb
@@ -108,10 +117,10 @@ def test_empty_question_gets_chinese_message(seed_app, question, expected):
 
 def test_overlong_question_gets_chinese_message(seed_app):
     url, settings, _ = seed_app
-    question = "冬训" * (settings.max_question_chars // 2 + 5)
+    question = "冬训" * (settings.answering.max_question_chars // 2 + 5)
     chat, _, _ = client(url).predict(question, api_name="/ask")
     last = bot_messages(chat)[-1]
-    assert "问题太长" in last and str(settings.max_question_chars) in last
+    assert "问题太长" in last and str(settings.answering.max_question_chars) in last
     user = [message_text(m) for m in chat if m["role"] == "user"][-1]
     assert len(user) < len(question)  # the echo is shortened
 
@@ -134,7 +143,7 @@ def test_follow_up_uses_the_conversation_and_new_chat_forgets_it(seed_app):
 
 def test_feedback_appends_one_json_line(seed_app):
     url, settings, _ = seed_app
-    log = Path(settings.feedback_log)
+    log = Path(settings.web.feedback_log)
     before = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
     c = client(url)
     status, _ = c.predict("先评价", api_name="/feedback_up")
@@ -155,13 +164,26 @@ def test_feedback_appends_one_json_line(seed_app):
 def test_concurrent_conversations_do_not_mix(seed_app):
     url, _, _ = seed_app
     firsts = [
-        "去年开展了多少场理论宣讲活动？", "这次讲话提出了哪三点意见？", "6类“飞燕”指什么？",
-        "党组织书记在冬训中要做什么？", "冬训工作要站得高悟得透是什么意思？", "理论宣讲样板课程有什么要求？",
-        "云端学习载体有哪些？", "训前调查研究工作怎么做？", "冬训与主题党日如何结合？",
-        "党员冬训坚持了多少年？", "线下学习传播阵地包括哪些？", "新时代文明实践工作有什么意义？",
-        "百姓名嘴的作用是什么？", "冬训要与哪些活动结合？", "一把手责任制怎么落实？",
-        "老书记讲堂是什么品牌？", "冬训工作面临哪些新情况？", "打通新思想学习落地最后一公里靠什么？",
-        "优秀党课评选活动由谁承办？", "资源整合要怎么做？",
+        "去年开展了多少场理论宣讲活动？",
+        "这次讲话提出了哪三点意见？",
+        "6类“飞燕”指什么？",
+        "党组织书记在冬训中要做什么？",
+        "冬训工作要站得高悟得透是什么意思？",
+        "理论宣讲样板课程有什么要求？",
+        "云端学习载体有哪些？",
+        "训前调查研究工作怎么做？",
+        "冬训与主题党日如何结合？",
+        "党员冬训坚持了多少年？",
+        "线下学习传播阵地包括哪些？",
+        "新时代文明实践工作有什么意义？",
+        "百姓名嘴的作用是什么？",
+        "冬训要与哪些活动结合？",
+        "一把手责任制怎么落实？",
+        "老书记讲堂是什么品牌？",
+        "冬训工作面临哪些新情况？",
+        "打通新思想学习落地最后一公里靠什么？",
+        "优秀党课评选活动由谁承办？",
+        "资源整合要怎么做？",
     ]
     follow = "那具体要求呢？"
     expected = [rewrite(follow, [{"question": q, "answer": ""}]) for q in firsts]
@@ -218,7 +240,7 @@ def test_outline_and_exports_use_the_edited_text(seed_app, tmp_path):
     assert headings[-1] == "资料来源"
     bullets = [t for s, t in paragraphs if s == "List Bullet"]
     assert "手工补充的一点[1]" in bullets
-    after = [t for _, t in paragraphs[[t for _, t in paragraphs].index("资料来源") + 1:]]
+    after = [t for _, t in paragraphs[[t for _, t in paragraphs].index("资料来源") + 1 :]]
     assert after and after[0].startswith("[1] 冬训动员部署会讲话.txt")
 
     md_path = c.predict(edited, api_name="/export_md")
@@ -260,7 +282,7 @@ def test_admin_list_upload_ask_delete(admin_app, tmp_path):
     f.write_text(NEW_DOC, encoding="utf-8")
     status, table, _ = c.predict(TOKEN, [handle_file(str(f))], api_name="/admin_upload")
     assert "✅" in status and "已入库" in status, status
-    saved = Path(settings.knowledge_dir) / UPLOADS_DIR / "冬训补充通知.txt"
+    saved = Path(settings.store.knowledge_dir) / UPLOADS_DIR / "冬训补充通知.txt"
     assert saved.read_text(encoding="utf-8") == NEW_DOC
     source = next(d["source"] for d in kb.documents() if d["source"].endswith("uploads/冬训补充通知.txt"))
 
@@ -288,7 +310,7 @@ def test_admin_list_upload_ask_delete(admin_app, tmp_path):
 def test_admin_without_token_changes_nothing(admin_app, tmp_path):
     url, settings, kb, _ = admin_app
     before = kb.documents()
-    uploads = Path(settings.knowledge_dir) / UPLOADS_DIR
+    uploads = Path(settings.store.knowledge_dir) / UPLOADS_DIR
     files_before = sorted(uploads.glob("*")) if uploads.exists() else []
     c = client(url)
     f = tmp_path / "偷偷上传.txt"
@@ -308,7 +330,7 @@ def test_upload_checks_size_and_type_server_side(admin_app, tmp_path):
     _, settings, kb, app = admin_app
     before = kb.documents()
     big = tmp_path / "big.txt"
-    big.write_text("冬训" * (settings.max_upload_mb * 1024 * 1024), encoding="utf-8")
+    big.write_text("冬训" * (settings.web.max_upload_mb * 1024 * 1024), encoding="utf-8")
     exe = tmp_path / "tool.exe"
     exe.write_bytes(b"MZ\x00\x00")
     status, _, _ = app.handlers.admin_upload(TOKEN, [str(big), str(exe)], progress=lambda *a, **k: None)
@@ -324,7 +346,9 @@ def test_reindex_with_token(admin_app):
 
 
 # ---------------------------------------------------------------------- escaping (XSS)
-@pytest.mark.parametrize("question", ["飞燕安全演练有多少名党员参加？", "党员夜校在什么地点开课？"], ids=["txt", "html"])
+@pytest.mark.parametrize(
+    "question", ["飞燕安全演练有多少名党员参加？", "党员夜校在什么地点开课？"], ids=["txt", "html"]
+)
 def test_hostile_document_text_is_escaped(admin_app, question):
     url, _, _, _ = admin_app
     chat, sources, _ = client(url).predict(question, api_name="/ask")
@@ -336,15 +360,18 @@ def test_hostile_document_text_is_escaped(admin_app, question):
 
 
 # ---------------------------------------------------------------------- pure helpers
-@pytest.mark.parametrize("raw, expected", [
-    ("../../etc/passwd.txt", "passwd.txt"),
-    ("..\\..\\windows\\win.ini.md", "win.ini.md"),
-    (".hidden.txt", "hidden.txt"),
-    ("a\x00b\u202e.TXT", "ab.txt"),
-    ("冬训 方案 (1).docx", "冬训_方案_(1).docx"),
-    ("<script>.html", "script.html"),
-    ("....txt", "upload.txt"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("../../etc/passwd.txt", "passwd.txt"),
+        ("..\\..\\windows\\win.ini.md", "win.ini.md"),
+        (".hidden.txt", "hidden.txt"),
+        ("a\x00b\u202e.TXT", "ab.txt"),
+        ("冬训 方案 (1).docx", "冬训_方案_(1).docx"),
+        ("<script>.html", "script.html"),
+        ("....txt", "upload.txt"),
+    ],
+)
 def test_safe_filename(raw, expected):
     assert safe_filename(raw) == expected
 
@@ -360,15 +387,21 @@ def test_unique_target_never_overwrites_a_different_file(tmp_path):
 
 
 def test_unsupported_sentence_and_refusal_rendering():
-    result = {"question": "q", "rewritten_question": "q", "refused": False,
-              "answer": "开展活动215场[1]。吸引3万人次观看[1]。", "unsupported": ["吸引3万人次观看。"],
-              "citations": []}
+    result = {
+        "question": "q",
+        "rewritten_question": "q",
+        "refused": False,
+        "answer": "开展活动215场[1]。吸引3万人次观看[1]。",
+        "unsupported": ["吸引3万人次观看。"],
+        "citations": [],
+    }
     html_out = render_answer(result, 0)
     assert '<span class="unsupported"' in html_out and "（未找到依据）" in html_out
     assert html_out.index("unsupported") > html_out.index("215场")
     assert "<del>开展活动" not in html_out
-    refused = render_answer({**result, "refused": True, "answer": "资料中没有找到能回答这个问题的内容。",
-                             "unsupported": []}, 0)
+    refused = render_answer(
+        {**result, "refused": True, "answer": "资料中没有找到能回答这个问题的内容。", "unsupported": []}, 0
+    )
     assert 'class="refusal"' in refused and "未找到依据" in refused
     assert render_text("<b>x</b>[2]", [], "p") == '&lt;b&gt;x&lt;/b&gt;<a class="cite" href="#p-2">[2]</a>'
 

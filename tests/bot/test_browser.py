@@ -4,6 +4,7 @@ Asks a seed question, measures time-to-first-token and full-answer time as the b
 clicks the first [n] footnote and checks the cited passage is revealed; loads hostile documents and
 checks no script from them runs. Screenshots and timings go to tests/output/.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,13 +18,19 @@ from tests.conftest import hostile_kb
 
 CHROMIUM = Path("/usr/bin/chromium")
 OUTPUT = Path(__file__).resolve().parents[1] / "output"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 VIEWPORT = {"width": 1366, "height": 900}
 ANSWER_TIMEOUT_MS = 60_000
 QUESTION = "去年开展了多少场理论宣讲活动？"
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason="/usr/bin/chromium is absent (apt-get install -y chromium fonts-wqy-microhei)")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="/usr/bin/chromium is absent (apt-get install -y chromium fonts-wqy-microhei)"
+)
 
 # Records, in page time, when the last bot message first shows answer text and when it is complete
 # (no streaming cursor, no placeholder).
@@ -75,7 +82,7 @@ def browser():
 @pytest.fixture(scope="module")
 def seed_url(seed_kb, tmp_path_factory):
     root = tmp_path_factory.mktemp("browser_seed")
-    settings = seed_kb.settings.model_copy(update={"feedback_log": root / "feedback.jsonl"})
+    settings = seed_kb.settings.replace(feedback_log=root / "feedback.jsonl")
     app, url = launch(settings, seed_kb)
     yield url
     app.close()
@@ -97,8 +104,10 @@ def ask(page, question: str) -> dict:
     page.wait_for_function("() => window.__t && window.__t.done", timeout=ANSWER_TIMEOUT_MS)
     t = page.evaluate("() => window.__t")
     page.evaluate("() => window.__obs.disconnect()")
-    return {"time_to_first_token_ms": round(t["first"] - t["start"], 1),
-            "full_answer_ms": round(t["done"] - t["start"], 1)}
+    return {
+        "time_to_first_token_ms": round(t["first"] - t["start"], 1),
+        "full_answer_ms": round(t["done"] - t["start"], 1),
+    }
 
 
 def test_ask_click_citation_and_timings(browser, seed_url):
@@ -165,4 +174,3 @@ def test_hostile_documents_do_not_run_scripts(browser, hostile_url):
     assert page.locator("#sources script, #sources img, #chatbot img[src='x']").count() == 0
     page.screenshot(path=str(OUTPUT / "browser_hostile.png"))
     page.close()
-

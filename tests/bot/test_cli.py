@@ -1,5 +1,6 @@
 """The command-line contract the evaluation relies on: `python -m bot ask|outline …` run as a real
 subprocess from the repository root against the seed knowledge base."""
+
 from __future__ import annotations
 
 import json
@@ -31,10 +32,12 @@ def _env(kb_dir: Path | None) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def runs(seed_kb, tmp_path_factory):
     """Every CLI call of this module, started together (each is a cold process) and collected."""
-    kb_dir = Path(seed_kb.settings.kb_dir).resolve()
+    kb_dir = Path(seed_kb.settings.store.kb_dir).resolve()
     tmp = tmp_path_factory.mktemp("cli")
     history = tmp / "history.json"
-    history.write_text(json.dumps([{"question": FLY_COUNT, "answer": "6类[1]。"}], ensure_ascii=False), encoding="utf-8")
+    history.write_text(
+        json.dumps([{"question": FLY_COUNT, "answer": "6类[1]。"}], ensure_ascii=False), encoding="utf-8"
+    )
     empty_kb = tmp / "empty_kb"
     calls = {
         "ask_json": (["ask", "去年开展了多少场理论宣讲活动？", "--kb", str(kb_dir), "--json"], None),
@@ -44,9 +47,18 @@ def runs(seed_kb, tmp_path_factory):
         "ask_empty": (["ask", "   ", "--json"], kb_dir),
         "ask_empty_kb": (["ask", "去年开展了多少场理论宣讲活动？", "--kb", str(empty_kb)], None),
     }
-    procs = {name: subprocess.Popen([sys.executable, "-m", "bot", *argv], cwd=REPO, env=_env(kb),
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
-             for name, (argv, kb) in calls.items()}
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "bot", *argv],
+            cwd=REPO,
+            env=_env(kb),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+        for name, (argv, kb) in calls.items()
+    }
     out = {}
     try:
         for name, p in procs.items():

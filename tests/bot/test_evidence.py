@@ -1,11 +1,12 @@
 """What a question asks for, and how a sentence's evidence is scored (bot/evidence.py)."""
+
 from bot.evidence import (
-    CorpusStats,
     LIST,
     MONEY,
     NAME,
     NUMBER,
     WHEN,
+    CorpusStats,
     analyse,
     is_injection,
     list_noun,
@@ -16,11 +17,13 @@ from bot.evidence import (
     term_coverage,
 )
 
-STATS = CorpusStats.from_texts([
-    "2024年度冬训时间为2024年12月上旬至2025年2月底。",
-    "外出务工的流动党员可以通过线上课堂学习。",
-    "参训学员60人，分两期举办。",
-])
+STATS = CorpusStats.from_texts(
+    [
+        "2024年度冬训时间为2024年12月上旬至2025年2月底。",
+        "外出务工的流动党员可以通过线上课堂学习。",
+        "参训学员60人，分两期举办。",
+    ]
+)
 
 
 def test_question_types():

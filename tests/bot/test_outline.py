@@ -1,5 +1,6 @@
 """宣讲提纲 (Assistant.outline) over the seed: 3–6 points from distinct passages, each with 1–3 cited,
 verbatim sub-points; the markdown answer and the structured outline agree."""
+
 from __future__ import annotations
 
 import re
@@ -53,10 +54,12 @@ def test_outline_on_team_building_uses_the_team_section(outlines):
 
 
 def test_point_titles_drop_their_numbering(outlines):
-    """"三是用好讲的队伍…" becomes "用好讲的队伍…", not "是用好讲的队伍…"."""
+    """ "三是用好讲的队伍…" becomes "用好讲的队伍…", not "是用好讲的队伍…"."""
     for r in outlines.values():
         for p in r["outline"]["points"]:
-            assert not re.match(r"^(是|[一二三四五六七八九十]+[、是要]|（[一二三四五六七八九十]+）|#)", p["title"]), p["title"]
+            assert not re.match(r"^(是|[一二三四五六七八九十]+[、是要]|（[一二三四五六七八九十]+）|#)", p["title"]), p[
+                "title"
+            ]
 
 
 def test_off_corpus_topic_is_refused(seed_kb):

@@ -1,6 +1,7 @@
 """Cross-encoder reranking with a tiny but real CrossEncoder built offline (random weights, a
 character vocabulary from the seed): load_reranker loads it from Settings, and HybridRetriever
 mixes its scores into the ranking of the same candidates."""
+
 from __future__ import annotations
 
 import math
@@ -12,13 +13,20 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported:
 
 from bot.evidence import analyse
 from bot.retriever import CROSS_ENCODER_SHARE, HybridRetriever, load_reranker
-from ingest.settings import Settings
+from core.settings import Settings
 
 QUESTION = "去年开展了多少场理论宣讲活动？"
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 # initializer_range: with the default 0.02 a random one-layer model scores every pair alike; 0.5 spreads its logits.
-TINY = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37, num_labels=1,
-            max_position_embeddings=512, initializer_range=0.5)
+TINY = dict(
+    hidden_size=32,
+    num_hidden_layers=1,
+    num_attention_heads=2,
+    intermediate_size=37,
+    num_labels=1,
+    max_position_embeddings=512,
+    initializer_range=0.5,
+)
 SEED = 1234
 
 
@@ -47,7 +55,7 @@ def tiny_cross_encoder(seed_kb, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reranker(tiny_cross_encoder):
-    ce = load_reranker(Settings(_env_file=None, reranker_model_path=tiny_cross_encoder))
+    ce = load_reranker(Settings.load(env_file=None, reranker_model_path=tiny_cross_encoder))
     from sentence_transformers import CrossEncoder
 
     assert isinstance(ce, CrossEncoder)
@@ -57,10 +65,10 @@ def reranker(tiny_cross_encoder):
 def test_search_with_cross_encoder_reorders_the_same_candidates(seed_kb, reranker):
     settings = seed_kb.settings
     crossed = HybridRetriever(kb=seed_kb, settings=settings, reranker=reranker).search(QUESTION)
-    assert settings.retrieval_k <= len(crossed) <= settings.retrieval_k + 2
+    assert settings.retrieval.retrieval_k <= len(crossed) <= settings.retrieval.retrieval_k + 2
     assert all(isinstance(s, float) for _, s in crossed)
     # Same fused candidates are reranked; only their scores and order change.
-    wide = settings.model_copy(update={"retrieval_k": settings.rerank_candidates})
+    wide = settings.replace(retrieval_k=settings.retrieval.rerank_candidates)
     plain_all = HybridRetriever(kb=seed_kb, settings=wide).search(QUESTION)
     crossed_all = HybridRetriever(kb=seed_kb, settings=wide, reranker=reranker).search(QUESTION)
     assert sorted(d.metadata["id"] for d, _ in plain_all) == sorted(d.metadata["id"] for d, _ in crossed_all)
@@ -86,13 +94,14 @@ def test_cross_score_enters_as_the_models_probability(seed_kb, reranker):
         expected = (1 - CROSS_ENCODER_SHARE) * base[d.metadata["id"]] + CROSS_ENCODER_SHARE * float(p)
         assert mixed[d.metadata["id"]] == pytest.approx(expected, abs=1e-4), (
             f"cross part {(mixed[d.metadata['id']] - (1 - CROSS_ENCODER_SHARE) * base[d.metadata['id']]) / CROSS_ENCODER_SHARE:.4f}"
-            f" vs model probability {float(p):.4f} (sigmoid applied twice gives {1 / (1 + math.exp(-float(p))):.4f})")
+            f" vs model probability {float(p):.4f} (sigmoid applied twice gives {1 / (1 + math.exp(-float(p))):.4f})"
+        )
 
 
 def test_assistant_answers_with_a_reranker(seed_kb, tiny_cross_encoder):
     from bot.pipeline import Assistant
 
-    settings = seed_kb.settings.model_copy(update={"reranker_model_path": tiny_cross_encoder})
+    settings = seed_kb.settings.replace(reranker_model_path=tiny_cross_encoder)
     assistant = Assistant(settings, kb=seed_kb)
     assert assistant.retriever.reranker is not None
     r = assistant.ask(QUESTION)

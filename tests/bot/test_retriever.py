@@ -1,12 +1,14 @@
 """HybridRetriever: a langchain BaseRetriever over the knowledge base (dense + BM25, fused by
 reciprocal rank, evidence-reranked, widened to the next chunk when a hit announces a list)."""
+
 from __future__ import annotations
 
 import pytest
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
-from bot.retriever import HybridRetriever, load_reranker, reciprocal_rank_fusion
+from bot.retriever import HybridRetriever, load_reranker
+from ingest.fusion import reciprocal_rank_fusion
 
 COUNT_Q = "去年开展了多少场理论宣讲活动？"
 COUNT_FACT = "215场"
@@ -53,7 +55,7 @@ def test_is_a_langchain_retriever(retriever, seed_kb):
     assert isinstance(retriever, BaseRetriever)
     docs = retriever.invoke(COUNT_Q)
     assert docs and all(isinstance(d, Document) for d in docs)
-    assert len(docs) <= seed_kb.settings.retrieval_k + 2  # ranked passages plus at most two neighbours
+    assert len(docs) <= seed_kb.settings.retrieval.retrieval_k + 2  # ranked passages plus at most two neighbours
     assert COUNT_FACT in docs[0].page_content
     assert all(isinstance(d.metadata["score"], float) for d in docs)
     for d in docs:
@@ -68,7 +70,7 @@ def test_load_reranker_off_by_default(seed_kb):
 def test_modes(seed_kb, mode):
     r = HybridRetriever(kb=seed_kb, settings=seed_kb.settings, mode=mode)
     hits = r.search(COUNT_Q)
-    k = seed_kb.settings.retrieval_k
+    k = seed_kb.settings.retrieval.retrieval_k
     assert k <= len(hits) <= k + 2
     assert all(isinstance(d, Document) and isinstance(s, float) for d, s in hits)
     assert any(COUNT_FACT in d.page_content for d, _ in hits[:k])
@@ -83,14 +85,16 @@ def test_modes(seed_kb, mode):
 
 def test_modes_agree_on_a_verbatim_question(seed_kb):
     q = "党组织书记要牵头开展冬训，带头讲好第一课"
-    tops = {m: HybridRetriever(kb=seed_kb, settings=seed_kb.settings, mode=m).search(q)[0][0].metadata["id"]
-            for m in ("hybrid", "dense", "bm25")}
+    tops = {
+        m: HybridRetriever(kb=seed_kb, settings=seed_kb.settings, mode=m).search(q)[0][0].metadata["id"]
+        for m in ("hybrid", "dense", "bm25")
+    }
     assert len(set(tops.values())) == 1, tops
 
 
 def test_reranked_head_is_ordered(retriever, seed_kb):
     hits = retriever.search("冬训工作如何加大宣传、营造浓厚氛围？")
-    head = [s for _, s in hits[: seed_kb.settings.retrieval_k]]
+    head = [s for _, s in hits[: seed_kb.settings.retrieval.retrieval_k]]
     assert head == sorted(head, reverse=True)
     assert "二要加大宣传" in hits[0][0].metadata["section"]
 
@@ -107,8 +111,8 @@ SMALL_CHUNKS = 70  # characters: the announcement "…如下：" ends the first 
 
 def test_neighbour_after_a_hit_that_announces_a_list(make_kb):
     kb = make_kb(chunk_size=SMALL_CHUNKS, chunk_overlap=0, retrieval_k=1)
-    (kb.settings.knowledge_dir / "社区冬训安排.txt").write_text(SCHEDULE, encoding="utf-8")
-    report = kb.ingest([kb.settings.knowledge_dir], progress=False)
+    (kb.settings.store.knowledge_dir / "社区冬训安排.txt").write_text(SCHEDULE, encoding="utf-8")
+    report = kb.ingest([kb.settings.store.knowledge_dir], progress=False)
     assert not report.errors
     chunks = sorted(kb.chunks(), key=lambda d: d.metadata["chunk_index"])
     assert chunks[0].page_content.endswith("如下：") and chunks[1].page_content.startswith("学习党章党规")

@@ -1,4 +1,5 @@
 """Follow-up questions rewritten into standalone ones (rules, no LLM), and a two-turn ask end to end."""
+
 from __future__ import annotations
 
 import pytest
@@ -30,7 +31,7 @@ def test_elliptical_ne_carries_subject():
 
 
 def test_elliptical_ne_swaps_sibling_item():
-    """"青年组呢？" after a question about 机关组 asks the same about 青年组."""
+    """ "青年组呢？" after a question about 机关组 asks the same about 青年组."""
     q = rewrite("青年组呢？", turns("第三届宣讲大赛机关组有几个一等奖？"))
     assert "宣讲大赛" in q and "青年组" in q
     assert "机关组" not in q

@@ -1,5 +1,6 @@
 """Citation verification: invalid markers are removed, valid ones renumbered in order of first use,
 other marker forms normalised, and sentences the cited sources do not back are listed."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,8 +17,16 @@ LEADER = "党组织书记要牵头开展冬训，认真做好动员部署，带�
 def sources() -> list[Document]:
     return [
         Document(page_content=COUNT, metadata={"source": "讲话.txt", "section": "", "start": 120, "end": 146}),
-        Document(page_content=LEADER, metadata={"source": "讲话.txt", "section": "三、要压得实 > 一要压实责任",
-                                               "start": 2400, "end": 2431, "page": 3}),
+        Document(
+            page_content=LEADER,
+            metadata={
+                "source": "讲话.txt",
+                "section": "三、要压得实 > 一要压实责任",
+                "start": 2400,
+                "end": 2431,
+                "page": 3,
+            },
+        ),
     ]
 
 

@@ -1,4 +1,5 @@
 """The shipped evaluation data and its loader/validator (eval.dataset)."""
+
 from __future__ import annotations
 
 import json
@@ -42,9 +43,14 @@ def _write(path: Path, objs: list[dict]) -> Path:
 
 def _good(item_id: str = "t-fact-01") -> dict:
     return {
-        "id": item_id, "type": "fact", "question": "过去一年开展了多少场理论宣讲活动？", "answer": "215场",
-        "answerable": True, "evidence": [{"source": SEED, "quote": "开展各类理论宣讲活动215场"}],
-        "history": [], "split": "dev",
+        "id": item_id,
+        "type": "fact",
+        "question": "过去一年开展了多少场理论宣讲活动？",
+        "answer": "215场",
+        "answerable": True,
+        "evidence": [{"source": SEED, "quote": "开展各类理论宣讲活动215场"}],
+        "history": [],
+        "split": "dev",
     }
 
 

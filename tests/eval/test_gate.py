@@ -3,6 +3,7 @@
 The run (extractive answerer, hybrid retrieval, fresh KB over knowledge/ + eval/corpus/ from the
 session fixture) writes its report to tests/output/eval/ so CI keeps it as an artefact.
 """
+
 from __future__ import annotations
 
 import copy
@@ -24,15 +25,31 @@ SPLIT = "dev"
 @pytest.fixture(scope="module")
 def dev_run(dev_corpus_kb):
     """summary of the full development-split evaluation (outputs in REPORT_DIR)."""
-    return run(DEFAULT_DATASET, kb=dev_corpus_kb, settings=dev_corpus_kb.settings, out_dir=REPORT_DIR,
-               mode="extractive", retriever="hybrid", split=SPLIT, progress=False)
+    return run(
+        DEFAULT_DATASET,
+        kb=dev_corpus_kb,
+        settings=dev_corpus_kb.settings,
+        out_dir=REPORT_DIR,
+        mode="extractive",
+        retriever="hybrid",
+        split=SPLIT,
+        progress=False,
+    )
 
 
 def test_dev_set_meets_thresholds(dev_run):
     thresholds = json.loads(DEFAULT_THRESHOLDS.read_text(encoding="utf-8"))
     rows = gate(dev_run, thresholds)
-    assert {r.metric for r in rows} >= {"hit@1", "hit@5", "keyfact_recall", "faithfulness", "citation_validity",
-                                        "refusal_recall", "false_refusal_rate", "answer_len_median"}
+    assert {r.metric for r in rows} >= {
+        "hit@1",
+        "hit@5",
+        "keyfact_recall",
+        "faithfulness",
+        "citation_validity",
+        "refusal_recall",
+        "false_refusal_rate",
+        "answer_len_median",
+    }
     failed = [r.metric for r in rows if not r.ok]
     assert not failed, f"quality gate failed on {failed} (report: {REPORT_DIR / 'report.html'})\n{gate_table(rows)}"
 
@@ -65,12 +82,27 @@ def test_report_is_self_contained(dev_run):
 
 
 def _summary(**overrides) -> dict:
-    dev = {"items": 10, "errors": 0, "hit@1": 0.7, "hit@5": 0.9, "mrr": 0.8, "keyfact_recall": 0.6,
-           "keyfact_f": 0.55, "faithfulness": 0.98, "citation_validity": 1.0, "refusal_recall": 0.8,
-           "false_refusal_rate": 0.1, "answer_len_median": 40}
+    dev = {
+        "items": 10,
+        "errors": 0,
+        "hit@1": 0.7,
+        "hit@5": 0.9,
+        "mrr": 0.8,
+        "keyfact_recall": 0.6,
+        "keyfact_f": 0.55,
+        "faithfulness": 0.98,
+        "citation_validity": 1.0,
+        "refusal_recall": 0.8,
+        "false_refusal_rate": 0.1,
+        "answer_len_median": 40,
+    }
     dev.update(overrides)
-    return {"config": {"mode": "extractive", "retriever": "hybrid", "commit": "abc"}, "overall": dict(dev),
-            "by_split": {"dev": dev}, "by_type": {}}
+    return {
+        "config": {"mode": "extractive", "retriever": "hybrid", "commit": "abc"},
+        "overall": dict(dev),
+        "by_split": {"dev": dev},
+        "by_type": {},
+    }
 
 
 def test_thresholds_from_a_summary_pass_that_summary_and_fail_a_drop():
@@ -83,8 +115,13 @@ def test_thresholds_from_a_summary_pass_that_summary_and_fail_a_drop():
     assert "_comment" in thresholds and thresholds["split"] == "dev"
     assert all(r.ok for r in gate(base, thresholds))
 
-    for metric, value in (("hit@5", 0.85), ("false_refusal_rate", 0.2), ("answer_len_median", 60),
-                          ("citation_validity", 0.99), ("errors", 1)):
+    for metric, value in (
+        ("hit@5", 0.85),
+        ("false_refusal_rate", 0.2),
+        ("answer_len_median", 60),
+        ("citation_validity", 0.99),
+        ("errors", 1),
+    ):
         dropped = _summary(**{metric: value})
         assert [r.metric for r in gate(dropped, thresholds) if not r.ok] == [metric]
 
@@ -120,7 +157,9 @@ def test_gate_cli_exit_codes(tmp_path, capsys):
 def test_thresholds_cli_writes_a_file_the_gate_accepts(tmp_path):
     (tmp_path / "summary.json").write_text(json.dumps(_summary()), encoding="utf-8")
     out = tmp_path / "thresholds.json"
-    assert eval_main(["thresholds", "--from", str(tmp_path / "summary.json"), "--margin", "0.05", "--out", str(out)]) == 0
+    assert (
+        eval_main(["thresholds", "--from", str(tmp_path / "summary.json"), "--margin", "0.05", "--out", str(out)]) == 0
+    )
     written = json.loads(out.read_text(encoding="utf-8"))
     assert written["min"]["hit@1"] == pytest.approx(0.65)
     assert eval_main(["gate", "--summary", str(tmp_path / "summary.json"), "--thresholds", str(out)]) == 0

@@ -1,5 +1,6 @@
 """The blind held-out evaluation set (eval/heldout/): its items validate over its own corpus,
 the counts are as designed, and every corpus file loads in the format it is meant to exercise."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -21,7 +22,16 @@ DEV_DATASET = ROOT / "eval" / "dataset.jsonl"
 DEV_CORPUS = ROOT / "eval" / "corpus"
 
 N_ITEMS = 48
-COUNTS = {"unanswerable": 8, "list": 6, "table": 6, "paraphrase": 6, "multiturn": 4, "cross": 3, "outline": 2, "fact": 13}
+COUNTS = {
+    "unanswerable": 8,
+    "list": 6,
+    "table": 6,
+    "paraphrase": 6,
+    "multiturn": 4,
+    "cross": 3,
+    "outline": 2,
+    "fact": 13,
+}
 HELDOUT_SPLIT = "test"  # eval.dataset allows only dev/test; held-out items are never tuned on
 SAMPLE_MARK = "示例材料，仅供评测使用"
 DOC_HANZI_RANGE = (800, 2000)

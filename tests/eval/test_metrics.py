@@ -1,4 +1,5 @@
 """Unit tests of eval.metrics on hand-made results (no knowledge base needed)."""
+
 from __future__ import annotations
 
 import pytest
@@ -32,23 +33,47 @@ def ctx(text: str, source: str = SPEECH, folder: str = "knowledge") -> dict:
 
 
 def cite(n: int, text: str, source: str = SPEECH) -> dict:
-    return {"n": n, "source": f"knowledge/{source}", "section": "", "text": text, "start": 0, "end": len(text), "page": None}
+    return {
+        "n": n,
+        "source": f"knowledge/{source}",
+        "section": "",
+        "text": text,
+        "start": 0,
+        "end": len(text),
+        "page": None,
+    }
 
 
 def item(typ="fact", answer="215场", answerable=True, evidence=None, split="dev") -> dict:
-    evidence = evidence if evidence is not None else ([{"source": SPEECH, "quote": "开展各类理论宣讲活动215场"}]
-                                                      if answerable else [])
+    evidence = (
+        evidence
+        if evidence is not None
+        else ([{"source": SPEECH, "quote": "开展各类理论宣讲活动215场"}] if answerable else [])
+    )
     return {"id": "x", "type": typ, "answer": answer, "answerable": answerable, "evidence": evidence, "split": split}
 
 
 def row(it: dict, result: dict, error=None) -> dict:
-    return {"id": it["id"], "type": it["type"], "split": it["split"], "answerable": it["answerable"],
-            "timings_ms": result.get("timings_ms", {}), "error": error, "metrics": score_item(it, result)}
+    return {
+        "id": it["id"],
+        "type": it["type"],
+        "split": it["split"],
+        "answerable": it["answerable"],
+        "timings_ms": result.get("timings_ms", {}),
+        "error": error,
+        "metrics": score_item(it, result),
+    }
 
 
 def result(answer="", refused=False, citations=(), contexts=(), timings=None) -> dict:
-    return {"answer": answer, "refused": refused, "citations": list(citations), "contexts": list(contexts),
-            "unsupported": [], "timings_ms": timings or {"retrieve": 10.0, "total": 12.0}}
+    return {
+        "answer": answer,
+        "refused": refused,
+        "citations": list(citations),
+        "contexts": list(contexts),
+        "unsupported": [],
+        "timings_ms": timings or {"retrieve": 10.0, "total": 12.0},
+    }
 
 
 # --------------------------------------------------------------------------- retrieval
@@ -94,7 +119,9 @@ def test_several_quotes_all_and_any_variants():
     assert s["rank"] == 1 and s["rank_all"] == 3
     assert s["hit@1"] == 1.0 and s["hit_all@1"] == 0.0 and s["hit_all@5"] == 1.0
     missing = retrieval_scores(evidence, [ctx(CHUNK_B)])
-    assert missing["rank_all"] is None and missing["hit_all@5"] == 0.0 and missing["hit@5"] == 1.0 and missing["rr"] == 1.0
+    assert (
+        missing["rank_all"] is None and missing["hit_all@5"] == 0.0 and missing["hit@5"] == 1.0 and missing["rr"] == 1.0
+    )
 
 
 # --------------------------------------------------------------------------- key facts
@@ -120,9 +147,11 @@ def test_fact_matching_verbatim_fuzzy_and_short():
 def test_pasted_chunk_scores_lower_keyfact_f_than_short_exact_answer():
     reference = "党校、高校"
     short = "与党校、高校开展合作[1]。"
-    pasted = ("要加大资源整合，强化冬训“一盘棋”思想，坚持上下联动、多方协同，积极向外借力，与党校、高校开展合作，"
-              "邀请专家学者走进基层，围绕群众关心的热点难点问题开展互动式、分众化宣讲，不断增强冬训的吸引力、"
-              "感染力和实效性，切实把党的创新理论送到党员群众身边[1]。")
+    pasted = (
+        "要加大资源整合，强化冬训“一盘棋”思想，坚持上下联动、多方协同，积极向外借力，与党校、高校开展合作，"
+        "邀请专家学者走进基层，围绕群众关心的热点难点问题开展互动式、分众化宣讲，不断增强冬训的吸引力、"
+        "感染力和实效性，切实把党的创新理论送到党员群众身边[1]。"
+    )
     s_short, s_pasted = keyfact_scores(reference, short), keyfact_scores(reference, pasted)
     assert s_short["keyfact_recall"] == s_pasted["keyfact_recall"] == 1.0
     assert answer_length(pasted) > 80
@@ -146,7 +175,9 @@ def test_answer_length_ignores_markers_and_whitespace():
 
 def test_invalid_marker_lowers_citation_validity():
     good = row(item(), result("开展各类理论宣讲活动215场[1]。", citations=[cite(1, CHUNK_B)], contexts=[ctx(CHUNK_B)]))
-    bad = row(item(), result("开展各类理论宣讲活动215场[1][3]。", citations=[cite(1, CHUNK_B)], contexts=[ctx(CHUNK_B)]))
+    bad = row(
+        item(), result("开展各类理论宣讲活动215场[1][3]。", citations=[cite(1, CHUNK_B)], contexts=[ctx(CHUNK_B)])
+    )
     assert citation_scores("见[1,3]和【2】。", [cite(1, "x"), cite(2, "y")])["invalid_markers"] == [3]
     assert aggregate([good])["citation_validity"] == 1.0
     assert aggregate([good, bad])["citation_validity"] == pytest.approx(2 / 3)
@@ -154,8 +185,9 @@ def test_invalid_marker_lowers_citation_validity():
 
 def test_unsupported_sentences_lower_faithfulness():
     citations = [cite(1, CHUNK_B)]
-    s = sentence_support("吸引2.6万人次在线观看[1]。吸引3.6万人次在线观看[1]。全区共有一百名宣讲员[1]。"
-                         "反响热烈。", citations)
+    s = sentence_support(
+        "吸引2.6万人次在线观看[1]。吸引3.6万人次在线观看[1]。全区共有一百名宣讲员[1]。反响热烈。", citations
+    )
     assert s["sentences"] == 4
     # changed number, words not in the passage, and a sentence citing nothing
     assert s["unsupported_sentences"] == ["吸引3.6万人次在线观看。", "全区共有一百名宣讲员。", "反响热烈。"]
@@ -170,9 +202,11 @@ def test_frame_sentences_and_refusals_are_not_claims():
 
 def test_faithfulness_is_sentence_weighted_over_answered_items():
     it = item()
-    rows = [row(it, result("吸引2.6万人次在线观看[1]。反响热烈[1]。", citations=[cite(1, CHUNK_B)])),
-            row(it, result("全区共有一百名宣讲员[1]。", citations=[cite(1, CHUNK_B)])),
-            row(it, result("资料中没有找到能回答这个问题的内容。", refused=True))]
+    rows = [
+        row(it, result("吸引2.6万人次在线观看[1]。反响热烈[1]。", citations=[cite(1, CHUNK_B)])),
+        row(it, result("全区共有一百名宣讲员[1]。", citations=[cite(1, CHUNK_B)])),
+        row(it, result("资料中没有找到能回答这个问题的内容。", refused=True)),
+    ]
     assert aggregate(rows)["faithfulness"] == pytest.approx(2 / 3)
 
 
@@ -182,9 +216,14 @@ def test_faithfulness_is_sentence_weighted_over_answered_items():
 def test_refusal_recall_and_false_refusal_rate():
     un = item(typ="unanswerable", answer="", answerable=False)
     ans = item()
-    rows = [row(un, result("资料中没有找到", refused=True)), row(un, result("瞎编的回答[1]。", citations=[cite(1, OTHER)])),
-            row(ans, result("资料中没有找到", refused=True)), row(ans, result("215场[1]。", citations=[cite(1, CHUNK_B)])),
-            row(ans, result("215场[1]。", citations=[cite(1, CHUNK_B)])), row(ans, result("215场[1]。", citations=[cite(1, CHUNK_B)]))]
+    rows = [
+        row(un, result("资料中没有找到", refused=True)),
+        row(un, result("瞎编的回答[1]。", citations=[cite(1, OTHER)])),
+        row(ans, result("资料中没有找到", refused=True)),
+        row(ans, result("215场[1]。", citations=[cite(1, CHUNK_B)])),
+        row(ans, result("215场[1]。", citations=[cite(1, CHUNK_B)])),
+        row(ans, result("215场[1]。", citations=[cite(1, CHUNK_B)])),
+    ]
     agg = aggregate(rows)
     assert agg["refusal_recall"] == 0.5
     assert agg["false_refusal_rate"] == 0.25
@@ -197,7 +236,9 @@ def test_latency_percentiles_per_stage():
     assert percentile([0, 10], 95) == pytest.approx(9.5)
     assert percentile([], 50) is None
     it = item()
-    rows = [row(it, result("215场[1]。", timings={"retrieve": float(ms), "total": float(ms) + 1})) for ms in range(1, 101)]
+    rows = [
+        row(it, result("215场[1]。", timings={"retrieve": float(ms), "total": float(ms) + 1})) for ms in range(1, 101)
+    ]
     lat = aggregate(rows)["latency_ms"]
     assert lat["retrieve"]["p50"] == pytest.approx(50.5)
     assert lat["total"]["p95"] == pytest.approx(96.05, abs=0.1)
@@ -213,15 +254,21 @@ def test_failed_item_scores_zero_and_is_counted():
 
 
 def test_outline_items_have_no_evidence_rank_or_key_facts():
-    m = score_item(item(typ="outline", answer=""), result("# 提纲\n## 一、宣传\n- 吸引2.6万人次在线观看[1]。",
-                                                         citations=[cite(1, CHUNK_B)]))
+    m = score_item(
+        item(typ="outline", answer=""),
+        result("# 提纲\n## 一、宣传\n- 吸引2.6万人次在线观看[1]。", citations=[cite(1, CHUNK_B)]),
+    )
     assert m["hit@1"] is None and m["keyfact_recall"] is None and m["faithfulness"] == 1.0
 
 
 def test_summary_by_split_and_type():
-    rows = [row(item(split="dev"), result("215场[1]。", citations=[cite(1, CHUNK_B)], contexts=[ctx(CHUNK_B)])),
-            row(item(split="test"), result("资料中没有找到", refused=True, contexts=[ctx(OTHER)])),
-            row(item(typ="unanswerable", answer="", answerable=False, split="test"), result("资料中没有找到", refused=True))]
+    rows = [
+        row(item(split="dev"), result("215场[1]。", citations=[cite(1, CHUNK_B)], contexts=[ctx(CHUNK_B)])),
+        row(item(split="test"), result("资料中没有找到", refused=True, contexts=[ctx(OTHER)])),
+        row(
+            item(typ="unanswerable", answer="", answerable=False, split="test"), result("资料中没有找到", refused=True)
+        ),
+    ]
     s = summarise(rows)
     assert s["overall"]["items"] == 3
     assert s["by_split"]["dev"]["hit@1"] == 1.0 and s["by_split"]["test"]["hit@1"] == 0.0

@@ -1,13 +1,14 @@
 """Chunker: sentence-aligned chunks, section paths on the seed and on typical document shapes, tables."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
+from core.grammar import normalise, split_sentences
 from ingest.chunker import chunk_document, heading_at, sections_of
 from ingest.loaders import LoadedDocument, load
-from ingest.text import normalise, split_sentences
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "knowledge" / "冬训动员部署会讲话.txt"
@@ -104,7 +105,9 @@ def test_seed_chunks_never_span_sections(seed):
 def test_overlap_repeats_one_sentence(seed):
     with_overlap = chunk_document(seed, chunk_size=150, overlap=1)
     without = chunk_document(seed, chunk_size=150, overlap=0)
-    pairs = lambda cs: [(a.metadata, b.metadata) for a, b in zip(cs, cs[1:]) if a.metadata["section"] == b.metadata["section"]]  # noqa: E731
+    pairs = lambda cs: [
+        (a.metadata, b.metadata) for a, b in zip(cs, cs[1:]) if a.metadata["section"] == b.metadata["section"]
+    ]  # noqa: E731
     overlapping = [(a, b) for a, b in pairs(with_overlap) if b["start"] < a["end"]]
     assert overlapping
     for a, b in overlapping:
@@ -176,7 +179,16 @@ def test_regulation_articles_are_sections():
 
 
 def _markdown_with_table(rows: int) -> str:
-    lines = ["# 冬训课程表", "", "## 第一周", "", "各支部按下表安排学习。", "", "| 日期 | 课程 | 主讲 |", "|---|---|---|"]
+    lines = [
+        "# 冬训课程表",
+        "",
+        "## 第一周",
+        "",
+        "各支部按下表安排学习。",
+        "",
+        "| 日期 | 课程 | 主讲 |",
+        "|---|---|---|",
+    ]
     lines += [f"| 12月{d}日 | 专题党课第{d}讲 | 书记{d} |" for d in range(1, rows + 1)]
     lines += ["", "## 第二周", "", "开展讨论交流。"]
     return "\n".join(lines)

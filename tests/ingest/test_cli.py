@@ -1,4 +1,5 @@
 """python -m ingest: ingest (summary, errors, progress), list, remove, search."""
+
 from __future__ import annotations
 
 import os

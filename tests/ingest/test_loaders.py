@@ -1,4 +1,5 @@
 """Loaders: encodings, titles, markup (docx/pdf/html/md) and every kind of bad file."""
+
 from __future__ import annotations
 
 import random
@@ -7,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from core.grammar import normalise
 from ingest.chunker import chunk_document
-from ingest.loaders import SUPPORTED, LoadError, LoadedDocument, load
-from ingest.text import normalise
+from ingest.loaders import SUPPORTED, LoadedDocument, LoadError, load
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "knowledge" / "冬训动员部署会讲话.txt"
@@ -57,7 +58,9 @@ def test_source_argument_and_first_line_title(tmp_path):
 
 def test_long_first_line_is_not_title(tmp_path):
     path = tmp_path / "讲稿.txt"
-    path.write_text("今天我们召开会议，主要任务是学习贯彻党的二十大精神，部署今年冬训工作，下面讲三点意见\n正文。", encoding="utf-8")
+    path.write_text(
+        "今天我们召开会议，主要任务是学习贯彻党的二十大精神，部署今年冬训工作，下面讲三点意见\n正文。", encoding="utf-8"
+    )
     assert load(path).title == "讲稿"
 
 
@@ -94,7 +97,7 @@ def test_damaged_utf8_is_rejected_not_mojibake(tmp_path):
 
 def _damaged_but_gb18030_decodable() -> bytes:
     """A seed sentence's UTF-8 bytes with one byte dropped such that strict GB18030 still decodes it."""
-    from ingest.text import sentences
+    from core.grammar import sentences
 
     for sentence in sentences(SEED.read_text(encoding="utf-8")):
         raw = sentence.encode("utf-8")
@@ -143,7 +146,9 @@ def test_markdown_title_and_headings(tmp_path):
     path.write_text(md, encoding="utf-8")
     doc = load(path)
     assert doc.title == "冬训学习计划"
-    found = {doc.text[o : doc.text.index("\n", o) if "\n" in doc.text[o:] else None]: lvl for o, lvl in doc.headings.items()}
+    found = {
+        doc.text[o : doc.text.index("\n", o) if "\n" in doc.text[o:] else None]: lvl for o, lvl in doc.headings.items()
+    }
     assert found == {"# 冬训学习计划": 1, "## 学习内容": 2, "### 学习方式": 3}
 
 

@@ -1,4 +1,5 @@
 """KnowledgeBase: idempotent re-ingest, replacement, removal, pruning, bad files, kill -9, Chroma server."""
+
 from __future__ import annotations
 
 import json
@@ -94,7 +95,7 @@ def test_seed_kb_searchable(seed_kb):
 
 
 def test_reingest_is_idempotent(seed_kb):
-    folder = seed_kb.settings.knowledge_dir
+    folder = seed_kb.settings.store.knowledge_dir
     before_docs = seed_kb.documents()
     before_calls = (seed_kb.embeddings.inner_calls, seed_kb.embeddings.inner_texts)
     before_fp = seed_kb.fingerprint()
@@ -117,7 +118,7 @@ def test_source_id_relative_inside_cwd_absolute_outside(tmp_path, monkeypatch):
 # ------------------------------------------------------------------ mutations (own small KBs)
 def test_changed_file_replaces_chunks(make_kb):
     kb = make_kb()
-    folder = kb.settings.knowledge_dir
+    folder = kb.settings.store.knowledge_dir
     notice = _write(folder / "通知.txt", TREES)
     _write(folder / "读书.txt", BOOKS)
     first = kb.ingest([folder], progress=False)
@@ -139,7 +140,7 @@ def test_changed_file_replaces_chunks(make_kb):
 
 def test_remove_and_prune_leave_nothing_behind(make_kb):
     kb = make_kb()
-    folder = kb.settings.knowledge_dir
+    folder = kb.settings.store.knowledge_dir
     trees = _write(folder / "植树.txt", TREES)
     _write(folder / "读书.txt", BOOKS)
     cleanup = _write(folder / "sub" / "河道.txt", CLEANUP)
@@ -167,7 +168,7 @@ def test_remove_and_prune_leave_nothing_behind(make_kb):
 
 def test_same_name_in_another_folder_survives(make_kb):
     kb = make_kb()
-    folder = kb.settings.knowledge_dir
+    folder = kb.settings.store.knowledge_dir
     a = _write(folder / "a" / "通知.txt", TREES)
     b = _write(folder / "b" / "通知.txt", BOOKS)
     report = kb.ingest([folder], progress=False)
@@ -184,13 +185,17 @@ def test_same_name_in_another_folder_survives(make_kb):
 
 def test_bad_files_reported_others_still_load(make_kb):
     kb = make_kb()
-    folder = kb.settings.knowledge_dir
+    folder = kb.settings.store.knowledge_dir
     _write(folder / "空文件.txt", "")
     (folder / "损坏.docx").write_bytes(os.urandom(2048))
     good = _write(folder / "读书.txt", BOOKS)
     report = kb.ingest([folder, folder / "不存在.txt"], progress=False)
     bad = dict(report.errors)
-    assert set(bad) == {source_id(folder / "空文件.txt"), source_id(folder / "损坏.docx"), source_id(folder / "不存在.txt")}
+    assert set(bad) == {
+        source_id(folder / "空文件.txt"),
+        source_id(folder / "损坏.docx"),
+        source_id(folder / "不存在.txt"),
+    }
     assert "空文件.txt" in bad[source_id(folder / "空文件.txt")]
     assert "损坏.docx" in bad[source_id(folder / "损坏.docx")]
     assert [d["source"] for d in kb.documents()] == [source_id(good)]
@@ -201,7 +206,7 @@ def test_bad_files_reported_others_still_load(make_kb):
 
 def test_embedding_cache_reuses_vectors_of_unchanged_chunks(make_kb):
     kb = make_kb(chunk_size=80)  # small chunks so the file has several
-    folder = kb.settings.knowledge_dir
+    folder = kb.settings.store.knowledge_dir
     path = _write(folder / "两段.txt", TREES + "\n" + BOOKS)
     kb.ingest([folder], progress=False)
     texts_before = kb.embeddings.inner_texts
@@ -218,9 +223,9 @@ def test_embedding_cache_reuses_vectors_of_unchanged_chunks(make_kb):
 _CHECK = r"""
 import json, sys
 from pathlib import Path
-from ingest.settings import Settings
+from core.settings import Settings
 from ingest.store import KnowledgeBase
-kb = KnowledgeBase(Settings(_env_file=None, kb_dir=Path(sys.argv[1])))
+kb = KnowledgeBase(Settings.load(env_file=None, kb_dir=Path(sys.argv[1])))
 got = kb.collection.get(include=["metadatas"])
 man = kb.manifest_collection.get(include=["documents"])
 print(json.dumps({
@@ -239,7 +244,9 @@ def _env() -> dict:
 
 
 def _check(kb_dir: Path) -> dict:
-    out = subprocess.run([PYTHON, "-c", _CHECK, str(kb_dir)], capture_output=True, text=True, env=_env(), cwd=REPO, timeout=120)
+    out = subprocess.run(
+        [PYTHON, "-c", _CHECK, str(kb_dir)], capture_output=True, text=True, env=_env(), cwd=REPO, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -282,7 +289,9 @@ def test_kill_9_midway_then_rerun(tmp_path):
     present = {cid for cid, _, _ in state["chunks"]}
     committed = {cid for ids in state["manifest"].values() for cid in ids}
     assert 1 <= len(state["manifest"]) < KILL_COPIES
-    print(f"after kill: {len(state['manifest'])} documents committed, {len(present - committed)} uncommitted chunks on disk")
+    print(
+        f"after kill: {len(state['manifest'])} documents committed, {len(present - committed)} uncommitted chunks on disk"
+    )
     assert committed <= present, "a committed document lost chunks"
     assert state["dense"] and state["bm25"], "queries fail after the kill"
     assert all(cid in committed for cid, _ in state["dense"] + state["bm25"]), "uncommitted chunk served"
@@ -319,7 +328,8 @@ def chroma_server(tmp_path):
     log = open(tmp_path / "chroma.log", "wb")
     proc = subprocess.Popen(
         [str(chroma), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 60
@@ -343,7 +353,7 @@ def chroma_server(tmp_path):
 
 def test_shared_chroma_server(make_kb, chroma_server, tmp_path):
     writer = make_kb(chroma_host="127.0.0.1", chroma_port=chroma_server, kb_dir=tmp_path / "kb-writer")
-    folder = writer.settings.knowledge_dir
+    folder = writer.settings.store.knowledge_dir
     books = _write(folder / "读书.txt", BOOKS)
     report = writer.ingest([folder], progress=False)
     assert report.added >= 1 and not report.errors

@@ -1,8 +1,10 @@
-"""Text primitives shared by the chunker, BM25, the answerer, the verifier and the evaluation.
+"""The Chinese text grammar shared by the chunker, BM25, the answerer, the outline, the verifier and the evaluation.
 
-One definition each of: normalising a document, splitting Chinese sentences,
-tokenising for BM25, and the punctuation-free form used to compare quotes.
+One definition each of: normalising a document, splitting Chinese sentences, list numbering
+(一、 （一） 1. 一是 第X条), section paths, tokenising for BM25, and the punctuation-free form used to
+compare quotes.
 """
+
 from __future__ import annotations
 
 import logging
@@ -110,3 +112,40 @@ def char_ngrams(text: str, n: int = 2) -> set[str]:
     if len(c) < n:
         return {c} if c else set()
     return {c[i : i + n] for i in range(len(c) - n + 1)}
+
+
+# ---------------------------------------------------------------- section paths
+SECTION_SEP = " > "
+
+
+def section_parts(path: str) -> list[str]:
+    """The headings of a section path, outermost first ([] for the preamble's "")."""
+    return path.split(SECTION_SEP) if path else []
+
+
+def section_path(parts: list[str]) -> str:
+    """A section path from its headings."""
+    return SECTION_SEP.join(parts)
+
+
+# ---------------------------------------------------------------- list numbering
+# Chinese numerals as they appear in list numbering and article labels.
+CN_NUMERALS = "一二三四五六七八九十百零〇两"
+# (kind, pattern) tried in order on the line with leading whitespace removed.
+NUMBERING: list[tuple[str, re.Pattern[str]]] = [
+    ("chapter", re.compile(rf"^第[{CN_NUMERALS}\d]+章")),
+    ("jie", re.compile(rf"^第[{CN_NUMERALS}\d]+节")),
+    ("article", re.compile(rf"^第[{CN_NUMERALS}\d]+条")),
+    ("cn", re.compile(rf"^[{CN_NUMERALS}]+、")),
+    ("paren_cn", re.compile(rf"^[（(][{CN_NUMERALS}]+[）)]")),
+    ("paren_num", re.compile(r"^[（(]\d{1,2}[）)]")),
+    # 1. / 1． / 1、 but not 1.5 (decimal) nor a date like 2024.1 (at most two digits).
+    ("num", re.compile(r"^\d{1,2}(?:[.．](?![\d.．])|、)(?=\s*\S)")),
+    ("lead", re.compile(rf"^[{CN_NUMERALS}]+[要是](?=\S)")),
+]
+
+
+def numbering_kind(line: str) -> str:
+    """The numbering a line starts with (第X章/节/条, 一、, （一）, （1）, 1., 一是/一要), or ""."""
+    stripped = line.strip()
+    return next((kind for kind, pattern in NUMBERING if pattern.match(stripped)), "")
