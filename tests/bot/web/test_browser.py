@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import hostile_kb
 
 CHROMIUM = Path("/usr/bin/chromium")
-OUTPUT = Path(__file__).resolve().parents[1] / "output"
+OUTPUT = Path(__file__).resolve().parents[2] / "output"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -28,9 +28,12 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1366, "height": 900}
 ANSWER_TIMEOUT_MS = 60_000
 QUESTION = "去年开展了多少场理论宣讲活动？"
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="/usr/bin/chromium is absent (apt-get install -y chromium fonts-wqy-microhei)"
-)
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="/usr/bin/chromium is absent (apt-get install -y chromium fonts-wqy-microhei)"
+    ),
+]
 
 # Records, in page time, when the last bot message first shows answer text and when it is complete
 # (no streaming cursor, no placeholder).
@@ -60,8 +63,8 @@ def free_port() -> int:
 
 
 def launch(settings, kb):
-    from bot.app import build_app
     from bot.pipeline import Assistant
+    from bot.web.layout import build_app
 
     app = build_app(settings, Assistant(settings, kb=kb))
     port = free_port()

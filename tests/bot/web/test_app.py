@@ -14,23 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import (
-    BAD_TOKEN,
-    NO_TOKEN_NOTE,
-    UPLOADS_DIR,
-    build_app,
-    render_answer,
-    render_text,
-    safe_filename,
-    supporting_spans,
-    unique_target,
-)
 from bot.pipeline import Assistant
 from bot.rewrite import rewrite
+from bot.web.handlers import EXPORT_KEEP_SECONDS, EXPORT_ROOT
+from bot.web.layout import build_app
+from bot.web.messages import BAD_TOKEN, NO_TOKEN_NOTE
+from ingest.admin import UPLOADS_DIR
 from tests.conftest import hostile_kb
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
+
+pytestmark = pytest.mark.integration
 
 TOKEN = "correct-horse-battery-staple"
 NEW_DOC = "村级冬训补充通知\n今年冬训增加“红色读书角”活动，每个网格设立一处读书角，由网格员负责日常管理。\n"
@@ -207,7 +202,7 @@ def test_concurrent_conversations_do_not_mix(seed_app):
         t.join(timeout=300)
     assert not errors, errors
     assert len(results) == len(firsts)
-    for i, (chat1, chat2, sources2) in results.items():
+    for i, (_chat1, chat2, _sources2) in results.items():
         users = [message_text(m) for m in chat2 if m["role"] == "user"]
         assert users == [firsts[i], follow], users  # this conversation's turns only
         second = bot_messages(chat2)[-1]
@@ -333,7 +328,7 @@ def test_upload_checks_size_and_type_server_side(admin_app, tmp_path):
     big.write_text("冬训" * (settings.web.max_upload_mb * 1024 * 1024), encoding="utf-8")
     exe = tmp_path / "tool.exe"
     exe.write_bytes(b"MZ\x00\x00")
-    status, _, _ = app.handlers.admin_upload(TOKEN, [str(big), str(exe)], progress=lambda *a, **k: None)
+    status, _, _ = app.admin.upload(TOKEN, [str(big), str(exe)], progress=lambda *a, **k: None)
     assert "文件过大" in status and "不支持该文件类型" in status
     assert kb.documents() == before
 
@@ -359,66 +354,9 @@ def test_hostile_document_text_is_escaped(admin_app, question):
     assert 'id="src-0-1"' in sources
 
 
-# ---------------------------------------------------------------------- pure helpers
-@pytest.mark.parametrize(
-    "raw, expected",
-    [
-        ("../../etc/passwd.txt", "passwd.txt"),
-        ("..\\..\\windows\\win.ini.md", "win.ini.md"),
-        (".hidden.txt", "hidden.txt"),
-        ("a\x00b\u202e.TXT", "ab.txt"),
-        ("冬训 方案 (1).docx", "冬训_方案_(1).docx"),
-        ("<script>.html", "script.html"),
-        ("....txt", "upload.txt"),
-    ],
-)
-def test_safe_filename(raw, expected):
-    assert safe_filename(raw) == expected
-
-
-def test_unique_target_never_overwrites_a_different_file(tmp_path):
-    (tmp_path / "a.txt").write_text("one", encoding="utf-8")
-    import hashlib
-
-    same = hashlib.sha256(b"one").hexdigest()
-    other = hashlib.sha256(b"two").hexdigest()
-    assert unique_target(tmp_path, "a.txt", same) == tmp_path / "a.txt"
-    assert unique_target(tmp_path, "a.txt", other) == tmp_path / "a-1.txt"
-
-
-def test_unsupported_sentence_and_refusal_rendering():
-    result = {
-        "question": "q",
-        "rewritten_question": "q",
-        "refused": False,
-        "answer": "开展活动215场[1]。吸引3万人次观看[1]。",
-        "unsupported": ["吸引3万人次观看。"],
-        "citations": [],
-    }
-    html_out = render_answer(result, 0)
-    assert '<span class="unsupported"' in html_out and "（未找到依据）" in html_out
-    assert html_out.index("unsupported") > html_out.index("215场")
-    assert "<del>开展活动" not in html_out
-    refused = render_answer(
-        {**result, "refused": True, "answer": "资料中没有找到能回答这个问题的内容。", "unsupported": []}, 0
-    )
-    assert 'class="refusal"' in refused and "未找到依据" in refused
-    assert render_text("<b>x</b>[2]", [], "p") == '&lt;b&gt;x&lt;/b&gt;<a class="cite" href="#p-2">[2]</a>'
-
-
-def test_supporting_spans_highlight_only_verbatim_sentences():
-    chunk = "我们深化品牌项目，开展各类理论宣讲活动215场，吸引2.6万人次在线观看。其他内容。"
-    answer = "……开展各类理论宣讲活动215场，吸引2.6万人次在线观看[1]。编造的句子[1]。"
-    spans = supporting_spans(answer, 1, chunk)
-    assert [chunk[s:e] for s, e in spans] == ["开展各类理论宣讲活动215场，吸引2.6万人次在线观看。"]
-    assert supporting_spans(answer, 2, chunk) == []
-
-
 def test_old_export_folders_are_removed(admin_app):
     import os
     import time
-
-    from bot.app import EXPORT_KEEP_SECONDS, EXPORT_ROOT
 
     _, _, _, app = admin_app
     stale = EXPORT_ROOT / "stale-export-for-test"

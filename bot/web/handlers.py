@@ -1,0 +1,225 @@
+"""The functions behind the 问答 and 宣讲提纲 tabs: ask (streaming), new chat, feedback, outline and export.
+
+Each handler catches its own errors and answers in Chinese; what it shows is built by `render`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import gradio as gr
+
+from bot.export import outline_docx, outline_markdown
+from bot.pipeline import Assistant, QuestionError
+from bot.web import messages
+from bot.web.render import (
+    Turn,
+    render_answer,
+    render_chat,
+    render_notice,
+    render_outline_sources,
+    render_partial,
+    render_sources,
+    render_thinking,
+)
+from core.settings import Settings
+from ingest.admin import MAX_NAME_CHARS, safe_filename
+
+log = logging.getLogger(__name__)
+
+STREAM_INTERVAL = 0.05  # seconds between streamed UI updates (tokens arrive faster than a page can draw)
+EXPORT_ROOT = Path(tempfile.gettempdir()) / "dongxun-exports"
+EXPORT_KEEP_SECONDS = 24 * 3600  # a downloaded outline is fetched at once; older export folders are removed
+
+Chat = list[dict[str, str]]
+Update = dict[str, Any]  # what gr.update() returns
+# chatbot, sources panel, question box, send button, the session's turns
+AskOutput = tuple[Chat, str, Update, Update, list[Turn]]
+# chatbot, sources panel, question box, the session's turns, feedback status
+NewChatOutput = tuple[Chat, str, str, list[Turn], str]
+# editor text, outline sources panel, status line, the outline result kept for export
+OutlineOutput = tuple[str, str, str, Optional[dict[str, Any]]]
+Rating = Literal["up", "down"]
+
+
+def drop_old_exports() -> None:
+    """Remove export folders older than EXPORT_KEEP_SECONDS so exports do not pile up."""
+    cutoff = time.time() - EXPORT_KEEP_SECONDS
+    for folder in EXPORT_ROOT.glob("*"):
+        try:
+            if folder.is_dir() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue  # another request removed it first
+
+
+def export_path(text: str, suffix: str) -> Path:
+    """A fresh path for an exported outline, named after its first line, in its own folder under EXPORT_ROOT."""
+    first = next((ln.lstrip("# ").strip() for ln in (text or "").splitlines() if ln.strip()), "")
+    fallback = messages.OUTLINE_DEFAULT_NAME + suffix
+    name = safe_filename((first or messages.OUTLINE_DEFAULT_NAME)[:MAX_NAME_CHARS] + suffix) or fallback
+    drop_old_exports()
+    folder = EXPORT_ROOT / uuid.uuid4().hex
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
+
+
+def notice_turn(question: Optional[str], message: str) -> Turn:
+    """A turn that shows a notice instead of an answer."""
+    return {
+        "question": (question or "").strip(),
+        "answer": "",
+        "result": {},
+        "error": True,
+        "html": render_notice(message),
+    }
+
+
+class Handlers:
+    """Chat, feedback, outline and export over one Assistant."""
+
+    def __init__(self, settings: Settings, assistant: Assistant):
+        self.settings = settings
+        self.assistant = assistant
+        self._feedback_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ chat
+    def ask(self, question: Optional[str], turns: Optional[list[Turn]]) -> Iterator[AskOutput]:
+        """Answer a question in this session's conversation, streaming the growing answer."""
+        turns = list(turns or [])
+        history = [{"question": t["question"], "answer": t["answer"]} for t in turns if not t.get("error")]
+        question = question or ""
+        busy: tuple[Update, Update] = (gr.update(value="", interactive=False), gr.update(interactive=False))
+        idle: tuple[Update, Update] = (gr.update(value="", interactive=True), gr.update(interactive=True))
+        turn = len(turns)
+        pending: Turn = {
+            "question": question.strip(),
+            "answer": "",
+            "html": render_thinking(),
+            "error": True,
+            "result": {},
+        }
+        try:
+            stream = self.assistant.ask_stream(question, history)
+            yield (render_chat(turns + [pending]), render_sources(turns), *busy, turns)
+            text, last = "", 0.0
+            result = None
+            for event in stream:
+                if event["type"] == "token":
+                    text += event["text"]
+                    now = time.monotonic()
+                    if now - last >= STREAM_INTERVAL:
+                        last = now
+                        pending["html"] = render_partial(text, turn)
+                        yield (render_chat(turns + [pending]), render_sources(turns), *busy, turns)
+                elif event["type"] == "final":
+                    result = event["result"]
+            if result is None:
+                raise RuntimeError("the answer stream ended without a final event")
+            turns.append(
+                {
+                    "question": result["question"],
+                    "answer": result["answer"],
+                    "result": result,
+                    "html": render_answer(result, turn),
+                    "error": False,
+                }
+            )
+        except QuestionError as e:
+            turns.append(notice_turn(question, str(e)))
+        except Exception:
+            log.exception("answering failed")
+            turns.append(notice_turn(question, messages.ERROR_MESSAGE))
+        yield (render_chat(turns), render_sources(turns), *idle, turns)
+
+    @staticmethod
+    def new_chat() -> NewChatOutput:
+        """Start a new conversation (forget this session's turns)."""
+        return [], render_sources([]), "", [], ""
+
+    # ------------------------------------------------------------------ feedback
+    def feedback(self, rating: Rating, comment: Optional[str], turns: Optional[list[Turn]]) -> tuple[str, str]:
+        """Append one JSON line about the latest answer: time, question, answer, citations, rating, comment."""
+        answered = [t for t in turns or [] if not t.get("error")]
+        if not answered:
+            return messages.FEEDBACK_ASK_FIRST, comment or ""
+        t = answered[-1]
+        record = {
+            "time": datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
+            "question": t["question"],
+            "answer": t["answer"],
+            "citations": [
+                {"n": c.get("n"), "source": c.get("source"), "section": c.get("section")}
+                for c in t["result"].get("citations", [])
+            ],
+            "rating": rating,
+            "comment": (comment or "").strip(),
+        }
+        try:
+            path = Path(self.settings.web.feedback_log)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with self._feedback_lock, open(path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        except OSError:
+            log.exception("writing feedback to %s failed", self.settings.web.feedback_log)
+            return messages.FEEDBACK_FAILED, comment or ""
+        return (messages.FEEDBACK_THANKS_UP if rating == "up" else messages.FEEDBACK_THANKS_DOWN), ""
+
+    def feedback_up(self, comment: Optional[str], turns: Optional[list[Turn]]) -> tuple[str, str]:
+        """👍 for the latest answer, with an optional comment."""
+        return self.feedback("up", comment, turns)
+
+    def feedback_down(self, comment: Optional[str], turns: Optional[list[Turn]]) -> tuple[str, str]:
+        """👎 for the latest answer, with an optional comment."""
+        return self.feedback("down", comment, turns)
+
+    # ------------------------------------------------------------------ outline
+    def outline(self, topic: Optional[str]) -> OutlineOutput:
+        """Draft a 宣讲提纲 on a topic: editable markdown, its sources, a status line."""
+        try:
+            result = self.assistant.outline(topic or "")
+        except QuestionError as e:
+            return "", render_outline_sources(None), f"⚠️ {e}", None
+        except Exception:
+            log.exception("outline failed")
+            return "", render_outline_sources(None), f"⚠️ {messages.ERROR_MESSAGE}", None
+        if result.get("refused"):
+            return "", render_outline_sources(None), f"⚠️ {messages.OUTLINE_REFUSED}", None
+        status = messages.OUTLINE_READY.format(count=len(result["citations"]))
+        if result.get("unsupported"):
+            status += messages.OUTLINE_UNSUPPORTED.format(count=len(result["unsupported"]))
+        return result["answer"], render_outline_sources(result), status, result
+
+    # ------------------------------------------------------------------ export
+    def export_docx(self, text: Optional[str], result: Optional[dict[str, Any]]) -> Optional[str]:
+        """The edited outline as a Word file (title, point headings, bullets, 资料来源)."""
+        text = text or ""
+        if not text.strip():
+            gr.Warning(messages.EXPORT_EMPTY)
+            return None
+        try:
+            return str(outline_docx(text, (result or {}).get("citations", []), export_path(text, ".docx")))
+        except Exception:
+            log.exception("docx export failed")
+            gr.Warning(messages.EXPORT_DOCX_FAILED)
+            return None
+
+    def export_md(self, text: Optional[str], result: Optional[dict[str, Any]]) -> Optional[str]:
+        """The edited outline as a Markdown file with 资料来源 appended."""
+        text = text or ""
+        if not text.strip():
+            gr.Warning(messages.EXPORT_EMPTY)
+            return None
+        path = export_path(text, ".md")
+        path.write_text(outline_markdown(text, (result or {}).get("citations", [])), encoding="utf-8")
+        return str(path)
