@@ -19,7 +19,7 @@ from langchain_core.documents import Document
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
-from bot.answer import REFUSAL
+from bot.answering.drafts import REFUSAL
 from bot.rewrite import rewrite as rule_rewrite
 from core.settings import Settings
 

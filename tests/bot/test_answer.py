@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.answer import INJECTION_REFUSAL, REFUSAL, REFUSAL_ABOUT, RELATED_LABEL, cite
+from bot.answering.drafts import INJECTION_REFUSAL, REFUSAL, REFUSAL_ABOUT, RELATED_LABEL, cite
 from bot.pipeline import Assistant, QuestionError
 from ingest.loaders import load
 

@@ -1,20 +1,18 @@
 """What a question asks for, and how a sentence's evidence is scored (bot/evidence.py)."""
 
-from bot.evidence import (
+from bot.answering.corpus_stats import CorpusStats
+from bot.answering.evidence import other_year, satisfies, term_coverage
+from bot.answering.question import (
     LIST,
     MONEY,
     NAME,
     NUMBER,
     WHEN,
-    CorpusStats,
     analyse,
     is_injection,
     list_noun,
     ordinal,
-    other_year,
     question_type,
-    satisfies,
-    term_coverage,
 )
 
 STATS = CorpusStats.from_texts(

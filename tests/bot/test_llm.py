@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from langchain_core.documents import Document
 
-from bot.answer import REFUSAL
+from bot.answering.drafts import REFUSAL
 from bot.llm import LLM, LLMError, clean_rewrite, format_sources
 from bot.pipeline import Assistant
 from bot.rewrite import rewrite as rule_rewrite

@@ -7,7 +7,8 @@ import pytest
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
-from bot.retriever import HybridRetriever, load_reranker
+from bot.retrieval.hybrid import HybridRetriever
+from bot.retrieval.rerank import load_cross_encoder
 from ingest.fusion import reciprocal_rank_fusion
 
 COUNT_Q = "去年开展了多少场理论宣讲活动？"
@@ -48,7 +49,7 @@ def test_rrf_empty():
 # ---------------------------------------------------------------------- over the seed
 @pytest.fixture(scope="module")
 def retriever(seed_kb):
-    return HybridRetriever(kb=seed_kb, settings=seed_kb.settings)
+    return HybridRetriever.from_settings(seed_kb, seed_kb.settings)
 
 
 def test_is_a_langchain_retriever(retriever, seed_kb):
@@ -63,12 +64,12 @@ def test_is_a_langchain_retriever(retriever, seed_kb):
 
 
 def test_load_reranker_off_by_default(seed_kb):
-    assert load_reranker(seed_kb.settings) is None
+    assert load_cross_encoder(seed_kb.settings.retrieval.reranker_model_path) is None
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
 def test_modes(seed_kb, mode):
-    r = HybridRetriever(kb=seed_kb, settings=seed_kb.settings, mode=mode)
+    r = HybridRetriever.from_settings(seed_kb, seed_kb.settings.replace(retriever=mode))
     hits = r.search(COUNT_Q)
     k = seed_kb.settings.retrieval.retrieval_k
     assert k <= len(hits) <= k + 2
@@ -86,7 +87,7 @@ def test_modes(seed_kb, mode):
 def test_modes_agree_on_a_verbatim_question(seed_kb):
     q = "党组织书记要牵头开展冬训，带头讲好第一课"
     tops = {
-        m: HybridRetriever(kb=seed_kb, settings=seed_kb.settings, mode=m).search(q)[0][0].metadata["id"]
+        m: HybridRetriever.from_settings(seed_kb, seed_kb.settings.replace(retriever=m)).search(q)[0][0].metadata["id"]
         for m in ("hybrid", "dense", "bm25")
     }
     assert len(set(tops.values())) == 1, tops
@@ -117,7 +118,7 @@ def test_neighbour_after_a_hit_that_announces_a_list(make_kb):
     chunks = sorted(kb.chunks(), key=lambda d: d.metadata["chunk_index"])
     assert chunks[0].page_content.endswith("如下：") and chunks[1].page_content.startswith("学习党章党规")
 
-    r = HybridRetriever(kb=kb, settings=kb.settings)
+    r = HybridRetriever.from_settings(kb, kb.settings)
     # The best sentence (冬训…持续到来年二月) sits mid-chunk; only the closing "：" calls for the next chunk.
     hits = r.search("冬训持续到什么时候？")
     assert [d.metadata["chunk_index"] for d, _ in hits] == [0, 1]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from langchain_core.documents import Document
 
-from bot.answer import INJECTION_REFUSAL, REFUSAL, RELATED_LABEL
+from bot.answering.drafts import INJECTION_REFUSAL, REFUSAL, RELATED_LABEL
 from bot.verify import verify
 
 COUNT = "开展各类理论宣讲活动215场，吸引2.6万人次在线观看。"
