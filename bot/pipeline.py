@@ -114,7 +114,7 @@ class Assistant:
             min_related=a.min_related,
         )
         if llm is None and settings.answering.mode == "llm":
-            from bot.llm import LLM
+            from bot.llm.client import LLM
 
             llm = LLM(settings)
         self.llm = llm

@@ -11,7 +11,10 @@ import pytest
 from langchain_core.documents import Document
 
 from bot.answering.drafts import REFUSAL
-from bot.llm import LLM, LLMError, clean_rewrite, format_sources
+from bot.llm.client import LLM
+from bot.llm.errors import LLMError
+from bot.llm.prompts import format_sources
+from bot.llm.replies import clean_rewrite
 from bot.pipeline import Assistant
 from bot.rewrite import rewrite as rule_rewrite
 from core.grammar import split_sentences
