@@ -521,7 +521,7 @@ def thresholds_from(
     for k in GATE_MIN:
         if m.get(k) is not None:
             mins[k] = EXACT_MIN.get(k, floor3(m[k] - margin))
-    maxs = {"errors": 0}
+    maxs: dict[str, float] = {"errors": 0}
     if m.get("false_refusal_rate") is not None:
         maxs["false_refusal_rate"] = ceil3(m["false_refusal_rate"] + margin)
     if m.get("answer_len_median") is not None:

@@ -107,6 +107,11 @@ def source_index(sources: list[Document], doc: Document) -> int:
     return len(sources) - 1
 
 
+def _renumber(text: str, remap: dict[int, int]) -> str:
+    """text with each [n] replaced by [remap[n]] (markers without a new number kept)."""
+    return CITE.sub(lambda m: f"[{remap.get(int(m.group(1)), m.group(1))}]", text)
+
+
 def merge_drafts(drafts: list[Draft]) -> Draft:
     """One answer from the answers to the parts of a compound question, markers renumbered
     over the union of their sources. Refused only when every part is refused."""
@@ -121,7 +126,7 @@ def merge_drafts(drafts: list[Draft]) -> Draft:
             texts.append(d.text.split(RELATED_LABEL)[0])
             continue
         remap = {i + 1: source_index(sources, doc) + 1 for i, doc in enumerate(d.sources)}
-        text = CITE.sub(lambda m, remap=remap: f"[{remap.get(int(m.group(1)), m.group(1))}]", d.text)
+        text = _renumber(d.text, remap)
         # Two parts may find the same sentence; say it once.
         said = compact("".join(texts))
         texts.append("".join(x for x in re.findall(r"[^。！？]+[。！？]", text) if compact(x) not in said))

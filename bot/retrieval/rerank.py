@@ -34,7 +34,7 @@ class EvidenceReranker:
     """Weight of the dense cosine, scaled to 0..1 over the candidates."""
     fusion_prior: float = 1.0
     """Weight of the fused score relative to the best one."""
-    cross_encoder: Optional[Any] = None
+    cross_encoder: Any = None
     """A sentence-transformers CrossEncoder, or None."""
     cross_encoder_share: float = 0.5
     """Share of the cross-encoder score in the re-rank score when one is set."""
