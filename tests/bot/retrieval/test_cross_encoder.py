@@ -1,6 +1,6 @@
 """Cross-encoder reranking with a tiny but real CrossEncoder built offline (random weights, a
-character vocabulary from the seed): load_reranker loads it from Settings, and HybridRetriever
-mixes its scores into the ranking of the same candidates."""
+character vocabulary from the seed): load_cross_encoder loads it from the configured path, and
+HybridRetriever's reranker mixes its scores into the ranking of the same candidates."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from bot.answering.question import analyse
 from bot.retrieval.hybrid import HybridRetriever
 from bot.retrieval.rerank import load_cross_encoder
 from core.settings import Settings
+
+pytestmark = pytest.mark.integration
 
 QUESTION = "去年开展了多少场理论宣讲活动？"
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
