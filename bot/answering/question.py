@@ -230,7 +230,7 @@ class Query:
 
     text: str
     kind: str
-    terms: list[str]  # content terms, longest-first, no duplicates
+    terms: list[str]  # content terms, shortest first (ties in question order), no duplicates
     weights: dict[str, float]  # term -> IDF weight
     bigrams: set[str]
     numbers: list[str] = field(
@@ -249,8 +249,10 @@ class Query:
 def analyse(question: str, stats: CorpusStats) -> Query:
     """Split a question into weighted content terms and its question type."""
     tokens = tokenize(question)
-    # Search-mode jieba yields both 理论宣讲 and 理论/宣讲; keep the longest forms and drop parts they contain.
-    uniq = sorted(set(tokens), key=len)
+    # Search-mode jieba yields both 领导小组 and 领导/小组: drop a compound of shorter terms and a lone
+    # character inside a longer one. Shortest first; terms of one length in the order the question says
+    # them, so the weights (and the topic a refusal names) are the same on every run.
+    uniq = sorted(dict.fromkeys(tokens), key=len)
     terms: list[str] = []
     for tok in uniq:
         if len(tok) == 1 and not re.match(r"[\dA-Za-z]", tok) and any(tok in t for t in uniq if len(t) > 1):

@@ -159,3 +159,15 @@ def test_colloquial_table_is_well_formed_data():
     assert len(table) >= 20
     for word, official in table.items():
         assert word and official and all(re.fullmatch(r"[\u4e00-\u9fff]+", w) for w in (word, *official)), word
+
+
+@pytest.mark.parametrize("question", ["明天青溪区的天气怎么样，会下雪吗？", "宣讲员每讲一场能拿多少补贴？"])
+def test_terms_of_one_length_keep_the_question_order(question):
+    """Term order decides the weights' order and so the topic a refusal names: it must not follow string hashing."""
+    q = analyse(question, STUDY_STATS)
+    lengths = [len(t) for t in q.terms]
+    assert lengths == sorted(lengths)
+    for n in set(lengths):
+        same = [t for t in q.terms if len(t) == n]
+        assert same == sorted(same, key=question.index), same
+    assert list(q.weights)[: len(q.terms)] == q.terms
