@@ -1,4 +1,9 @@
-"""Command line: `python -m bot ask|outline|search ...` (the contract the evaluation relies on)."""
+"""Command line: `python -m bot ask|outline|search ...` (the contract the evaluation relies on).
+
+python -m bot ask "问题" [--history 对话.json] [--json]
+python -m bot outline "主题" [--json]
+python -m bot search "查询" [-k 5] [--json]     # dense, BM25, fused and re-ranked results of the bot's retriever
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,18 @@ import sys
 from pathlib import Path
 
 import core.environment  # noqa: F401  # first: offline, no telemetry
+from core.grammar import section_path
 from core.settings import Settings
+
+DEFAULT_SEARCH_K = 5
+SKIPPED_IN = {"dense": "bm25", "bm25": "dense"}  # stage -> the retriever mode that does not run it
+PREVIEW_CHARS = 160  # characters of a passage shown under a citation or a search hit
+SEARCH_STAGES = (  # (Retrieval field, heading) in the order a question passes them
+    ("dense", "向量检索（余弦相似度）"),
+    ("bm25", "关键词检索（BM25）"),
+    ("fused", "融合排序（RRF）"),
+    ("ranked", "证据重排（交给作答的片段）"),
+)
 
 
 def _settings(args) -> Settings:
@@ -33,10 +49,46 @@ def _print_answer(result: dict) -> None:
     if result["citations"]:
         print("\n来源：")
     for c in result["citations"]:
-        where = " > ".join(x for x in (c["source"], c["section"]) if x)
+        where = section_path([x for x in (c["source"], c["section"]) if x])
         page = f"（第{c['page']}页）" if c.get("page") else ""
         print(f"[{c['n']}] {where}{page}")
-        print(f"    {c['text'][:160]}{'……' if len(c['text']) > 160 else ''}")
+        print(f"    {_preview(c['text'])}")
+
+
+def _preview(text: str) -> str:
+    return text[:PREVIEW_CHARS] + ("……" if len(text) > PREVIEW_CHARS else "")
+
+
+def _hit(doc, score: float) -> dict:
+    m = doc.metadata
+    return {
+        "source": m.get("source", ""),
+        "section": m.get("section", ""),
+        "chunk_index": int(m.get("chunk_index", 0)),
+        "score": round(float(score), 4),
+        "text": doc.page_content,
+    }
+
+
+def _search(retriever, question: str, k: int) -> dict:
+    """Each stage's top k hits for a question, as the bot's retriever ranks them."""
+    stages = retriever.retrieve(question, k=k)
+    out: dict = {"question": question, "retriever": retriever.mode}
+    for name, _ in SEARCH_STAGES:
+        hits = getattr(stages, name)
+        out[name] = [_hit(d, s) for d, s in (hits if name == "ranked" else hits[:k])]
+    return out
+
+
+def _print_search(result: dict) -> None:
+    for name, heading in SEARCH_STAGES:
+        print(f"【{heading}】")
+        if not result[name]:
+            print("  （未使用）" if SKIPPED_IN.get(name) == result["retriever"] else "  （没有结果）")
+        for rank, h in enumerate(result[name], 1):
+            where = section_path([x for x in (h["source"], h["section"]) if x])
+            print(f"  {rank}. {h['score']:.4f}  {where}（第{h['chunk_index'] + 1}段）")
+            print(f"     {_preview(' '.join(h['text'].split()))}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,25 +106,22 @@ def main(argv: list[str] | None = None) -> int:
         if name == "ask":
             p.add_argument("--history", help='对话历史 JSON 文件：[{"question": ..., "answer": ...}]')
         if name == "search":
-            p.add_argument("-k", type=int, default=5, help="显示条数")
+            p.add_argument("-k", type=int, default=DEFAULT_SEARCH_K, help=f"每一路显示条数（默认 {DEFAULT_SEARCH_K}）")
     args = parser.parse_args(argv)
     settings = _settings(args)
 
-    from bot.pipeline import Assistant, QuestionError
+    from bot.pipeline import Assistant, QuestionError, check_question
     from ingest.store import KnowledgeBase
 
     kb = KnowledgeBase(settings)
     if not kb.documents():
         print(f"知识库为空（{settings.store.kb_dir}）。请先运行：python -m ingest", file=sys.stderr)
         return 2
-    if args.cmd == "search":
-        from ingest.__main__ import print_search
-
-        print_search(kb, args.text, args.k, settings)
-        return 0
     assistant = Assistant(settings, kb=kb)
     try:
-        if args.cmd == "ask":
+        if args.cmd == "search":
+            result = _search(assistant.retriever, check_question(args.text, settings), max(1, args.k))
+        elif args.cmd == "ask":
             history = json.loads(Path(args.history).read_text(encoding="utf-8")) if args.history else []
             result = assistant.ask(args.text, history)
         else:
@@ -82,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
+    elif args.cmd == "search":
+        _print_search(result)
     else:
         _print_answer(result)
     return 0

@@ -12,13 +12,13 @@ With --concurrency C the questions are asked from C threads at once, as the web 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import time
 from pathlib import Path
 from typing import Optional
 
 from core.settings import Settings
+from eval.metrics import percentile  # the evaluation's latency percentiles, so both report the same numbers
 
 DEFAULT_KB = Path("var/bench_kb")
 DEFAULT_N = 30
@@ -62,13 +62,9 @@ QUESTIONS: list[tuple[str, str, list[dict]]] = [
 ]
 
 
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile (p in 0..100) of values; 0.0 for none."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, math.ceil(p / 100 * len(ordered)))
-    return ordered[rank - 1]
+def _ms(values: list[float], p: float) -> float:
+    """The p-th percentile of some timings (0.0 for none)."""
+    return percentile(values, p) or 0.0
 
 
 def prepare_kb(kb_dir: Path, knowledge: Path, settings: Optional[Settings] = None):
@@ -107,7 +103,7 @@ def table(results: list[tuple[str, dict]]) -> str:
         values = [r["timings_ms"][stage] for _, r in results if stage in r["timings_ms"]]
         lines.append(
             f"{stage:<10}"
-            + "".join(f"{percentile(values, p):>10.1f}" for p in PERCENTILES)
+            + "".join(f"{_ms(values, p):>10.1f}" for p in PERCENTILES)
             + f"{max(values):>10.1f}{len(values):>6}"
         )
     return "\n".join(lines)
@@ -123,8 +119,8 @@ def by_kind(results: list[tuple[str, dict]]) -> str:
         totals = [r["timings_ms"]["total"] for r in rs]
         refused = sum(1 for r in rs if r["refused"])
         lines.append(
-            f"{kind:<11} n={len(rs):<3} total p50 {percentile(totals, 50):7.1f} ms  "
-            f"p95 {percentile(totals, 95):7.1f} ms  refused {refused}/{len(rs)}"
+            f"{kind:<11} n={len(rs):<3} total p50 {_ms(totals, 50):7.1f} ms  "
+            f"p95 {_ms(totals, 95):7.1f} ms  refused {refused}/{len(rs)}"
         )
     return "\n".join(lines)
 

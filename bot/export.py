@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from bot.verify import CITE
+from core.grammar import section_path
 
 SOURCES_HEADING = "资料来源"
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -37,7 +38,7 @@ def source_lines(text: str, citations: list[dict]) -> list[str]:
     chosen = [c for c in citations or [] if c.get("n") in used] or list(citations or [])
     lines = []
     for c in sorted(chosen, key=lambda c: c.get("n", 0)):
-        where = " > ".join(x for x in (Path(str(c.get("source", ""))).name, c.get("section", "")) if x)
+        where = section_path([x for x in (Path(str(c.get("source", ""))).name, c.get("section", "")) if x])
         page = f"（第{c['page']}页）" if c.get("page") else ""
         lines.append(f"[{c.get('n')}] {where}{page}")
     return lines

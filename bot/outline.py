@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 
 from langchain_core.documents import Document
 
-from bot.answer import _trim, cite
-from bot.evidence import Query, is_heading, sentence_score, term_coverage
-from core.grammar import compact, split_sentences
-
-Scored = tuple[Document, float]
+from bot.answering.drafts import cite, clause_window
+from bot.answering.evidence import is_heading, sentence_score, term_coverage
+from bot.answering.numbering import strip_numbering
+from bot.answering.question import Query
+from core.grammar import compact, int_to_cn, section_parts, split_sentences
+from ingest.fusion import Scored
 
 MIN_POINTS = 3
 MAX_POINTS = 6
@@ -39,28 +40,18 @@ class Outline:
     def markdown(self) -> str:
         lines = [f"# {self.title}", ""]
         for i, p in enumerate(self.points, 1):
-            lines.append(f"## {_CN[i]}、{p.title}")
+            lines.append(f"## {int_to_cn(i)}、{p.title}")
             lines += [f"- {s}" for s in p.subpoints]
             lines.append("")
         return "\n".join(lines).rstrip() + "\n"
 
 
-_CN = "零一二三四五六七八九十"
-
-
-# Numbering in front of a heading: "## ", "第三条 ", "一、", "（二）", "1．", "一要".
-NUMBERING = re.compile(
-    r"^(#+\s*)?(第[一二三四五六七八九十百\d]+[章节条]\s*)?"
-    r"([一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十\d]+[）)]|\d+[.．、]|[一二三四五六七八九十]+[要是])?\s*"
-)
-
-
 def _point_title(doc: Document, lead: str) -> str:
     """The passage's own section heading, else its lead clause, without its numbering."""
-    section = doc.metadata.get("section", "")
-    title = section.split(" > ")[-1] if section else ""
+    headings = section_parts(doc.metadata.get("section", ""))
+    title = headings[-1] if headings else ""
     # A heading is one clause of a line: cut at the first sentence end, then at a comma within the limit.
-    title = re.split(r"[。；！？;!?]", NUMBERING.sub("", title or lead))[0].rstrip("：:，,")
+    title = re.split(r"[。；！？;!?]", strip_numbering(title or lead))[0].rstrip("：:，,")
     if len(title) > TITLE_CHARS:
         cut = max(title.rfind("，", 0, TITLE_CHARS), title.rfind("、", 0, TITLE_CHARS))
         title = title[:cut] if cut >= MIN_TITLE_CHARS else title[:TITLE_CHARS] + "……"
@@ -69,7 +60,7 @@ def _point_title(doc: Document, lead: str) -> str:
 
 def _repeats(sentence: str, title: str) -> bool:
     """A sub-point that only restates its point's heading."""
-    body, head = compact(NUMBERING.sub("", sentence)), compact(title.rstrip("…"))
+    body, head = compact(strip_numbering(sentence)), compact(title.rstrip("…"))
     return is_heading(sentence) or (bool(head) and body.startswith(head) and len(body) <= len(head) + REPEAT_SLACK)
 
 
@@ -101,7 +92,7 @@ def build_outline(topic: str, query: Query, contexts: list[Scored]) -> Outline:
         used.append(doc)
         subs = []
         for _, s, e in chosen:
-            window, cut, _ = _trim(query, text[s:e])
+            window, cut, _ = clause_window(query, text[s:e])
             subs.append(cite(window, len(used), cut))
         seen_sections.add(key)
         points.append(Point(title, subs))

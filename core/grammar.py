@@ -149,3 +149,38 @@ def numbering_kind(line: str) -> str:
     """The numbering a line starts with (第X章/节/条, 一、, （一）, （1）, 1., 一是/一要), or ""."""
     stripped = line.strip()
     return next((kind for kind, pattern in NUMBERING if pattern.match(stripped)), "")
+
+
+# ---------------------------------------------------------------- numerals
+_CN_DIGIT_VALUES = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_DIGITS = "零一二三四五六七八九"
+
+
+def cn_to_int(numeral: str) -> int:
+    """The value of a numeral below 1000 as list numbering and ordinals write it (三 3, 十二 12, 二十 20,
+    一百零五 105, Arabic 12); 0 when the text is not such a numeral."""
+    if numeral.isdigit():
+        return int(numeral)
+    total, digit = 0, None
+    for ch in numeral:
+        if ch in _CN_DIGIT_VALUES:
+            if digit is not None and digit != 0:
+                return 0  # two digits in a row (一二) is not a numeral
+            digit = _CN_DIGIT_VALUES[ch]
+        elif ch in "十百":
+            unit = 10 if ch == "十" else 100
+            total += (1 if digit is None else digit) * unit
+            digit = None
+        else:
+            return 0
+    return total + (digit or 0)
+
+
+def int_to_cn(n: int) -> str:
+    """n (0–99) as a Chinese numeral, as headings number their points: 3 三, 10 十, 12 十二, 20 二十."""
+    if not 0 <= n < 100:
+        raise ValueError(f"{n} is outside 0–99")
+    tens, ones = divmod(n, 10)
+    if tens == 0:
+        return _CN_DIGITS[ones]
+    return ("" if tens == 1 else _CN_DIGITS[tens]) + "十" + (_CN_DIGITS[ones] if ones else "")

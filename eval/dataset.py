@@ -1,6 +1,7 @@
 """Load and validate the evaluation dataset (``eval/dataset.jsonl``).
 
-One JSON object per line with exactly the keys of :class:`Item`. Validation covers the
+One JSON object per line with the keys of :class:`Item`; ``split`` may be left out (a user's own
+question set needs none of the project's bookkeeping) and then counts as ``test``. Validation covers the
 structure of every item and checks that every evidence quote really occurs in the named
 source file (found by file name under the knowledge folders, read through
 ``ingest.loaders.load`` so GBK/docx/pdf sources are compared on the text the system sees).
@@ -23,7 +24,9 @@ from core.grammar import compact, normalise
 
 ITEM_TYPES = frozenset({"fact", "list", "paraphrase", "table", "cross", "multiturn", "outline", "unanswerable"})
 SPLITS = frozenset({"dev", "test"})
-REQUIRED_KEYS = ("id", "type", "question", "answer", "answerable", "evidence", "history", "split")
+REQUIRED_KEYS = ("id", "type", "question", "answer", "answerable", "evidence", "history")
+DEFAULT_SPLIT = "test"  # an item without a split is held out: it tunes nothing
+OPTIONAL_KEYS = {"split": DEFAULT_SPLIT}
 # Types whose reference answer is empty: nothing to say (unanswerable) or free-form talking points (outline).
 EMPTY_ANSWER_TYPES = frozenset({"unanswerable", "outline"})
 MIN_OUTLINE_QUOTES = 3
@@ -99,7 +102,7 @@ def parse_item(obj: object, where: str = "?") -> Item:
     missing = [k for k in REQUIRED_KEYS if k not in obj]
     if missing:
         raise DatasetError(f"item {item_id}: missing key(s) {', '.join(missing)}")
-    extra = sorted(set(obj) - set(REQUIRED_KEYS))
+    extra = sorted(set(obj) - set(REQUIRED_KEYS) - set(OPTIONAL_KEYS))
     if extra:
         raise DatasetError(f"item {item_id}: unknown key(s) {', '.join(extra)}")
     _require_str(obj, "id", item_id)
@@ -112,7 +115,7 @@ def parse_item(obj: object, where: str = "?") -> Item:
     answerable = obj["answerable"]
     if not isinstance(answerable, bool):
         raise DatasetError(f"item {item_id}: 'answerable' must be true or false, got {answerable!r}")
-    split = _require_str(obj, "split", item_id)
+    split = _require_str({**OPTIONAL_KEYS, **obj}, "split", item_id)
     if split not in SPLITS:
         raise DatasetError(f"item {item_id}: split '{split}' is not one of {', '.join(sorted(SPLITS))}")
 

@@ -105,7 +105,7 @@ def retrieval_scores(evidence: Sequence[dict], contexts: Sequence[dict]) -> dict
     """Evidence ranks and hit@k / reciprocal rank for one item ("all quotes" and "any quote" variants)."""
     ranks = [quote_rank(ev["source"], ev["quote"], contexts) for ev in evidence]
     found = [r for r in ranks if r is not None]
-    rank_all = max(ranks) if ranks and len(found) == len(ranks) else None
+    rank_all = max(found) if ranks and len(found) == len(ranks) else None
     rank_any = min(found) if found else None
     # Headline: the rank of the first context holding an evidence quote ("a quote is found");
     # the stricter "all quotes" variant is kept beside it for cross-document and list items.
@@ -167,7 +167,7 @@ def keyfact_f(recall: float, length: int) -> float:
 
 def marker_numbers(answer: str) -> list[int]:
     """Every citation number in the answer, one per marker entry ([1,2] gives 1 and 2)."""
-    out = []
+    out: list[int] = []
     for m in MARKER.finditer(answer or ""):
         raw = m.group(1) or m.group(2)
         out.extend(int(p) for p in re.split(r"\s*[,，、]\s*", raw) if p.strip().isdigit())

@@ -47,8 +47,20 @@ RECORDED_SETTINGS = (
     "dense_weight",
     "bm25_weight",
     "rerank_candidates",
+    "rerank_sentence_weight",
+    "rerank_passage_weight",
+    "rerank_dense_weight",
+    "rerank_fusion_prior",
     "max_answer_sentences",
     "support_threshold",
+    "judge_top",
+    "name_min_coverage",
+    "min_coverage",
+    "off_topic_dense",
+    "strong_coverage",
+    "weak_coverage",
+    "min_dense",
+    "min_related",
 )
 # Gate: metrics that must stay at or above / at or below their threshold.
 GATE_MIN = (
@@ -326,13 +338,23 @@ def prepare(
     knowledge_dirs: Optional[Sequence[Path]],
     *,
     split: Optional[str],
-    settings: Settings,
+    settings: Optional[Settings] = None,
+    kb_dir: Optional[Path] = None,
+    mode: Optional[str] = None,
+    retriever: Optional[str] = None,
     kb=None,
     progress: bool = True,
     keep_embed_cache: bool = True,
 ):
-    """(items, kb, knowledge folders used): the validated dataset and a KB (the given one; else fresh when
-    knowledge_dirs is given; else the existing one in settings.store.kb_dir)."""
+    """(settings, items, kb, knowledge folders used) for a run: the evaluation's settings (see make_settings;
+    kb_dir defaults to the given KB's folder, else var/eval-kb-<hash> when knowledge_dirs is given), the
+    validated dataset, and a KB (the given one; else fresh when knowledge_dirs is given; else the existing
+    one in kb_dir)."""
+    if kb is not None:
+        kb_dir = Path(kb.settings.store.kb_dir)
+    elif kb_dir is None and knowledge_dirs:
+        kb_dir = default_kb_dir(knowledge_dirs)
+    settings = make_settings(settings, kb_dir=kb_dir, mode=mode, retriever=retriever)
     dirs = [Path(d) for d in (knowledge_dirs or DEFAULT_KNOWLEDGE)]
     items = load_dataset(Path(dataset), dirs, split=split)
     if kb is not None:
@@ -341,7 +363,7 @@ def prepare(
         kb = build_kb(settings, dirs, keep_embed_cache=keep_embed_cache, progress=progress)
     else:
         kb = open_kb(settings)
-    return items, kb, dirs
+    return settings, items, kb, dirs
 
 
 def run(
@@ -366,16 +388,14 @@ def run(
     kb: an already built KnowledgeBase to use as is (then knowledge_dirs only locate the evidence files).
     """
     t0 = time.perf_counter()
-    if kb is not None:
-        kb_dir = Path(kb.settings.store.kb_dir)
-    elif kb_dir is None and knowledge_dirs:
-        kb_dir = default_kb_dir(knowledge_dirs)
-    settings = make_settings(settings, kb_dir=kb_dir, mode=mode, retriever=retriever)
-    items, kb, dirs = prepare(
+    settings, items, kb, dirs = prepare(
         dataset,
         knowledge_dirs,
         split=split,
         settings=settings,
+        kb_dir=kb_dir,
+        mode=mode,
+        retriever=retriever,
         kb=kb,
         progress=progress,
         keep_embed_cache=keep_embed_cache,
@@ -405,16 +425,13 @@ def compare(
     """Ablation: the same items with each retriever over one KB (built once); writes compare.json and,
     for the last retriever (hybrid), the usual outputs with the ablation table in the report."""
     t0 = time.perf_counter()
-    if kb is not None:
-        kb_dir = Path(kb.settings.store.kb_dir)
-    elif kb_dir is None and knowledge_dirs:
-        kb_dir = default_kb_dir(knowledge_dirs)
-    settings = make_settings(settings, kb_dir=kb_dir, mode=mode)
-    items, kb, dirs = prepare(
+    settings, items, kb, dirs = prepare(
         dataset,
         knowledge_dirs,
         split=split,
         settings=settings,
+        kb_dir=kb_dir,
+        mode=mode,
         kb=kb,
         progress=progress,
         keep_embed_cache=keep_embed_cache,
@@ -504,7 +521,7 @@ def thresholds_from(
     for k in GATE_MIN:
         if m.get(k) is not None:
             mins[k] = EXACT_MIN.get(k, floor3(m[k] - margin))
-    maxs = {"errors": 0}
+    maxs: dict[str, float] = {"errors": 0}
     if m.get("false_refusal_rate") is not None:
         maxs["false_refusal_rate"] = ceil3(m["false_refusal_rate"] + margin)
     if m.get("answer_len_median") is not None:

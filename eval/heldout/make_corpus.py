@@ -206,7 +206,7 @@ def write_docx(path: Path) -> None:
             document.add_paragraph(text, style=style)
         else:
             document.add_paragraph(text)
-    document.save(path)
+    document.save(str(path))
 
 
 def write_pdf(path: Path) -> None:

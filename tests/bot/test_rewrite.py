@@ -1,11 +1,13 @@
-"""Follow-up questions rewritten into standalone ones (rules, no LLM), and a two-turn ask end to end."""
+"""Follow-up questions rewritten into standalone ones by rules (no LLM, no store); two-turn asks
+through the whole path are in test_pipeline.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.pipeline import Assistant
-from bot.rewrite import needs_context, rewrite
+from bot.rewrite import needs_context, rewrite, split_question, subject_of, swap_sibling
+
+pytestmark = pytest.mark.unit
 
 
 def turns(*questions: str) -> list[dict]:
@@ -71,45 +73,20 @@ def test_needs_context_cues():
     assert not needs_context("宣讲员管理办法由哪个部门负责解释？")
 
 
-# ---------------------------------------------------------------------- end to end
-@pytest.fixture(scope="module")
-def seed_assistant(seed_kb):
-    return Assistant(seed_kb.settings, kb=seed_kb)
+def test_subject_of_drops_the_asking_phrase():
+    assert subject_of("冬训实施方案分为哪几个阶段？") == "冬训实施方案"
+    assert subject_of("2024年全年开展了多少场理论宣讲？") == "2024年全年开展了理论宣讲"
 
 
-@pytest.fixture(scope="module")
-def dev_assistant(dev_corpus_kb):
-    return Assistant(dev_corpus_kb.settings, kb=dev_corpus_kb)
+def test_swap_sibling_needs_a_shared_ending():
+    assert swap_sibling("青年组呢？", "第三届宣讲大赛机关组有几个一等奖？") == "第三届宣讲大赛青年组有几个一等奖？"
+    assert swap_sibling("青年组呢？", "冬训什么时候开始？") == ""
+    assert swap_sibling("青年组有几个？", "第三届宣讲大赛机关组有几个一等奖？") == ""  # not an elliptical 呢
 
 
-def test_two_turn_ask_cites_the_right_passage(seed_assistant):
-    first = seed_assistant.ask(FLY_COUNT)
-    assert not first["refused"]
-    history = [{"question": FLY_COUNT, "answer": first["answer"]}]
-    second = seed_assistant.ask("除了他们，讲话还提到要发挥哪些宣讲骨干的作用？", history)
-    assert second["question"] == "除了他们，讲话还提到要发挥哪些宣讲骨干的作用？"
-    assert second["rewritten_question"] != second["question"] and "他们" not in second["rewritten_question"]
-    assert not second["refused"]
-    assert "百姓名嘴" in second["answer"]
-    assert "三是用好讲的队伍" in second["citations"][0]["section"]
-    assert second["unsupported"] == []
-
-
-def test_two_turn_ordinal_answers_the_second_stage(dev_assistant):
-    history = [{"question": PLAN_STAGES, "answer": dev_assistant.ask(PLAN_STAGES)["answer"]}]
-    r = dev_assistant.ask("第二个阶段是什么时候？", history)
-    assert not r["refused"]
-    assert "2024年12月11日" in r["answer"]  # the second stage runs 2024年12月11日—2025年1月20日
-    # the answer leads with the second stage, not another one
-    assert "集中宣讲阶段" in r["citations"][0]["section"], r["answer"]
-
-
-def test_two_turn_ordinal_point_lists_its_sub_items(seed_assistant):
-    first_q = "冬训动员部署会讲话提了几点意见？"
-    history = [{"question": first_q, "answer": seed_assistant.ask(first_q)["answer"]}]
-    r = seed_assistant.ask("第二点具体包括哪几个方面？", history)
-    assert not r["refused"]
-    # The second point (抓得准、做得新) has four parts: 抓牢学的主体 … 围绕新的中心.
-    for part in ("抓牢学的主体", "建好用的载体", "用好讲的队伍", "围绕新的中心"):
-        assert part in r["answer"], r["answer"]
-    assert "站得高" not in r["answer"] and "压得实" not in r["answer"]
+def test_split_question_answers_each_part_on_its_own():
+    parts = split_question("年轻宣讲员由谁来带？一位老师最多带几个徒弟？")
+    assert len(parts) == 2 and parts[0] == "年轻宣讲员由谁来带？"
+    assert split_question("冬训什么时候开始？") == ["冬训什么时候开始？"]
+    # a clause without a question word stays with the part it belongs to
+    assert split_question("第二个阶段呢？具体时间是什么时候？") == ["第二个阶段呢？具体时间是什么时候？"]

@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 from langchain_core.documents import Document
 
-from bot.answer import INJECTION_REFUSAL, REFUSAL, RELATED_LABEL
-from bot.verify import verify
+from bot.answering.drafts import INJECTION_REFUSAL, REFUSAL, RELATED_LABEL
+from bot.verify import CITE, MARKER, numbers_supported, support, verify
+
+pytestmark = pytest.mark.unit
 
 COUNT = "开展各类理论宣讲活动215场，吸引2.6万人次在线观看。"
 LEADER = "党组织书记要牵头开展冬训，认真做好动员部署，带头讲好第一课。"
@@ -116,3 +118,22 @@ def test_threshold_applies(sources):
     paraphrase = "全区宣讲活动开展了215场[1]。"  # same number, mostly other wording
     assert verify(paraphrase, sources, threshold=0.9).unsupported
     assert verify(paraphrase, sources, threshold=0.1).unsupported == []
+
+
+def test_support_is_the_share_of_bigrams_found():
+    assert support("理论宣讲活动215场", [COUNT]) == 1.0
+    assert support("完全无关的一句话", [COUNT]) == 0.0
+    assert 0 < support("开展宣讲比赛215场", [COUNT]) < 1
+    assert support("。", []) == 1.0  # nothing to check
+    assert support("开展宣讲", []) == 0.0
+
+
+def test_every_number_must_be_in_the_sources():
+    assert numbers_supported("开展215场，观看2.6万人次", [COUNT])
+    assert not numbers_supported("开展216场", [COUNT])
+    assert numbers_supported("没有数字", [])
+
+
+def test_marker_forms():
+    assert [m.group(1) or m.group(2) for m in MARKER.finditer("甲[1]乙[2, 3]丙【4】")] == ["1", "2, 3", "4"]
+    assert CITE.findall("甲[1]乙[2, 3]丙【4】") == ["1"]

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from eval.dataset import DatasetError, Item, load_dataset, read_items, validate_cli
+from eval.dataset import DEFAULT_SPLIT, DatasetError, Item, load_dataset, read_items, validate_cli
+
+pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASET = ROOT / "eval" / "dataset.jsonl"
@@ -199,13 +201,24 @@ def test_structural_errors_name_the_item(tmp_path, change, message):
 
 def test_missing_key_and_broken_json_are_reported(tmp_path):
     obj = _good("t-nokey")
-    del obj["split"]
-    with pytest.raises(DatasetError, match=r"t-nokey: missing key\(s\) split"):
+    del obj["history"]
+    with pytest.raises(DatasetError, match=r"t-nokey: missing key\(s\) history"):
         read_items(_write(tmp_path / "a.jsonl", [obj]))
     broken = tmp_path / "b.jsonl"
     broken.write_text(json.dumps(_good(), ensure_ascii=False) + "\n{not json\n", encoding="utf-8")
     with pytest.raises(DatasetError, match=r"b.jsonl:2: invalid JSON"):
         read_items(broken)
+
+
+def test_an_item_without_split_is_a_test_item(tmp_path):
+    """A member's own question set needs none of the project's bookkeeping keys."""
+    obj = _good("t-nosplit")
+    del obj["split"]
+    path = _write(tmp_path / "mine.jsonl", [obj])
+    [item] = read_items(path)
+    assert item.split == DEFAULT_SPLIT == "test"
+    assert [it.id for it in load_dataset(path, KNOWLEDGE, split="test")] == ["t-nosplit"]
+    assert load_dataset(path, KNOWLEDGE, split="dev") == []
 
 
 def test_cli_reports_failure_in_chinese(tmp_path, capsys):

@@ -14,6 +14,8 @@ import pytest
 from eval.dataset import SPLITS, Item, load_dataset
 from ingest.loaders import load
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parents[2]
 HELDOUT = ROOT / "eval" / "heldout"
 DATASET = HELDOUT / "dataset.jsonl"

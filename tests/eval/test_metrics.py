@@ -20,6 +20,8 @@ from eval.metrics import (
     summarise,
 )
 
+pytestmark = pytest.mark.unit
+
 SPEECH = "冬训动员部署会讲话.txt"
 PLAN = "实施方案.md"
 

@@ -1,5 +1,7 @@
 """HybridRetriever: a langchain BaseRetriever over the knowledge base (dense + BM25, fused by
-reciprocal rank, evidence-reranked, widened to the next chunk when a hit announces a list)."""
+reciprocal rank, evidence-reranked, widened to the next chunk when a hit announces a list).
+Fusion itself is tested in test_fusion.py, the re-rank and the expansion on their own in
+test_rerank.py and test_neighbours.py."""
 
 from __future__ import annotations
 
@@ -7,48 +9,20 @@ import pytest
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
-from bot.retriever import HybridRetriever, load_reranker
+from bot.retrieval.hybrid import HybridRetriever
+from bot.retrieval.rerank import load_cross_encoder
 from ingest.fusion import reciprocal_rank_fusion
+
+pytestmark = pytest.mark.integration
 
 COUNT_Q = "去年开展了多少场理论宣讲活动？"
 COUNT_FACT = "215场"
 
 
-def doc(cid: str) -> Document:
-    return Document(page_content=f"passage {cid}", metadata={"id": cid})
-
-
-# ---------------------------------------------------------------------- fusion
-def test_rrf_agreement_beats_a_single_top_rank():
-    a, b, c, d = doc("a"), doc("b"), doc("c"), doc("d")
-    fused = reciprocal_rank_fusion([[(a, 9.0), (b, 8.0), (c, 7.0)], [(d, 0.9), (b, 0.8), (c, 0.7)]], [1.0, 1.0], k=60)
-    ids = [x.metadata["id"] for x, _ in fused]
-    assert ids[0] == "b"  # second in both lists beats first in one
-    assert set(ids) == {"a", "b", "c", "d"} and len(ids) == 4  # matched by id, no duplicates
-    scores = [s for _, s in fused]
-    assert scores == sorted(scores, reverse=True)
-    assert dict((x.metadata["id"], s) for x, s in fused)["b"] == pytest.approx(2 / 62)
-
-
-def test_rrf_weights_and_k():
-    a, d = doc("a"), doc("d")
-    fused = reciprocal_rank_fusion([[(a, 1.0)], [(d, 1.0)]], [2.0, 1.0], k=10)
-    assert [x.metadata["id"] for x, _ in fused] == ["a", "d"]
-    assert fused[0][1] == pytest.approx(2 / 11) and fused[1][1] == pytest.approx(1 / 11)
-    # the raw scores of the input lists play no part, only ranks
-    fused = reciprocal_rank_fusion([[(a, 100.0), (d, 99.0)], [(d, 0.1), (a, 0.0)]], [1.0, 1.0])
-    assert fused[0][1] == pytest.approx(fused[1][1])
-
-
-def test_rrf_empty():
-    assert reciprocal_rank_fusion([], []) == []
-    assert reciprocal_rank_fusion([[], []], [1.0, 1.0]) == []
-
-
 # ---------------------------------------------------------------------- over the seed
 @pytest.fixture(scope="module")
 def retriever(seed_kb):
-    return HybridRetriever(kb=seed_kb, settings=seed_kb.settings)
+    return HybridRetriever.from_settings(seed_kb, seed_kb.settings)
 
 
 def test_is_a_langchain_retriever(retriever, seed_kb):
@@ -63,12 +37,12 @@ def test_is_a_langchain_retriever(retriever, seed_kb):
 
 
 def test_load_reranker_off_by_default(seed_kb):
-    assert load_reranker(seed_kb.settings) is None
+    assert load_cross_encoder(seed_kb.settings.retrieval.reranker_model_path) is None
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
 def test_modes(seed_kb, mode):
-    r = HybridRetriever(kb=seed_kb, settings=seed_kb.settings, mode=mode)
+    r = HybridRetriever.from_settings(seed_kb, seed_kb.settings.replace(retriever=mode))
     hits = r.search(COUNT_Q)
     k = seed_kb.settings.retrieval.retrieval_k
     assert k <= len(hits) <= k + 2
@@ -86,7 +60,7 @@ def test_modes(seed_kb, mode):
 def test_modes_agree_on_a_verbatim_question(seed_kb):
     q = "党组织书记要牵头开展冬训，带头讲好第一课"
     tops = {
-        m: HybridRetriever(kb=seed_kb, settings=seed_kb.settings, mode=m).search(q)[0][0].metadata["id"]
+        m: HybridRetriever.from_settings(seed_kb, seed_kb.settings.replace(retriever=m)).search(q)[0][0].metadata["id"]
         for m in ("hybrid", "dense", "bm25")
     }
     assert len(set(tops.values())) == 1, tops
@@ -117,7 +91,7 @@ def test_neighbour_after_a_hit_that_announces_a_list(make_kb):
     chunks = sorted(kb.chunks(), key=lambda d: d.metadata["chunk_index"])
     assert chunks[0].page_content.endswith("如下：") and chunks[1].page_content.startswith("学习党章党规")
 
-    r = HybridRetriever(kb=kb, settings=kb.settings)
+    r = HybridRetriever.from_settings(kb, kb.settings)
     # The best sentence (冬训…持续到来年二月) sits mid-chunk; only the closing "：" calls for the next chunk.
     hits = r.search("冬训持续到什么时候？")
     assert [d.metadata["chunk_index"] for d, _ in hits] == [0, 1]
@@ -126,3 +100,28 @@ def test_neighbour_after_a_hit_that_announces_a_list(make_kb):
     # A hit whose best sentence sits mid-chunk, not announcing anything, is not widened.
     hits = r.search("警示教育片什么时间观看？")
     assert [d.metadata["chunk_index"] for d, _ in hits] == [1]
+
+
+def test_retrieve_shows_every_stage_of_the_same_search(seed_kb):
+    r = HybridRetriever.from_settings(seed_kb, seed_kb.settings)
+    stages = r.retrieve(COUNT_Q)
+    s = seed_kb.settings.retrieval
+    assert 0 < len(stages.dense) <= s.dense_k and 0 < len(stages.bm25) <= s.bm25_k
+    assert [d.metadata["id"] for d, _ in stages.fused] == [
+        d.metadata["id"]
+        for d, _ in reciprocal_rank_fusion([stages.dense, stages.bm25], [s.dense_weight, s.bm25_weight], s.rrf_k)
+    ]
+    fused_ids = {d.metadata["id"] for d, _ in stages.fused}
+    assert {d.metadata["id"] for d, _ in stages.ranked[: s.retrieval_k]} <= fused_ids
+    assert [d.metadata["id"] for d, _ in stages.ranked] == [d.metadata["id"] for d, _ in r.search(COUNT_Q)]
+
+
+def test_from_settings_passes_every_retrieval_setting(seed_kb):
+    settings = seed_kb.settings.replace(
+        retriever="bm25", retrieval_k=3, rrf_k=7, rerank_sentence_weight=0.5, cross_encoder_share=0.25
+    )
+    r = HybridRetriever.from_settings(seed_kb, settings)
+    assert (r.mode, r.k, r.rrf_k) == ("bm25", 3, 7)
+    assert r.reranker.sentence_weight == 0.5 and r.reranker.cross_encoder_share == 0.25
+    assert r.reranker.cross_encoder is None
+    assert len(r.search(COUNT_Q)) <= 3 + 2

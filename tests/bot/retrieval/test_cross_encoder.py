@@ -1,6 +1,6 @@
 """Cross-encoder reranking with a tiny but real CrossEncoder built offline (random weights, a
-character vocabulary from the seed): load_reranker loads it from Settings, and HybridRetriever
-mixes its scores into the ranking of the same candidates."""
+character vocabulary from the seed): load_cross_encoder loads it from the configured path, and
+HybridRetriever's reranker mixes its scores into the ranking of the same candidates."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported: nothing may be fetched
 
-from bot.evidence import analyse
-from bot.retriever import CROSS_ENCODER_SHARE, HybridRetriever, load_reranker
+from bot.answering.question import analyse
+from bot.retrieval.hybrid import HybridRetriever
+from bot.retrieval.rerank import load_cross_encoder
 from core.settings import Settings
+
+pytestmark = pytest.mark.integration
 
 QUESTION = "去年开展了多少场理论宣讲活动？"
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -55,7 +58,9 @@ def tiny_cross_encoder(seed_kb, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reranker(tiny_cross_encoder):
-    ce = load_reranker(Settings.load(env_file=None, reranker_model_path=tiny_cross_encoder))
+    ce = load_cross_encoder(
+        Settings.load(env_file=None, reranker_model_path=tiny_cross_encoder).retrieval.reranker_model_path
+    )
     from sentence_transformers import CrossEncoder
 
     assert isinstance(ce, CrossEncoder)
@@ -64,13 +69,13 @@ def reranker(tiny_cross_encoder):
 
 def test_search_with_cross_encoder_reorders_the_same_candidates(seed_kb, reranker):
     settings = seed_kb.settings
-    crossed = HybridRetriever(kb=seed_kb, settings=settings, reranker=reranker).search(QUESTION)
+    crossed = HybridRetriever.from_settings(seed_kb, settings, cross_encoder=reranker).search(QUESTION)
     assert settings.retrieval.retrieval_k <= len(crossed) <= settings.retrieval.retrieval_k + 2
     assert all(isinstance(s, float) for _, s in crossed)
     # Same fused candidates are reranked; only their scores and order change.
     wide = settings.replace(retrieval_k=settings.retrieval.rerank_candidates)
-    plain_all = HybridRetriever(kb=seed_kb, settings=wide).search(QUESTION)
-    crossed_all = HybridRetriever(kb=seed_kb, settings=wide, reranker=reranker).search(QUESTION)
+    plain_all = HybridRetriever.from_settings(seed_kb, wide).search(QUESTION)
+    crossed_all = HybridRetriever.from_settings(seed_kb, wide, cross_encoder=reranker).search(QUESTION)
     assert sorted(d.metadata["id"] for d, _ in plain_all) == sorted(d.metadata["id"] for d, _ in crossed_all)
     plain_scores = {d.metadata["id"]: s for d, s in plain_all}
     crossed_scores = {d.metadata["id"]: s for d, s in crossed_all}
@@ -82,18 +87,19 @@ def test_search_with_cross_encoder_reorders_the_same_candidates(seed_kb, reranke
 def test_cross_score_enters_as_the_models_probability(seed_kb, reranker):
     """The rerank score is (1-share)·evidence + share·P(relevant), with P the CrossEncoder's own sigmoid output
     (CrossEncoder.predict already applies it for a one-label model; squashing again would flatten the scores)."""
-    plain = HybridRetriever(kb=seed_kb, settings=seed_kb.settings)
-    crossed = HybridRetriever(kb=seed_kb, settings=seed_kb.settings, reranker=reranker)
+    plain = HybridRetriever.from_settings(seed_kb, seed_kb.settings)
+    crossed = HybridRetriever.from_settings(seed_kb, seed_kb.settings, cross_encoder=reranker)
     query = analyse(QUESTION, plain.stats())
     candidates = [(d, 1.0 / (i + 1)) for i, d in enumerate(seed_kb.chunks()[:6])]
-    base = {d.metadata["id"]: s for d, s in plain.rerank(query, candidates)}
-    mixed = {d.metadata["id"]: s for d, s in crossed.rerank(query, candidates)}
+    base = {d.metadata["id"]: s for d, s in plain.reranker.rerank(query, candidates)}
+    mixed = {d.metadata["id"]: s for d, s in crossed.reranker.rerank(query, candidates)}
     probs = reranker.predict([(QUESTION, d.page_content) for d, _ in candidates])
+    share = seed_kb.settings.retrieval.cross_encoder_share
     assert max(probs) - min(probs) > 0.05  # the tiny model does tell the passages apart
     for (d, _), p in zip(candidates, probs):
-        expected = (1 - CROSS_ENCODER_SHARE) * base[d.metadata["id"]] + CROSS_ENCODER_SHARE * float(p)
+        expected = (1 - share) * base[d.metadata["id"]] + share * float(p)
         assert mixed[d.metadata["id"]] == pytest.approx(expected, abs=1e-4), (
-            f"cross part {(mixed[d.metadata['id']] - (1 - CROSS_ENCODER_SHARE) * base[d.metadata['id']]) / CROSS_ENCODER_SHARE:.4f}"
+            f"cross part {(mixed[d.metadata['id']] - (1 - share) * base[d.metadata['id']]) / share:.4f}"
             f" vs model probability {float(p):.4f} (sigmoid applied twice gives {1 / (1 + math.exp(-float(p))):.4f})"
         )
 
@@ -103,7 +109,7 @@ def test_assistant_answers_with_a_reranker(seed_kb, tiny_cross_encoder):
 
     settings = seed_kb.settings.replace(reranker_model_path=tiny_cross_encoder)
     assistant = Assistant(settings, kb=seed_kb)
-    assert assistant.retriever.reranker is not None
+    assert assistant.retriever.reranker.cross_encoder is not None
     r = assistant.ask(QUESTION)
     assert r["contexts"] and set(r["timings_ms"]) >= {"retrieve", "total"}
     assert r["refused"] or r["citations"]  # a random model may move passages, but the contract holds

@@ -1,0 +1,189 @@
+"""Lists in the materials: the items of an enumeration ("一是…二是…", "分为以下6类："), sibling
+headings that name the noun a list question asks for ("分为哪几个阶段"), and the section an ordinal
+follow-up points at ("第二个阶段呢？"). Lists often span passages, so these read the other chunks of
+the document through `siblings` (a passage -> every chunk of its document).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Optional
+
+from langchain_core.documents import Document
+
+from bot.answering.drafts import Part, item_lead, source_index
+from bot.answering.evidence import Candidate, is_heading, term_coverage
+from bot.answering.numbering import ENUM_ANNOUNCE, ENUM_ITEM
+from bot.answering.question import LAST, LIST, Query, ordinal
+from core.grammar import SECTION_SEP, compact, numbering_kind, section_parts, section_path, split_sentences
+from ingest.fusion import Scored
+
+Siblings = Callable[[Document], list[Document]]
+
+MAX_LIST_ITEMS = 8
+HEADING_LIST_DOCS = 2  # top passages whose documents are searched for list headings
+MIN_ITEMS = 2  # fewer items are not a list
+
+
+def enumeration(
+    query: Query, best: Candidate, sources: list[Document], siblings: Optional[Siblings] = None
+) -> list[Part]:
+    """Sibling items when the best sentence is, or announces, one item of a list."""
+    # For a list question a section heading ("六、评分标准") announces what its section holds,
+    # like "分为以下6类：" does; a document's own title announces nothing.
+    doc = sources[best.ctx]
+    section = doc.metadata.get("section", "")
+    heading_announces = query.kind == LIST and is_heading(best.text) and bool(section)
+    announces = bool(ENUM_ANNOUNCE.search(best.text)) or heading_announces
+    is_item = bool(ENUM_ITEM.match(best.text)) and not is_heading(best.text)
+    if not (announces or (is_item and query.kind == LIST)):
+        return []
+    # 1) items inside the same passage, after the announcement or around the item
+    text = doc.page_content
+    items = _enumerated(
+        [(best.ctx, text[s:e]) for s, e in split_sentences(text) if not announces or s >= best.end], exclude=""
+    )
+    if len(items) >= MIN_ITEMS or siblings is None:
+        return items if len(items) >= MIN_ITEMS else []
+    # 2) the list goes on in passages of its own: under the announcing section, or beside the item
+    parts = section_parts(section)
+    own_item = is_item and parts and compact(parts[-1]) and compact(best.text).startswith(compact(parts[-1]))
+    parent = section_path(parts[:-1]) if own_item else section
+    items = items_under(parent, doc, sources, siblings)
+    return items if len(items) >= MIN_ITEMS else []
+
+
+def heading_items(query: Query, contexts: list[Scored], sources: list[Document], siblings: Siblings) -> list[Part]:
+    """For "分为哪几个阶段": sibling section headings that name the asked-for noun, in document order."""
+    if query.kind != LIST or not query.noun:
+        return []
+    for doc, _ in contexts[:HEADING_LIST_DOCS]:
+        # The document's own title lists nothing.
+        groups = _headings_naming(query.noun, siblings(doc), skip_title=True)
+        best = max(groups.values(), key=len, default={})
+        # A single heading naming the noun would otherwise compete with a list of headings that each do.
+        if len(best) >= MIN_ITEMS and not any(
+            len(g) == 1 and term_coverage(query, next(iter(g))) > max(term_coverage(query, t) for t in best)
+            for g in groups.values()
+        ):
+            ordered = sorted(best.values(), key=_position)
+            return [
+                (source_index(sources, d), _last_heading(d.metadata["section"]), False)
+                for d in ordered[:MAX_LIST_ITEMS]
+            ]
+        # One heading names the noun ("（二）学习内容", "第五条 …分为以下6类"): its items are the list;
+        # the heading closest to the question goes first ("学习内容" before "主要内容" for 学哪些内容).
+        for group in sorted(groups.values(), key=lambda g: -max(term_coverage(query, t) for t in g)):
+            first = next(iter(group.values()))
+            items = items_under(first.metadata.get("section", ""), first, sources, siblings)
+            if len(items) >= MIN_ITEMS:
+                return items
+    return []
+
+
+def ordinal_section(query: Query, contexts: list[Scored], siblings: Siblings) -> list[Scored]:
+    """The passages of the section a 第N个X / 最后一个X question points at, or []."""
+    n, noun = ordinal(query.text)
+    if not n:
+        return []
+    for doc, score in contexts[:HEADING_LIST_DOCS]:
+        chunks = siblings(doc)
+        groups = _headings_naming(noun, chunks, skip_title=False)
+        items = max(groups.values(), key=len, default={})
+        ordered = sorted(items.values(), key=_position)
+        if len(ordered) < MIN_ITEMS:
+            # "第二点" after "讲三点意见。": the items are the sections below the announcement.
+            ordered = _announced_sections(noun, chunks)
+        if len(ordered) < MIN_ITEMS or n > len(ordered):
+            continue
+        section = (ordered[-1] if n == LAST else ordered[n - 1]).metadata["section"]
+        members = [d for d in chunks if d.metadata.get("section", "") == section]
+        return [(d, score) for d in sorted(members, key=_position)]
+    return []
+
+
+def items_under(section: str, doc: Document, sources: list[Document], siblings: Siblings) -> list[Part]:
+    """The enumerated items of a section (path `section`, "" for the preamble) of doc's document:
+    its own enumerated sentences and those of its direct sub-sections, in document order."""
+    depth = len(section_parts(section))
+    members = []
+    for d in siblings(doc):
+        path = d.metadata.get("section", "")
+        parts = section_parts(path)
+        if path == section or (len(parts) == depth + 1 and section_path(parts[:-1]) == section):
+            members.append(d)
+    members.sort(key=_position)
+    own_title = _last_heading(section)
+    pairs = []
+    leads: list[Part] = []  # without numbering, each paragraph's first sentence is an item (html <li>, 讲理论。…)
+    for d in members:
+        idx = source_index(sources, d)
+        text = d.page_content
+        for s, e in split_sentences(text):
+            sentence = text[s:e].lstrip("# ")
+            pairs.append((idx, sentence))
+            if (
+                (s == 0 or text[s - 1] == "\n")
+                and compact(sentence) != compact(own_title)
+                and not sentence.startswith("|")
+            ):
+                leads.append((idx, item_lead(sentence), False))
+    items = _enumerated(pairs, exclude=own_title)
+    if len(items) < MIN_ITEMS and section and MIN_ITEMS <= len(leads) <= MAX_LIST_ITEMS:
+        return leads
+    return items
+
+
+def _enumerated(pairs: list[tuple[int, str]], exclude: str = "") -> list[Part]:
+    """The items of the first numbering met among (source index, sentence) pairs, in order, once each."""
+    kind = ""
+    items: list[Part] = []
+    seen = {compact(exclude)} if exclude else set()
+    for idx, sentence in pairs:
+        k = numbering_kind(sentence)
+        if not k or compact(sentence) in seen or (exclude and compact(sentence).startswith(compact(exclude))):
+            continue
+        kind = kind or k
+        if k == kind:  # a sub-item (1. under （一）) is detail, not a sibling
+            seen.add(compact(sentence))
+            items.append((idx, item_lead(sentence), False))
+    return items[:MAX_LIST_ITEMS]
+
+
+def _headings_naming(noun: str, chunks: list[Document], skip_title: bool) -> dict[tuple, dict[str, Document]]:
+    """Section headings that contain `noun`, grouped by their parent path: {parent: {heading: its first chunk}}."""
+    groups: dict[tuple, dict[str, Document]] = {}
+    for d in chunks:
+        parts = section_parts(d.metadata.get("section", ""))
+        title = parts[-1] if parts else ""
+        if noun in title and not (skip_title and title == d.metadata.get("title")):
+            groups.setdefault(tuple(parts[:-1]), {}).setdefault(title, d)
+    return groups
+
+
+def _announced_sections(noun: str, chunks: list[Document]) -> list[Document]:
+    """First passages of the sections a sentence like "再讲三点意见。" announces (one level below it)."""
+    for d in chunks:
+        for s, e in split_sentences(d.page_content):
+            sentence = d.page_content[s:e]
+            if noun in sentence and ENUM_ANNOUNCE.search(sentence):
+                section = d.metadata.get("section", "")
+                depth = len(section_parts(section)) + 1
+                firsts: dict[str, Document] = {}
+                for c in sorted(chunks, key=_position):
+                    path = c.metadata.get("section", "")
+                    if len(section_parts(path)) == depth and (not section or path.startswith(section + SECTION_SEP)):
+                        firsts.setdefault(path, c)
+                return list(firsts.values())
+    return []
+
+
+def _position(doc: Document) -> int:
+    """A chunk's place in its document."""
+    return int(doc.metadata.get("chunk_index", 0))
+
+
+def _last_heading(section: str) -> str:
+    """The innermost heading of a section path ("" for the preamble)."""
+    parts = section_parts(section)
+    return parts[-1] if parts else ""

@@ -1,0 +1,294 @@
+"""What a question asks for: its kind (a number, a date, a person, a list…), the unit or date part
+it wants, the noun its list items share, the thing it asks about, an ordinal pointing into a list,
+and its content terms weighted by how rare they are in the knowledge base (`analyse` -> Query).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional
+
+import jieba
+
+from bot.answering.corpus_stats import CorpusStats
+from bot.answering.numbering import CN_AMOUNT, CN_POSITION
+from core.grammar import char_ngrams, cn_to_int, tokenize
+
+# ---------------------------------------------------------------- question kinds
+NUMBER = "number"
+LIST = "list"
+WHO = "who"
+NAME = "name"
+DOCNUM = "docnum"
+WHEN = "when"
+WHERE = "where"
+MONEY = "money"
+GENERAL = "general"
+
+# Order matters: the first match wins (money before number, list before number for 哪几).
+QUESTION_CUES: list[tuple[str, re.Pattern]] = [
+    (
+        MONEY,
+        re.compile(
+            r"经费|预算|费用|资金|多少钱|金额|花了多少|拨款|补贴|补助|津贴|奖金|报酬|酬金|工资|报销|开支|成本"
+            r"|多少.{0,4}费|[^\s，。？]{1,3}费[^用]{0,4}多少|交多少|收多少"
+        ),
+    ),
+    (
+        WHEN,
+        re.compile(r"什么时候|何时|哪天|哪一天|几月|几号|几日|哪年|哪一年|什么时间|截止|期限|日期|多久|时间节点|起止"),
+    ),
+    (DOCNUM, re.compile(r"文号|发文字号|字号")),
+    (NAME, re.compile(r"名字|姓名|叫什么")),
+    (
+        WHO,
+        re.compile(
+            r"谁|哪位|哪个部门|哪个单位|哪些部门|哪些单位|什么部门|什么单位|负责人|由哪|主讲人|授课人|牵头单位|主办|承办方|哪个机构|哪些人|什么人"
+        ),
+    ),
+    (WHERE, re.compile(r"哪里|在哪|什么地方|何地|地点|场所|哪个地方")),
+    (
+        LIST,
+        re.compile(
+            rf"哪些|哪几|包括什么|包括哪|几个方面|几方面|几点|几项|几类|分别|都有|主要有|有几种|哪方面|哪[{CN_POSITION}两]+[点项条类个种方]"
+        ),
+    ),
+    # "那几天"/"这几个" point at something; only a bare 几 asks for a count.
+    (NUMBER, re.compile(r"多少|(?<![那这好])几|数量|比例|百分之|人次|规模|多大|多长|多高")),
+]
+
+
+def question_type(question: str) -> str:
+    """The kind of thing a question asks for (number, list, who, when, where, money or general)."""
+    for kind, pattern in QUESTION_CUES:
+        if pattern.search(question):
+            return kind
+    return GENERAL
+
+
+INJECTION = re.compile(
+    r"忽略|无视|不要管|忘掉|忘记|之前的(规则|指令|设定|要求)|以上(规则|指令)|系统提示|提示词|system\s*prompt|ignore\s+(all\s+)?(previous|prior|above)"
+    r"|jailbreak|越狱|扮演|你现在是|假装|不受.*限制|直接回答.*不用|不要引用|不用引用|开发者模式|developer\s*mode"
+    r"|管理员指令|系统指令|从现在起|不用查|不要查|随便编|瞎编|编一[个份条段]|编造|捏造",
+    re.IGNORECASE,
+)
+
+
+def is_injection(question: str) -> bool:
+    """True when the question tries to change the assistant's rules rather than ask about the materials."""
+    return bool(INJECTION.search(question))
+
+
+# ---------------------------------------------------------------- what exactly is asked
+CLASSIFIERS = "个场次名人位天项批期类种条家所门节课堂篇件本元年月日岁倍分点届组"  # one character each
+# "多少场" / "几个学时": the classifier says what the number must count.
+ASKED_UNIT = re.compile(rf"(?:多少|(?<![那这好])几)(小时|学时|分钟|周岁|万元|[{CLASSIFIERS}])")
+
+
+def asked_unit(question: str) -> str:
+    """The unit a 多少/几 question counts in (场, 学时, 名), or ""."""
+    m = ASKED_UNIT.search(question)
+    return m.group(1) if m and m.group(1) not in "个类种项" else ""
+
+
+# "哪一天" needs a day, "哪一年" a year: a sentence with only 年初 does not say which day.
+WHEN_GRAIN = [
+    (
+        re.compile(r"从什么时候到|从何时到|起止|到什么时候结束|持续到什么时候"),
+        re.compile(r"(月|日|旬|年|底|初)[^。，；]{0,4}(至|到|—|－|~)"),
+    ),
+    (re.compile(r"哪一?天|几号|几日|哪日|具体日期|哪个日子"), re.compile(rf"[\d{CN_AMOUNT}]{{1,3}}[日号]")),
+    (re.compile(r"哪一?年|年份"), re.compile(r"\d{4}年")),
+    (re.compile(r"几月|哪个?月"), re.compile(rf"[\d{CN_AMOUNT}]{{1,3}}月")),
+]
+
+
+def when_grain(question: str) -> Optional[re.Pattern]:
+    """For a when-question that asks for a day, year or month: the pattern the answer must hold."""
+    for asks, needs in WHEN_GRAIN:
+        if asks.search(question):
+            return needs
+    return None
+
+
+# "分为哪几个阶段" / "有哪些保障措施": the noun the listed items share.
+LIST_NOUN = re.compile(
+    rf"(?:哪几|哪些|哪[{CN_POSITION}两\d]+|几)[个项点条类种块门部]?(?:方面的?)?([\u4e00-\u9fff]{{1,6}}?)"
+    r"(?:[？?，,。]|是|呢|$|分别|都|要|有|包括|会|被|可|应|需|能)"
+)
+
+
+def list_noun(question: str) -> str:
+    """The noun shared by the items a list question asks for (阶段, 措施), or ""."""
+    m = LIST_NOUN.search(question)
+    if m:
+        words = [w for w in jieba.lcut(m.group(1)) if len(w) >= 2]
+        return words[-1] if words else m.group(1)  # 哪几块内容 -> 内容, 哪些保障措施 -> 措施
+    # "分为哪几类" / "有哪几种": the classifier itself names the items.
+    m = re.search(r"(?:哪几|哪些|几)([类种])", question)
+    return m.group(1) if m else ""
+
+
+# "树牢什么理念" / "哪个平台" / "哪个单位": the thing asked about, which the answer must name.
+FOCUS = re.compile(r"(?:什么|哪个|哪些|哪种|哪类|哪项|哪一|哪家|哪所|哪位)([\u4e00-\u9fff]{2,6})")
+FOCUS_FACTOR = 2.0  # the asked-about noun weighs this much more than other terms
+FOCUS_SKIP = frozenset("时候 时间 地方 意思 样的 内容 东西 情况".split())
+# "联系人是谁" / "组长是谁" / "公示期是多长": the subject of 是 is what is asked about.
+FOCUS_SUBJECT = re.compile(r"([\u4e00-\u9fff]{2,8})(?:是|为)(?:谁|哪|什么|多少|几|多长|多久)")
+
+
+def focus_noun(question: str) -> str:
+    """The noun a question asks about (理念 in 树牢什么理念, 联系人 in 联系人是谁), or ""."""
+    m = FOCUS.search(question)
+    if m:
+        word = next((w for w in jieba.lcut(m.group(1)) if len(w) >= 2), "")
+        if word and word not in FOCUS_SKIP:
+            return word
+    m = FOCUS_SUBJECT.search(question)
+    if m:
+        words = [w for w in jieba.lcut(m.group(1)) if len(w) >= 2]
+        if words and words[-1] not in FOCUS_SKIP:
+            return words[-1]
+    return ""
+
+
+# "第二个阶段" / "最后一个阶段": one item of a list the materials name in their headings.
+ORDINAL = re.compile(
+    rf"(?:第([{CN_POSITION}\d]+)|(最后))一?个?([\u4e00-\u9fff]{{1,3}}?)(?=[？?，,。的是呢要有各具从在安什哪几多]|$)"
+)
+ORDINAL_NOUNS = frozenset("阶段 部分 方面 环节 要求 任务 措施 意见 点 项 条 步 类 种".split())
+LAST = -1  # the position ordinal() gives 最后一个
+
+
+def ordinal(question: str) -> tuple[int, str]:
+    """(position from 1, or LAST; the noun) of an ordinal reference like 第二个阶段, else (0, "")."""
+    m = ORDINAL.search(question)
+    if not m or not m.group(3):
+        return 0, ""
+    # "第一期培训班" / "第三届大赛" name a thing; "第二个阶段" / "第三点" point into a list.
+    if "个" not in m.group(0) and m.group(3) not in ORDINAL_NOUNS:
+        return 0, ""
+    if m.group(2):
+        return LAST, m.group(3)
+    return cn_to_int(m.group(1)), m.group(3)
+
+
+# ---------------------------------------------------------------- terms and their weights
+GENERIC_TERMS = frozenset(
+    "工作 开展 进行 提出 做好 加强 推进 相关 单位 活动 情况 要求 方面 问题 讲话 材料 文件 会议 提到 指出 强调 根据 按照".split()
+)
+GENERIC_FACTOR = 0.5  # 工作, 开展…: they occur in every official document
+SINGLE_CHAR_FACTOR = 0.3  # a lone character (员, 期) is a fragment of a word, not a topic
+# A year binds the answer to a document ("2023年度" picks the document's year).
+YEAR = re.compile(r"((?:19|20)\d{2})年")
+
+
+def _term_factor(term: str) -> float:
+    if term in GENERIC_TERMS:
+        return GENERIC_FACTOR
+    if len(term) == 1 and not term.isascii():
+        return SINGLE_CHAR_FACTOR
+    return 1.0
+
+
+def _composed(term: str, parts: list[str]) -> bool:
+    """Whether term is a concatenation of two or more of parts."""
+    if not parts or len(term) < 4:
+        return False
+    reach = {0}
+    for i in range(len(term)):
+        if i in reach:
+            reach.update(i + len(p) for p in parts if term.startswith(p, i) and len(p) < len(term))
+    return len(term) in reach
+
+
+COLLOQUIAL_FILE = Path(__file__).parent / "data" / "colloquial.tsv"
+
+
+@lru_cache(maxsize=1)
+def colloquial() -> dict[str, tuple[str, ...]]:
+    """Everyday word -> official variants (bot/answering/data/colloquial.tsv)."""
+    table: dict[str, tuple[str, ...]] = {}
+    for line in COLLOQUIAL_FILE.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            word, variants = line.split("\t", 1)
+            table[word.strip()] = tuple(v.strip() for v in variants.split("|") if v.strip())
+    return table
+
+
+def official_variants(question: str) -> dict[str, tuple[str, ...]]:
+    """The colloquial words in a question with the official wording that may stand for them."""
+    return {w: v for w, v in colloquial().items() if w in question}
+
+
+@dataclass
+class Query:
+    """A question broken into what retrieval and answering need."""
+
+    text: str
+    kind: str
+    terms: list[str]  # content terms, shortest first (ties in question order), no duplicates
+    weights: dict[str, float]  # term -> IDF weight
+    bigrams: set[str]
+    numbers: list[str] = field(
+        default_factory=list
+    )  # numbers the corpus knows (years, counts) that the answer must match
+    unit: str = ""  # what a 多少/几 question counts in
+    grain: Optional[re.Pattern] = None  # for a when-question: the date part it asks for
+    noun: str = ""  # what the items of a list question are
+    variants: dict[str, tuple[str, ...]] = field(default_factory=dict)  # term -> official wordings that match it
+
+    @property
+    def total_weight(self) -> float:
+        return sum(self.weights.values()) or 1.0
+
+
+def analyse(question: str, stats: CorpusStats) -> Query:
+    """Split a question into weighted content terms and its question type."""
+    tokens = tokenize(question)
+    # Search-mode jieba yields both 领导小组 and 领导/小组: drop a compound of shorter terms and a lone
+    # character inside a longer one. Shortest first; terms of one length in the order the question says
+    # them, so the weights (and the topic a refusal names) are the same on every run.
+    uniq = sorted(dict.fromkeys(tokens), key=len)
+    terms: list[str] = []
+    for tok in uniq:
+        if len(tok) == 1 and not re.match(r"[\dA-Za-z]", tok) and any(tok in t for t in uniq if len(t) > 1):
+            continue  # a lone character inside a longer term is a fragment
+        if _composed(tok, [t for t in terms if len(t) > 1]):
+            continue  # 回顾过去 = 回顾 + 过去: counting the whole as well would weigh the same words twice
+        terms.append(tok)
+    # A word the materials never use (管饭, 老家) is the asker's phrasing more often than a missing
+    # topic, so it weighs like an ordinary word; missing topics are caught by the type checks.
+    ceiling = stats.idf_unknown_cap()
+    weights = {t: min(stats.idf(t), ceiling) * _term_factor(t) for t in terms}
+    focus = focus_noun(question)
+    if focus:
+        if focus not in weights:
+            weights[focus] = min(stats.idf(focus), ceiling)
+        weights[focus] *= FOCUS_FACTOR
+    # A number the corpus never mentions (1988年 in "我是1988年出生的") is the asker's own data, not a key.
+    # Only years bind: "有12分" is the asker's own situation, "2023年度" picks the document's year.
+    numbers = [n for n in dict.fromkeys(YEAR.findall(question)) if stats.known(n)]
+    # A colloquial word (打工) also matches its official wording (务工, 流动党员); the variants count as it.
+    variants: dict[str, tuple[str, ...]] = {}
+    for word, official in official_variants(question).items():
+        term = next((t for t in weights if word in t or t in word), None)
+        if term is None:
+            term = word
+            weights[term] = min(stats.idf(term), ceiling)
+        variants[term] = variants.get(term, ()) + official
+    return Query(
+        question,
+        question_type(question),
+        terms,
+        weights,
+        char_ngrams(question),
+        numbers,
+        asked_unit(question),
+        when_grain(question),
+        list_noun(question),
+        variants,
+    )

@@ -1,0 +1,98 @@
+"""Lists that span passages (bot/answering/lists.py), on hand-made chunks of two documents: the items
+an announcement promises, sibling headings that name the noun asked for, and the section an ordinal
+points at (no model, no store)."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.documents import Document
+
+from bot.answering.corpus_stats import CorpusStats
+from bot.answering.evidence import Candidate
+from bot.answering.lists import enumeration, heading_items, items_under, ordinal_section
+from bot.answering.question import analyse
+
+pytestmark = pytest.mark.unit
+
+SPEECH = "动员讲话.txt"
+PLAN = "实施方案.txt"
+CHUNKS = {
+    SPEECH: [
+        ("", "同志们：今天召开冬训动员会，我讲三点意见。"),
+        ("一、要站得高", "一、要站得高\n冬训要坚持正确方向。"),
+        ("二、要抓得准", "二、要抓得准\n一是抓牢学的主体。二是建好用的载体。"),
+        ("三、要压得实", "三、要压得实\n压实各级责任。"),
+    ],
+    PLAN: [
+        ("四、方法步骤", "四、方法步骤"),
+        ("四、方法步骤 > （一）动员部署阶段", "（一）动员部署阶段\n12月1日至10日，召开动员会。"),
+        ("四、方法步骤 > （二）集中宣讲阶段", "（二）集中宣讲阶段\n12月11日至1月20日，开展宣讲。"),
+        ("四、方法步骤 > （三）总结提升阶段", "（三）总结提升阶段\n1月21日至31日，总结经验。"),
+        ("五、保障措施", "五、保障措施\n加强组织领导。\n落实经费保障。"),
+    ],
+}
+DOCS = {
+    source: [
+        Document(
+            page_content=text,
+            metadata={"id": f"{source}#{i}", "source": source, "chunk_index": i, "section": section, "title": source},
+        )
+        for i, (section, text) in enumerate(chunks)
+    ]
+    for source, chunks in CHUNKS.items()
+}
+STATS = CorpusStats.from_texts(d.page_content for docs in DOCS.values() for d in docs)
+
+
+def siblings(doc: Document) -> list[Document]:
+    return DOCS[doc.metadata["source"]]
+
+
+def texts(parts) -> list[str]:
+    return [text for _, text, _ in parts]
+
+
+def test_an_announcement_brings_the_items_of_the_sections_below_it():
+    doc = DOCS[SPEECH][0]
+    sentence = "我讲三点意见。"
+    start = doc.page_content.index(sentence)
+    best = Candidate(0, start, start + len(sentence), sentence, 1.0)
+    sources = [doc]
+    items = enumeration(analyse("讲了哪三点意见？", STATS), best, sources, siblings)
+    assert texts(items) == ["一、要站得高", "二、要抓得准", "三、要压得实"]
+    assert [sources[i].metadata["chunk_index"] for i, _, _ in items] == [1, 2, 3]  # each item cites its chunk
+    assert enumeration(analyse("讲了哪三点意见？", STATS), best, [doc], None) == []  # no other chunks to look in
+
+
+def test_items_inside_one_passage_need_no_siblings():
+    doc = Document(page_content="冬训要做到：\n一是抓牢学的主体。二是建好用的载体。", metadata={"section": ""})
+    sentence = "二是建好用的载体。"
+    start = doc.page_content.index(sentence)
+    best = Candidate(0, start, start + len(sentence), sentence, 1.0)
+    items = enumeration(analyse("要抓好哪些方面？", STATS), best, [doc])
+    assert texts(items) == ["一是抓牢学的主体。", "二是建好用的载体。"]
+
+
+def test_sibling_headings_that_name_the_noun_are_the_list():
+    sources = [DOCS[PLAN][1]]
+    items = heading_items(analyse("实施方案分为哪几个阶段？", STATS), [(DOCS[PLAN][1], 1.0)], sources, siblings)
+    assert texts(items) == ["（一）动员部署阶段", "（二）集中宣讲阶段", "（三）总结提升阶段"]
+    assert heading_items(analyse("冬训有哪些要求？", STATS), [(DOCS[PLAN][1], 1.0)], sources, siblings) == []
+
+
+def test_paragraph_leads_are_items_when_nothing_is_numbered():
+    doc = DOCS[PLAN][4]
+    assert texts(items_under("五、保障措施", doc, [doc], siblings)) == ["加强组织领导。", "落实经费保障。"]
+
+
+def test_an_ordinal_points_at_its_section():
+    first = [(DOCS[PLAN][2], 0.5)]
+    stage = ordinal_section(analyse("第二个阶段是什么时候？", STATS), first, siblings)
+    assert [d.metadata["section"] for d, _ in stage] == ["四、方法步骤 > （二）集中宣讲阶段"]
+    assert all(score == 0.5 for _, score in stage)
+    last = ordinal_section(analyse("最后一个阶段呢？", STATS), first, siblings)
+    assert [d.metadata["chunk_index"] for d, _ in last] == [3]
+    point = ordinal_section(analyse("第二点具体包括什么？", STATS), [(DOCS[SPEECH][0], 1.0)], siblings)
+    assert [d.metadata["section"] for d, _ in point] == ["二、要抓得准"]  # found through "讲三点意见"
+    assert ordinal_section(analyse("第五个阶段呢？", STATS), first, siblings) == []  # there are three
+    assert ordinal_section(analyse("第一期有多少人？", STATS), first, siblings) == []  # a name, not a pointer
