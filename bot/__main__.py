@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = _settings(args)
 
     from bot.pipeline import Assistant, QuestionError
-    from ingest.store import KnowledgeBase
+    from ingest.index import KnowledgeBase
 
     kb = KnowledgeBase(settings)
     if not kb.documents():

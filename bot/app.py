@@ -537,7 +537,7 @@ class _Handlers:
                 target = unique_target(folder, name, _sha256(tmp))
                 if not target.exists():
                     shutil.copyfile(tmp, target)
-            from ingest.store import source_id
+            source_id = self.kb.source_id  # the id the knowledge base gives this file
 
             report = self.kb.ingest([target], progress=False)
             src = source_id(target)
@@ -565,8 +565,8 @@ class _Handlers:
         try:
             if source not in {d["source"] for d in self.kb.documents()}:
                 return self._admin_out(f"知识库中没有文档 {esc(source)}，请刷新列表后重试。", True)
+            path = self.kb.file_path(source) or Path(os.path.abspath(source)).resolve()  # before it is forgotten
             removed = self.kb.remove(source)
-            path = Path(os.path.abspath(source)).resolve()
             uploads = (Path(self.settings.store.knowledge_dir) / UPLOADS_DIR).resolve()
             note = ""
             if path.is_relative_to(uploads) and path.is_file():
@@ -850,7 +850,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     """Serve the page; ingest knowledge_dir first when the knowledge base is empty."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio polls itself at start-up
-    from ingest.store import KnowledgeBase
+    from ingest.index import KnowledgeBase
 
     settings = Settings.load()
     kb = KnowledgeBase(settings)
