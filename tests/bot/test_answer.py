@@ -4,7 +4,6 @@ cited, every answer is well-formed and verbatim, off-corpus questions and inject
 from __future__ import annotations
 
 import functools
-import os
 import re
 from pathlib import Path
 
@@ -23,7 +22,8 @@ CITATION_KEYS = {"n", "source", "section", "text", "start", "end", "page"}
 # ---------------------------------------------------------------------- invariants
 @functools.cache
 def _document_text(source: str) -> str:
-    return load(Path(os.path.abspath(source))).text
+    # ids are "<knowledge root>/<path>": the seed copy and the dev corpus are knowledge/… and corpus/… (eval/corpus)
+    return load(Path(__file__).parents[2] / ("eval" if source.startswith("corpus/") else "") / source).text
 
 
 def refusal_prefix(answer: str) -> str:
