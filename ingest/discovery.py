@@ -11,8 +11,8 @@ the working directory. The absolute resolved path is kept in the manifest beside
 - otherwise the root is the folder given on the command line (a single file's own folder);
 - two roots with the same name never share an id: the later file takes more of its path.
 
-Ids of the first scheme (the path relative to the working directory of the ingest) are recognised by
-``legacy_names`` so an old knowledge base can be re-keyed instead of duplicated.
+Ids of the first scheme (the path relative to the working directory of the ingest) are read by
+ingest.legacy_ids, so an old knowledge base is re-keyed instead of duplicated.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Optional
 
 from ingest.loaders import SUPPORTED
@@ -91,34 +91,6 @@ def outermost_root(path: Path, roots: Iterable[Path]) -> Optional[Path]:
     """The outermost of `roots` (absolute, resolved) that contains `path`, or None."""
     containing = [r for r in roots if path.is_relative_to(r)]
     return min(containing, key=lambda r: len(r.parts)) if containing else None
-
-
-def legacy_names(legacy_id: str, path: Path) -> bool:
-    """Whether an id of the first scheme (cwd-relative, or absolute outside the cwd) can name the file `path`:
-    the id is the tail of the file's absolute path (or, when absolute, that path)."""
-    legacy = PurePosixPath(legacy_id)
-    if legacy.is_absolute():
-        return resolved(legacy_id) == path
-    parts = legacy.parts
-    return bool(parts) and ".." not in parts and path.parts[-len(parts) :] == parts
-
-
-def legacy_path(legacy_id: str, roots: Iterable[Path]) -> Optional[Path]:
-    """Where a first-scheme id places its file under one of `roots`: an absolute id is its own place; a relative
-    one must name a root folder and the folders above it as far as it reaches ("eval/corpus/a.txt" is
-    <root>/a.txt for the root …/eval/corpus). None when it fits no root: the id alone cannot say where it is."""
-    legacy = PurePosixPath(legacy_id)
-    if legacy.is_absolute():
-        return resolved(legacy_id)
-    parts = legacy.parts
-    if ".." in parts:
-        return None
-    for root in roots:
-        above = root.parent.parts
-        for k, part in enumerate(parts[:-1]):
-            if part == root.name and parts[:k] == above[len(above) - k :]:
-                return root.joinpath(*parts[k + 1 :])
-    return None
 
 
 class Identities:

@@ -26,6 +26,7 @@ from core.settings import Settings
 from ingest import bm25
 from ingest.discovery import Found, Identities, resolved
 from ingest.embedders import make_embeddings
+from ingest.legacy_ids import is_legacy
 from ingest.manifest import MANIFEST_SUFFIX, Manifest, Record
 from ingest.pipeline import IngestReport, Pipeline
 
@@ -115,7 +116,7 @@ class KnowledgeBase:
         rec = self.manifest.records(force=True).get(source)
         if rec is None:
             return None
-        return Path(rec["path"]) if rec.get("path") else resolved(source)
+        return resolved(source) if is_legacy(rec) else Path(rec["path"])
 
     def find_source(self, name: str) -> Optional[str]:
         """The committed document `name` means: its id, or the path of its file (from any working directory)."""
@@ -126,7 +127,7 @@ class KnowledgeBase:
         by_path = {Path(rec["path"]): src for src, rec in records.items() if rec.get("path")}
         if path in by_path:
             return by_path[path]
-        return next((src for src, rec in records.items() if not rec.get("path") and resolved(src) == path), None)
+        return next((src for src, rec in records.items() if is_legacy(rec) and resolved(src) == path), None)
 
     # ------------------------------------------------------------------ writing
     def ingest(self, paths: Iterable[Path], prune: bool = False, progress: bool = True) -> IngestReport:

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, Optional
 from langchain_core.documents import Document
 
 from ingest.chunker import chunk_document
-from ingest.discovery import Found, Identities, file_sha256, find_files, legacy_names, legacy_path, resolved
+from ingest.discovery import Found, Identities, file_sha256, find_files, resolved
+from ingest.legacy_ids import is_legacy, legacy_claims, legacy_path
 from ingest.loaders import LoadedDocument, LoadError, load
 from ingest.manifest import Record, now_iso
 
@@ -141,7 +142,7 @@ class Pipeline:
     ) -> list[_Job]:
         """Skip the unchanged files and re-key the unchanged ones that carry a first-scheme id; load the rest."""
         kb, report = self.kb, self.report
-        claims = _legacy_claims(records, hashed)
+        claims = legacy_claims(records, hashed)
         jobs: list[_Job] = []
         for found, source, sha in hashed:
             old = records.get(source)
@@ -149,7 +150,7 @@ class Pipeline:
             others = [s for s in claims.get(found.path, []) if s != source]
             if old is not None and old.get("sha256") == sha:
                 report.skipped += 1
-                if not old.get("path"):  # a first-scheme record that already has this id: note where it lives
+                if is_legacy(old):  # a first-scheme record that already has this id: note where it lives
                     kb.manifest.commit(source, old["ids"], _meta(old) | _place(found, root))
                 report.removed += self._drop(others, records)
                 continue
@@ -289,7 +290,7 @@ class Pipeline:
         it names under one of the given folders (or, named as a missing path, relative to the working directory)."""
         out: dict[str, Path] = {}
         for source, rec in records.items():
-            if rec.get("path"):
+            if not is_legacy(rec):
                 out[source] = Path(rec["path"])
                 continue
             place = legacy_path(source, folders)
@@ -301,24 +302,6 @@ class Pipeline:
 
 
 # ---------------------------------------------------------------------- helpers
-def _legacy_claims(records: dict[str, Record], hashed: list[tuple[Found, str, str]]) -> dict[Path, list[str]]:
-    """file path -> the first-scheme records that name that file (a record goes to the file with its id,
-    else to a file with its content, else to the first file whose path it is the tail of)."""
-    by_source = {source: found.path for found, source, _ in hashed}
-    claims: dict[Path, list[str]] = {}
-    for source, rec in records.items():
-        if rec.get("path"):
-            continue
-        owner = by_source.get(source)
-        if owner is None:
-            candidates = [(found.path, sha) for found, _, sha in hashed if legacy_names(source, found.path)]
-            if not candidates:
-                continue
-            owner = next((path for path, sha in candidates if sha == rec.get("sha256")), candidates[0][0])
-        claims.setdefault(owner, []).append(source)
-    return claims
-
-
 def _meta(rec: Record) -> dict[str, Any]:
     return {k: v for k, v in rec.items() if k not in RECORD_KEYS}
 

@@ -12,8 +12,6 @@ from ingest.discovery import (
     Identities,
     file_sha256,
     find_files,
-    legacy_names,
-    legacy_path,
     outermost_root,
     source_id,
 )
@@ -129,36 +127,3 @@ def test_peek_reserves_nothing(tmp_path):
     ids = Identities({}, [])
     assert ids.peek(Found(a, a.parent)) == "k/f.txt"
     assert ids.source_of(Found(b, b.parent)) == "k/f.txt"
-
-
-@pytest.mark.parametrize(
-    "legacy, expected",
-    [
-        ("knowledge/a.txt", True),
-        ("a.txt", True),
-        ("repo/knowledge/a.txt", True),
-        ("other/a.txt", False),
-        ("knowledge/b.txt", False),
-        ("../knowledge/a.txt", False),
-    ],
-)
-def test_legacy_names(tmp_path, legacy, expected):
-    path = tmp_path / "repo" / "knowledge" / "a.txt"
-    assert legacy_names(legacy, path) is expected
-
-
-def test_legacy_names_absolute(tmp_path):
-    path = tmp_path / "repo" / "knowledge" / "a.txt"
-    assert legacy_names(path.as_posix(), path)
-    assert not legacy_names((tmp_path / "a.txt").as_posix(), path)
-
-
-def test_legacy_path_places_an_old_id_only_when_it_names_the_root(tmp_path):
-    corpus = tmp_path / "repo" / "eval" / "corpus"
-    assert legacy_path("corpus/a.txt", [corpus]) == corpus / "a.txt"
-    assert legacy_path("eval/corpus/sub/a.txt", [corpus]) == corpus / "sub" / "a.txt"
-    assert legacy_path("repo/eval/corpus/a.txt", [corpus]) == corpus / "a.txt"
-    assert legacy_path("other/corpus/a.txt", [corpus]) is None  # a different folder called corpus
-    assert legacy_path("a.txt", [corpus]) is None  # ingested from inside the root: cannot tell where
-    assert legacy_path("corpus", [corpus]) is None
-    assert legacy_path((corpus / "a.txt").as_posix(), []) == corpus / "a.txt"
