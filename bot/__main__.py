@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = _settings(args)
 
     from bot.pipeline import Assistant, QuestionError, check_question
-    from ingest.store import KnowledgeBase
+    from ingest.index import KnowledgeBase
 
     kb = KnowledgeBase(settings)
     if not kb.documents():

@@ -78,7 +78,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     from bot.pipeline import Assistant
     from bot.web.layout import build_app
     from ingest.admin import reindex
-    from ingest.store import KnowledgeBase
+    from ingest.index import KnowledgeBase
 
     kb = KnowledgeBase(settings)
     if not kb.documents():

@@ -69,7 +69,7 @@ def _ms(values: list[float], p: float) -> float:
 
 def prepare_kb(kb_dir: Path, knowledge: Path, settings: Optional[Settings] = None):
     """A KnowledgeBase in kb_dir holding knowledge/ (ingested now, or reused when unchanged), and the seconds it took."""
-    from ingest.store import KnowledgeBase
+    from ingest.index import KnowledgeBase
 
     base = settings or Settings.load()
     kb = KnowledgeBase(base.replace(kb_dir=kb_dir, knowledge_dir=knowledge))

@@ -91,7 +91,7 @@ class Assistant:
     """Answers questions and drafts talking points over one knowledge base."""
 
     def __init__(self, settings: Settings, kb=None, llm=None):
-        from ingest.store import KnowledgeBase
+        from ingest.index import KnowledgeBase
 
         self.settings = settings
         self.kb = kb if kb is not None else KnowledgeBase(settings)

@@ -111,7 +111,7 @@ def build_kb(
     settings: Settings, knowledge_dirs: Sequence[Path], *, keep_embed_cache: bool = True, progress: bool = True
 ):
     """A fresh KnowledgeBase in settings.store.kb_dir built from the folders (the embedding cache is kept unless told)."""
-    from ingest.store import KnowledgeBase
+    from ingest.index import KnowledgeBase
 
     kb_dir = Path(settings.store.kb_dir)
     _clear_kb_dir(kb_dir, keep_embed_cache)
@@ -127,7 +127,7 @@ def build_kb(
 
 def open_kb(settings: Settings):
     """The existing KnowledgeBase in settings.store.kb_dir; EvalError when it is empty."""
-    from ingest.store import KnowledgeBase
+    from ingest.index import KnowledgeBase
 
     kb = KnowledgeBase(settings)
     if not kb.documents():

@@ -1,4 +1,8 @@
-"""Command line: python -m ingest [PATH ...] | list | remove FILE | search "查询"."""
+"""Command line: python -m ingest [PATH ...] | list | remove FILE | search "查询".
+
+It imports nothing from bot: the fused ranking it shows comes from ingest.fusion, which the bot's
+retriever uses too.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,14 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import core.environment  # noqa: F401  # first: offline, no telemetry
 from core.settings import Settings
-from ingest.fusion import reciprocal_rank_fusion
+from ingest.fusion import Scored, reciprocal_rank_fusion
+
+if TYPE_CHECKING:  # the knowledge base is imported after parsing, so --help stays fast
+    from ingest.index import KnowledgeBase
 
 COMMANDS = ("ingest", "list", "remove", "search")
 # Characters of a chunk shown per search hit.
@@ -66,7 +73,7 @@ def _preview(text: str) -> str:
     return flat if len(flat) <= PREVIEW_CHARS else flat[:PREVIEW_CHARS] + "…"
 
 
-def _print_hits(title: str, hits) -> None:
+def _print_hits(title: str, hits: list[Scored]) -> None:
     print(f"【{title}】")
     if not hits:
         print("  （没有结果）")
@@ -77,14 +84,14 @@ def _print_hits(title: str, hits) -> None:
         print(f"     {_preview(doc.page_content)}")
 
 
-def _fused(settings: Settings, dense, bm25):
+def _fused(settings: Settings, dense: list[Scored], bm25: list[Scored]) -> list[Scored]:
     """The fused ranking the bot's retriever starts from."""
     return reciprocal_rank_fusion(
         [dense, bm25], [settings.retrieval.dense_weight, settings.retrieval.bm25_weight], settings.retrieval.rrf_k
     )
 
 
-def _cmd_ingest(kb, settings: Settings, args) -> int:
+def _cmd_ingest(kb: KnowledgeBase, settings: Settings, args: argparse.Namespace) -> int:
     paths = args.paths or [settings.store.knowledge_dir]
     report = kb.ingest(paths, prune=args.prune, progress=not args.quiet)
     print(report.summary())
@@ -93,7 +100,7 @@ def _cmd_ingest(kb, settings: Settings, args) -> int:
     return 1 if report.errors else 0
 
 
-def _cmd_list(kb, settings: Settings, args) -> int:
+def _cmd_list(kb: KnowledgeBase, settings: Settings, args: argparse.Namespace) -> int:
     docs = kb.documents()
     if not docs:
         print("知识库是空的。请先运行 python -m ingest [文件或文件夹] 导入资料。")
@@ -104,14 +111,9 @@ def _cmd_list(kb, settings: Settings, args) -> int:
     return 0
 
 
-def _cmd_remove(kb, settings: Settings, args) -> int:
-    from ingest.store import source_id
-
-    known = {d["source"]: d for d in kb.documents()}
-    source = source_id(Path(args.file))
-    if source not in known and args.file in known:
-        source = args.file
-    if source not in known:
+def _cmd_remove(kb: KnowledgeBase, settings: Settings, args: argparse.Namespace) -> int:
+    source = kb.find_source(args.file)
+    if source is None:
         print(f"知识库中没有 {args.file}。请用 python -m ingest list 查看已入库的文件，并照其中的来源填写。")
         return 1
     n = kb.remove(source)
@@ -119,18 +121,21 @@ def _cmd_remove(kb, settings: Settings, args) -> int:
     return 0
 
 
-def _cmd_search(kb, settings: Settings, args) -> int:
+def _cmd_search(kb: KnowledgeBase, settings: Settings, args: argparse.Namespace) -> int:
+    return print_search(kb, args.query, args.k, settings)
+
+
+def print_search(kb: KnowledgeBase, query: str, k: int, settings: Settings) -> int:
+    """Print the dense, BM25 and fused top-k for `query`; the exit code (1 when the knowledge base is empty)."""
     if not kb.documents():
         print("知识库是空的。请先运行 python -m ingest [文件或文件夹] 导入资料。")
         return 1
-    k = max(1, args.k)
-    dense = kb.dense_search(args.query, max(k, settings.retrieval.dense_k))
-    bm25 = kb.bm25_search(args.query, max(k, settings.retrieval.bm25_k))
+    k = max(1, k)
+    dense = kb.dense_search(query, max(k, settings.retrieval.dense_k))
+    bm25 = kb.bm25_search(query, max(k, settings.retrieval.bm25_k))
     _print_hits("向量检索（余弦相似度）", dense[:k])
     _print_hits("关键词检索（BM25）", bm25[:k])
-    fused = _fused(settings, dense, bm25)
-    if fused is not None:
-        _print_hits("融合排序（RRF）", fused[:k])
+    _print_hits("融合排序（RRF）", _fused(settings, dense, bm25)[:k])
     return 0
 
 
@@ -144,7 +149,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     settings = Settings.load()
     if getattr(args, "kb", None) is not None:
         settings = settings.replace(kb_dir=args.kb)
-    from ingest.store import KnowledgeBase  # after parsing, so --help stays fast
+    from ingest.index import KnowledgeBase  # after parsing, so --help stays fast
 
     kb = KnowledgeBase(settings)
     return HANDLERS[args.command](kb, settings, args)

@@ -7,7 +7,6 @@ exceptions are failures of the store itself and are left to the caller to log.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -18,14 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.settings import Settings
+from ingest.discovery import file_sha256
+from ingest.index import KnowledgeBase
 from ingest.loaders import SUPPORTED, SUPPORTED_HINT
-from ingest.store import IngestReport, KnowledgeBase, source_id
+from ingest.pipeline import IngestReport
 
 log = logging.getLogger(__name__)
 
 UPLOADS_DIR = "uploads"  # uploads are kept in this folder under settings.store.knowledge_dir
 MB = 1024 * 1024
-HASH_BLOCK = MB  # bytes read at a time when hashing a file
 MAX_NAME_CHARS = 80  # longest sanitised file stem
 FALLBACK_STEM = "upload"  # the stem of a file whose name had nothing usable in it
 UNSAFE_NAME_CHARS = re.compile(r"[^\w\-.()（）]+")
@@ -75,15 +75,6 @@ def safe_filename(name: str) -> str:
     return (stem or FALLBACK_STEM) + suffix
 
 
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file's bytes, read in blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(HASH_BLOCK), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def unique_target(folder: Path, name: str, sha: str) -> Path:
     """folder/name, or name-1, name-2… when a different file already has that name (the same file is reused)."""
     stem, suffix = os.path.splitext(name)
@@ -130,7 +121,7 @@ def save_upload(kb: KnowledgeBase, settings: Settings, path: Path, name: str) ->
         if not target.exists():
             shutil.copyfile(path, target)
     report = kb.ingest([target], progress=False)
-    source = source_id(target)
+    source = kb.source_id(target)
     errors = [message for s, message in report.errors if s == source] or [message for _, message in report.errors]
     if errors:
         target.unlink(missing_ok=True)
@@ -147,13 +138,16 @@ def delete_document(kb: KnowledgeBase, settings: Settings, source: str) -> Delet
     Raises AdminError (Chinese) when the knowledge base has no such document."""
     if source not in {d["source"] for d in kb.documents()}:
         raise AdminError(f"知识库中没有文档 {source}，请刷新列表后重试。")
+    path = kb.file_path(source)
     chunks = kb.remove(source)
-    path = Path(os.path.abspath(source)).resolve()
-    deleted = path.is_relative_to(uploads_dir(settings).resolve()) and path.is_file()
-    if deleted:
+    deleted = False
+    if path is not None and path.is_relative_to(uploads_dir(settings).resolve()) and path.is_file():
         path.unlink()
+        deleted = True
     log.info("removed %s (%d chunks)", source, chunks)
-    return Deletion(source=source, chunks=chunks, file_deleted=deleted, file_kept=not deleted and path.exists())
+    return Deletion(
+        source=source, chunks=chunks, file_deleted=deleted, file_kept=not deleted and path is not None and path.exists()
+    )
 
 
 def reindex(kb: KnowledgeBase, settings: Settings, *, progress: bool = False) -> IngestReport:

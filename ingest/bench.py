@@ -3,6 +3,7 @@
     python -m ingest.bench [--copies 20] [--seed knowledge/冬训动员部署会讲话.txt]
 
 Each run uses a fresh temporary knowledge base (so the embedding cache is cold) and the configured embedder.
+A tiny seed and --copies 1 make a run of a few seconds (the CLI test does that).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
+import core.environment  # noqa: F401  # first: offline, no telemetry
 from core.settings import Settings
 
 DEFAULT_SEED = Path("knowledge/冬训动员部署会讲话.txt")
@@ -36,7 +39,7 @@ def make_corpus(seed: Path, folder: Path, copies: int) -> list[Path]:
 
 
 def _run(settings: Settings, folder: Path, label: str) -> None:
-    from ingest.store import KnowledgeBase
+    from ingest.index import KnowledgeBase
 
     kb = KnowledgeBase(settings)
     first = kb.ingest([folder], progress=False)
@@ -45,16 +48,16 @@ def _run(settings: Settings, folder: Path, label: str) -> None:
     noop = time.perf_counter() - t0
     n_chunks = sum(d["chunks"] for d in kb.documents())
     print(
-        f"{label}: {first.files} files, {first.chars} chars, {n_chunks} chunks, "
-        f"ingest {first.seconds:.1f} s = {first.chars_per_second:.0f} chars/s "
-        f"({first.seconds / max(n_chunks, 1) * 1000:.0f} ms/chunk); "
-        f"no-op re-ingest {noop:.2f} s (skipped {again.skipped}, added {again.added})"
+        f"{label}：{first.files} 个文件，{first.chars} 字，{n_chunks} 个片段；"
+        f"入库 {first.seconds:.1f} 秒 = {first.chars_per_second:.0f} 字/秒"
+        f"（每个片段 {first.seconds / max(n_chunks, 1) * 1000:.0f} 毫秒）；"
+        f"无变化重新入库 {noop:.2f} 秒（跳过 {again.skipped} 个文件，新增 {again.added} 个片段）"
     )
     if first.errors or again.added:
-        print(f"  unexpected: errors={first.errors} re-ingest added={again.added}")
+        print(f"  异常：出错 {first.errors}，重新入库新增了 {again.added} 个片段")
 
 
-def main() -> None:
+def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m ingest.bench", description="测量入库速度（字/秒）和无变化重新入库的耗时。"
     )
@@ -62,17 +65,17 @@ def main() -> None:
     parser.add_argument(
         "--copies", type=int, default=DEFAULT_COPIES, help=f"大语料是样本的几倍（默认 {DEFAULT_COPIES}）"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     base = Settings.load()
     tmp = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
     try:
         seed_dir = tmp / "seed"
         seed_dir.mkdir()
         shutil.copy(args.seed, seed_dir / args.seed.name)
-        _run(base.replace(kb_dir=tmp / "kb-seed"), seed_dir, "seed")
+        _run(base.replace(kb_dir=tmp / "kb-seed"), seed_dir, "样本")
         big_dir = tmp / "corpus"
         make_corpus(args.seed, big_dir, args.copies)
-        _run(base.replace(kb_dir=tmp / "kb-big"), big_dir, f"{args.copies}x seed")
+        _run(base.replace(kb_dir=tmp / "kb-big"), big_dir, f"样本 ×{args.copies}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -58,7 +58,7 @@ def heading_at(line: str, markup_level: int | None = None) -> tuple[tuple[str, i
         return None
     m = _MD_RE.match(stripped)
     if markup_level or m:
-        level = markup_level or len(m.group(1))
+        level = markup_level or (len(m.group(1)) if m else 0)
         title = m.group(2).rstrip("#").strip() if m else stripped
         return ("h", level), _title(title)
     if stripped.startswith("|"):

@@ -19,5 +19,5 @@ def reciprocal_rank_fusion(ranked: list[list[Scored]], weights: list[float], k: 
             cid = doc.metadata["id"]
             docs.setdefault(cid, doc)
             scores[cid] = scores.get(cid, 0.0) + weight / (k + rank + 1)
-    order = sorted(scores, key=scores.get, reverse=True)
+    order = sorted(scores, key=lambda c: scores[c], reverse=True)
     return [(docs[c], scores[c]) for c in order]

@@ -194,7 +194,7 @@ def _kb_settings(root: _Path, **overrides):
 @_pytest.fixture(scope="session")
 def seed_kb(tmp_path_factory):
     """A KnowledgeBase holding only the seed speech (settings at seed_kb.settings; folder at its knowledge_dir)."""
-    from ingest.store import KnowledgeBase
+    from ingest.index import KnowledgeBase
 
     root = tmp_path_factory.mktemp("seed_kb")
     (root / "knowledge").mkdir()
@@ -208,7 +208,7 @@ def seed_kb(tmp_path_factory):
 @_pytest.fixture
 def make_kb(tmp_path):
     """Factory for a fresh, empty KnowledgeBase in tmp_path: make_kb(**settings_overrides)."""
-    from ingest.store import KnowledgeBase
+    from ingest.index import KnowledgeBase
 
     def factory(**overrides):
         (tmp_path / "knowledge").mkdir(exist_ok=True)
@@ -226,7 +226,7 @@ DEV_CORPUS_DIRS = (REPO_ROOT / "knowledge", REPO_ROOT / "eval" / "corpus")
 @_pytest.fixture(scope="session")
 def dev_corpus_kb(tmp_path_factory):
     """A KnowledgeBase over knowledge/ + eval/corpus/ (settings at dev_corpus_kb.settings)."""
-    from ingest.store import KnowledgeBase
+    from ingest.index import KnowledgeBase
 
     root = tmp_path_factory.mktemp("dev_corpus_kb")
     kb = KnowledgeBase(_kb_settings(root, knowledge_dir=DEV_CORPUS_DIRS[0]))
@@ -251,7 +251,7 @@ HOSTILE_HTML = (
 def hostile_kb(root: _Path, **settings_update):
     """A knowledge base over a .txt and a .html that carry <script> and <img onerror> in their text."""
     from core.settings import Settings
-    from ingest.store import KnowledgeBase
+    from ingest.index import KnowledgeBase
 
     knowledge = root / "knowledge"
     knowledge.mkdir()

@@ -18,7 +18,7 @@ from bot.web import messages
 from bot.web.render import esc
 from core.settings import Settings
 from ingest.admin import AdminError, delete_document, reindex, save_upload
-from ingest.store import KnowledgeBase
+from ingest.index import KnowledgeBase
 
 log = logging.getLogger(__name__)
 

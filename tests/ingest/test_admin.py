@@ -19,7 +19,7 @@ from ingest.admin import (
     unique_target,
     uploads_dir,
 )
-from ingest.store import KnowledgeBase
+from ingest.index import KnowledgeBase
 
 NOTICE = "村级冬训补充通知\n今年冬训增加“红色读书角”活动，每个网格设立一处读书角，由网格员负责日常管理。\n"
 OTHER = "冬训学习安排\n党员夜校每周三晚上七点开课，地点在村委会二楼会议室。\n"

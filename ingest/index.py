@@ -1,0 +1,279 @@
+"""The knowledge base: chunks and their vectors in a Chroma collection (the single source of truth), the
+manifest as commit point, and the BM25 index and chunk cache derived from them.
+
+Write protocol per file, safe against kill -9 at any point (ingest.pipeline drives it):
+  1. upsert the new chunks (metadata ``doc_sha``),
+  2. upsert the file's manifest record (sha256 + chunk ids) -- the commit point,
+  3. delete that source's chunks not in the new id list.
+Readers only use chunks whose id a manifest record lists, and every ingest starts by deleting
+chunks no manifest record lists. So a document is whole or absent, never duplicated.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Optional, cast
+
+import numpy as np
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+
+from core.settings import Settings
+from ingest import bm25
+from ingest.discovery import Found, Identities, resolved
+from ingest.embedders import make_embeddings
+from ingest.legacy_ids import is_legacy
+from ingest.manifest import MANIFEST_SUFFIX, Manifest, Record
+from ingest.pipeline import IngestReport, Pipeline
+
+log = logging.getLogger(__name__)
+
+# With a shared Chroma server another process may be between steps 1 and 2 of the protocol;
+# only chunks older than this are treated as debris of a crashed ingest.
+ORPHAN_GRACE_SECONDS = 600.0
+CHROMA_DIR = "chroma"
+# Most ids per Chroma call, below the client's own limit.
+MAX_BATCH = 5000
+
+
+class KnowledgeBase:
+    """Chunks in Chroma plus a BM25 index derived from them; see the module docstring for the protocol."""
+
+    def __init__(self, settings: Settings, embeddings: Optional[Embeddings] = None):
+        """embeddings: defaults to make_embeddings(settings) (the configured model behind the disk cache)."""
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        self.settings = settings
+        self.kb_dir = Path(settings.store.kb_dir)
+        self.kb_dir.mkdir(parents=True, exist_ok=True)
+        self.embeddings = embeddings if embeddings is not None else make_embeddings(settings)
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        self.shared_server = bool(settings.store.chroma_host)
+        if settings.store.chroma_host:
+            self.client = chromadb.HttpClient(
+                host=settings.store.chroma_host, port=settings.store.chroma_port, settings=chroma_settings
+            )
+        else:
+            self.client = chromadb.PersistentClient(path=str(self.kb_dir / CHROMA_DIR), settings=chroma_settings)
+        # embedding_function=None: vectors are always passed in, Chroma must never fetch its default model.
+        self.collection = self.client.get_or_create_collection(
+            settings.store.collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
+        )
+        self.manifest_collection = self.client.get_or_create_collection(
+            settings.store.collection + MANIFEST_SUFFIX, embedding_function=None
+        )
+        self.batch = max(1, min(self.client.get_max_batch_size(), MAX_BATCH))
+        self.manifest = Manifest(self.manifest_collection, self.batch)
+        self._lock = threading.RLock()
+        self._bm25: Optional[bm25.Bm25Index] = None
+
+    # ------------------------------------------------------------------ documents
+    def fingerprint(self) -> str:
+        """Hash of the committed content (sorted source, sha256 pairs); changes whenever any document does."""
+        return bm25.fingerprint(self.manifest.records())
+
+    def documents(self) -> list[dict]:
+        """One dict per committed file: source, title, chunks, sha256, chars, ingested_at (ISO), path ("" if unknown)."""
+        out = []
+        for src, rec in sorted(self.manifest.records(force=True).items()):
+            out.append(
+                {
+                    "source": src,
+                    "title": rec.get("title", ""),
+                    "chunks": len(rec["ids"]),
+                    "sha256": rec.get("sha256", ""),
+                    "chars": int(rec.get("chars", 0)),
+                    "ingested_at": rec.get("ingested_at", ""),
+                    "path": rec.get("path", ""),
+                }
+            )
+        return out
+
+    def source_id(self, path: Path) -> str:
+        """The id the file at `path` has in the knowledge base, or would get if it were ingested now on its own."""
+        p = resolved(path)
+        return self.identities().peek(Found(p, p.parent))
+
+    def identities(self, records: Optional[dict[str, Record]] = None) -> Identities:
+        """The id assigner for the manifest `records` (default: re-read now): the recorded paths and roots,
+        plus the configured knowledge folder."""
+        records = self.manifest.records(force=True) if records is None else records
+        known = {Path(rec["path"]): src for src, rec in records.items() if rec.get("path")}
+        roots = {Path(rec["root"]) for rec in records.values() if rec.get("root")}
+        knowledge_dir = resolved(self.settings.store.knowledge_dir)
+        if knowledge_dir.is_dir():
+            roots.add(knowledge_dir)
+        return Identities(known, sorted(roots))
+
+    def file_path(self, source: str) -> Optional[Path]:
+        """The file a committed document was read from (a document of the first id scheme: its id taken
+        relative to the working directory), or None when the document is unknown."""
+        rec = self.manifest.records(force=True).get(source)
+        if rec is None:
+            return None
+        return resolved(source) if is_legacy(rec) else Path(rec["path"])
+
+    def find_source(self, name: str) -> Optional[str]:
+        """The committed document `name` means: its id, or the path of its file (from any working directory)."""
+        records = self.manifest.records(force=True)
+        if name in records:
+            return name
+        path = resolved(name)
+        by_path = {Path(rec["path"]): src for src, rec in records.items() if rec.get("path")}
+        if path in by_path:
+            return by_path[path]
+        return next((src for src, rec in records.items() if is_legacy(rec) and resolved(src) == path), None)
+
+    # ------------------------------------------------------------------ writing
+    def ingest(self, paths: Iterable[Path], prune: bool = False, progress: bool = True) -> IngestReport:
+        """Add new and changed files (folders recursed), skip unchanged ones; with prune, drop vanished files."""
+        return Pipeline(self).run([Path(p) for p in paths], prune=prune, progress=progress)
+
+    def remove(self, source: str) -> int:
+        """Remove one file's chunks; returns how many committed chunks it had (0 when unknown)."""
+        rec = self.manifest.records(force=True).get(source)
+        if rec is not None:
+            self.manifest.drop(source)  # commit point of the removal
+        self.delete_chunks(self.chunk_ids_of(source))
+        self.manifest.records(force=True)
+        return len(rec["ids"]) if rec else 0
+
+    def write_chunks(self, ids: list[str], texts: list[str], metadatas: list[dict], vectors: Sequence[Any]) -> None:
+        """Step 1 of the protocol: upsert chunks (invisible to readers until a manifest record lists them)."""
+        self.collection.upsert(
+            ids=ids,
+            embeddings=np.asarray(vectors, dtype=np.float32),
+            documents=texts,
+            metadatas=cast(Any, metadatas),
+        )
+
+    def chunk_ids_of(self, source: str) -> list[str]:
+        """Every chunk id Chroma holds for `source`, committed or not."""
+        return list(self.collection.get(where={"source": source}, include=[])["ids"])
+
+    def delete_chunks(self, ids: list[str]) -> None:
+        """Delete chunks by id (in batches)."""
+        for i in range(0, len(ids), self.batch):
+            self.collection.delete(ids=ids[i : i + self.batch])
+
+    def fetch(self, ids: list[str]) -> dict[str, Document]:
+        """The chunks Chroma holds among `ids`, as Documents (metadata "id" = chunk id)."""
+        out: dict[str, Document] = {}
+        for i in range(0, len(ids), self.batch):
+            got = self.collection.get(ids=ids[i : i + self.batch], include=["documents", "metadatas"])
+            for cid, text, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or []):
+                out[cid] = chroma_document(cid, text, meta)
+        return out
+
+    def fetch_with_vectors(self, ids: list[str]) -> list[tuple[str, str, dict, list[float]]]:
+        """(id, text, metadata, vector) of the chunks Chroma holds among `ids`, in the order of `ids`."""
+        found: dict[str, tuple[str, str, dict, list[float]]] = {}
+        for i in range(0, len(ids), self.batch):
+            got = self.collection.get(ids=ids[i : i + self.batch], include=["documents", "metadatas", "embeddings"])
+            vectors = got["embeddings"] if got["embeddings"] is not None else []
+            for cid, text, meta, vec in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], vectors):
+                found[cid] = (cid, text or "", dict(meta or {}), list(vec))
+        return [found[c] for c in ids if c in found]
+
+    def reconcile(self) -> int:
+        """Delete chunks no manifest record lists (debris of an interrupted ingest); returns how many."""
+        committed = {cid for rec in self.manifest.records(force=True).values() for cid in rec["ids"]}
+        cutoff = time.time() - ORPHAN_GRACE_SECONDS
+        orphans = [
+            cid
+            for cid, meta in self._all_chunk_ids(with_meta=self.shared_server)
+            if cid not in committed and (not self.shared_server or float(meta.get("written_at", 0)) < cutoff)
+        ]
+        if orphans:
+            log.info("deleting %d uncommitted chunks left by an interrupted ingest", len(orphans))
+            self.delete_chunks(orphans)
+        return len(orphans)
+
+    def discard_uncommitted(self, source: str) -> None:
+        """Best effort after a failed file: drop its chunks the manifest does not list (else the next ingest does)."""
+        try:
+            rec = self.manifest.records(force=True).get(source)
+            keep = set(rec["ids"]) if rec else set()
+            self.delete_chunks([cid for cid in self.chunk_ids_of(source) if cid not in keep])
+        except Exception:  # the store itself may be what failed; reconcile will clean up
+            log.warning("could not clean up after failing on %s", source, exc_info=True)
+
+    def refresh(self) -> None:
+        """Re-read the manifest and bring BM25 up to date (after this process changed the knowledge base)."""
+        self.manifest.records(force=True)
+        self._refresh_bm25(force=True)
+
+    def _all_chunk_ids(self, with_meta: bool = False) -> list[tuple[str, dict]]:
+        out: list[tuple[str, dict]] = []
+        offset = 0
+        while True:
+            if with_meta:
+                got = self.collection.get(include=["metadatas"], limit=self.batch, offset=offset)
+            else:
+                got = self.collection.get(include=[], limit=self.batch, offset=offset)
+            metas = got["metadatas"] or [{}] * len(got["ids"])
+            out.extend(zip(got["ids"], (dict(m or {}) for m in metas)))
+            if len(got["ids"]) < self.batch:
+                return out
+            offset += self.batch
+
+    # ------------------------------------------------------------------ reading
+    def dense_search(self, query: str, k: int) -> list[tuple[Document, float]]:
+        """Top-k committed chunks by cosine similarity to the query (higher is better)."""
+        committed = self.manifest.committed()
+        count = self.collection.count()
+        if k <= 0 or count == 0 or not committed:
+            return []
+        # Uncommitted chunks (an ingest in progress elsewhere) may crowd the top; ask for enough to filter them.
+        n = min(count, k + max(0, count - len(committed)))
+        qv = self.embeddings.embed_query(query)
+        got = self.collection.query(
+            query_embeddings=np.asarray([qv], dtype=np.float32),
+            n_results=n,
+            include=["documents", "metadatas", "distances"],
+        )
+        hits = zip(got["ids"][0], *(cast(list, got[key])[0] for key in ("documents", "metadatas", "distances")))
+        out = []
+        for cid, text, meta, dist in hits:
+            if cid in committed:
+                out.append((chroma_document(cid, text, meta), 1.0 - float(dist)))
+            if len(out) >= k:
+                break
+        return out
+
+    def bm25_search(self, query: str, k: int) -> list[tuple[Document, float]]:
+        """Top-k committed chunks by BM25 over core.grammar.tokenize tokens (only chunks scoring above 0)."""
+        return self._refresh_bm25().search(query, k)
+
+    def chunks(self) -> list[Document]:
+        """All committed chunks, ordered by source and chunk_index."""
+        return self._refresh_bm25().chunks.all()
+
+    def document_chunks(self, source: str) -> list[Document]:
+        """The committed chunks of one document, in order (for lists and items that span sections)."""
+        return self._refresh_bm25().chunks.of_document(source)
+
+    def chunk(self, source: str, chunk_index: int) -> Optional[Document]:
+        """One committed chunk by position (for widening a hit to its neighbours), or None."""
+        return self._refresh_bm25().chunks.at(source, chunk_index)
+
+    def _refresh_bm25(self, force: bool = False) -> bm25.Bm25Index:
+        """The BM25 index of the current manifest: in memory, else from kb_dir/bm25, else rebuilt from Chroma."""
+        with self._lock:
+            records: dict[str, Record] = self.manifest.records(force=force)
+            if self._bm25 is None or self._bm25.fingerprint != bm25.fingerprint(records):
+                self._bm25 = bm25.load_or_build(self.kb_dir / bm25.BM25_DIR, records, self.fetch)
+            return self._bm25
+
+
+def chroma_document(cid: str, text: Optional[str], meta: Any) -> Document:
+    """A chunk as Chroma returns it, as a Document (metadata "id" = chunk id, the write time dropped)."""
+    metadata = dict(meta or {})
+    metadata.pop("written_at", None)
+    metadata["id"] = cid
+    return Document(page_content=text or "", metadata=metadata, id=cid)

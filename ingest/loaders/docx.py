@@ -1,0 +1,66 @@
+"""Word (.docx): paragraphs in order, Heading/标题 styles as heading levels, tables as pipe rows."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+from ingest.loaders.document import LoadError, Parsed, TextBuilder, collapse_spaces, table_rows
+
+_HEADING_STYLE_RE = re.compile(r"^(?:heading|标题)\s*(\d)$", re.IGNORECASE)
+_TITLE_STYLE = "title"
+
+
+def load_docx(data: bytes, name: str) -> Parsed:
+    """A .docx package: body paragraphs and tables in document order; title from core properties or the Title style."""
+    try:
+        import docx
+        from docx.table import Table
+        from docx.text.paragraph import Paragraph
+
+        document = docx.Document(io.BytesIO(data))
+    except Exception as e:  # python-docx raises several types for a damaged package
+        raise LoadError(
+            f"文件 {name} 无法打开，可能已损坏或不是真正的 Word（docx）文件。请用 Word 打开后重新另存为 .docx 再上传。"
+        ) from e
+    builder = TextBuilder()
+    style_title = ""
+    try:
+        for el in document.element.body.iterchildren():
+            tag = el.tag.rsplit("}", 1)[-1]
+            if tag == "p":
+                para = Paragraph(el, document)
+                if not style_title and _style(para).lower() == _TITLE_STYLE and para.text.strip():
+                    style_title = collapse_spaces(para.text)
+                builder.add(para.text, _heading_level(para))
+            elif tag == "tbl":
+                for row in table_rows([[c.text for c in _unique_cells(r)] for r in Table(el, document).rows]):
+                    builder.add(row)
+        title = (document.core_properties.title or "").strip() or style_title
+    except Exception as e:
+        raise LoadError(f"文件 {name} 的内容无法解析，可能已损坏。请用 Word 打开后重新另存为 .docx 再上传。") from e
+    return Parsed(builder.text, builder.headings, title, [])
+
+
+def _style(para: Any) -> str:
+    try:
+        return ((para.style.name if para.style is not None else "") or "").strip()
+    except Exception:  # a style id missing from styles.xml
+        return ""
+
+
+def _heading_level(para: Any) -> int | None:
+    m = _HEADING_STYLE_RE.match(_style(para))
+    return int(m.group(1)) if m else None
+
+
+def _unique_cells(row: Any) -> list[Any]:
+    # Merged cells come back once per grid column; keep each cell once.
+    seen, out = set(), []
+    for cell in row.cells:
+        key = id(cell._tc)
+        if key not in seen:
+            seen.add(key)
+            out.append(cell)
+    return out

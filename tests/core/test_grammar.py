@@ -1,0 +1,130 @@
+"""The Chinese text grammar: normalising, sentences, list numbering, section paths, compact form, tokens."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.grammar import (
+    SECTION_SEP,
+    STOPWORDS,
+    char_ngrams,
+    compact,
+    normalise,
+    numbering_kind,
+    section_parts,
+    section_path,
+    sentences,
+    split_sentences,
+    tokenize,
+)
+
+pytestmark = pytest.mark.unit
+
+
+# ---------------------------------------------------------------- normalise
+def test_normalise_line_ends_blank_lines_bom_and_controls():
+    raw = "\ufeff\n第一行  \r\n\r\n\r\n\r\n第二行\x07\t尾\r第三行\n\n"
+    assert normalise(raw) == "第一行\n\n第二行\t尾\n第三行"
+    assert normalise(normalise(raw)) == normalise(raw)
+
+
+def test_normalise_is_nfc():
+    assert normalise("e\u0301") == "\u00e9"
+
+
+# ---------------------------------------------------------------- sentences
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("第一句。第二句！第三句？", ["第一句。", "第二句！", "第三句？"]),
+        ("他说：“要抓落实。”然后散会。", ["他说：“要抓落实。”", "然后散会。"]),
+        ("一是学习；二是实践", ["一是学习；", "二是实践"]),
+        ("没有句号的一行\n下一行", ["没有句号的一行", "下一行"]),
+        ("真的吗？！好。", ["真的吗？！", "好。"]),
+        ("  前后有空白。  \n\n  ", ["前后有空白。"]),
+        ("。。。\n", []),
+        ("", []),
+    ],
+)
+def test_sentences(text, expected):
+    assert sentences(text) == expected
+
+
+def test_split_sentences_spans_within_a_range():
+    text = "甲。乙。丙。丁。"
+    spans = split_sentences(text, 2, 6)
+    assert [text[s:e] for s, e in spans] == ["乙。", "丙。"]
+    assert all(2 <= s < e <= 6 for s, e in spans)
+
+
+# ---------------------------------------------------------------- numbering
+@pytest.mark.parametrize(
+    "line, kind",
+    [
+        ("一、总体要求", "cn"),
+        ("十二、其他", "cn"),
+        ("（一）理论学习", "paren_cn"),
+        ("(三)实践活动", "paren_cn"),
+        ("（1）报名", "paren_num"),
+        ("1. 学习党章", "num"),
+        ("2．学习准则", "num"),
+        ("3、开展讨论", "num"),
+        ("一是加强学习", "lead"),
+        ("三要抓好落实", "lead"),
+        ("第一章 总则", "chapter"),
+        ("第二节 方式", "jie"),
+        ("第十二条 本办法自发布之日起施行。", "article"),
+        ("第3条 适用范围", "article"),
+        ("  一、前有空白", "cn"),
+        ("1.5万名党员参加", ""),  # a decimal, not an item
+        ("2024.1.5召开推进会", ""),  # a date
+        ("1.", ""),  # a marker with nothing after it
+        ("一是", ""),
+        ("普通的一句话。", ""),
+        ("第一次会议", ""),
+    ],
+)
+def test_numbering_kind(line, kind):
+    assert numbering_kind(line) == kind
+
+
+# ---------------------------------------------------------------- section paths
+def test_section_paths_round_trip():
+    parts = ["一、总体要求", "（一）理论学习", "1. 学习党章"]
+    path = section_path(parts)
+    assert path == "一、总体要求 > （一）理论学习 > 1. 学习党章"
+    assert SECTION_SEP in path and section_parts(path) == parts
+    assert section_parts("") == [] and section_path([]) == ""
+
+
+# ---------------------------------------------------------------- compact, n-grams, tokens
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("开展各类理论宣讲活动215场。", "开展各类理论宣讲活动215场"),
+        ("“冬训”， 要抓 落实！", "冬训要抓落实"),
+        ("ＡＢＣ１２３", "abc123"),
+        ("……——", ""),
+    ],
+)
+def test_compact(text, expected):
+    assert compact(text) == expected
+
+
+def test_char_ngrams():
+    assert char_ngrams("冬训，工作") == {"冬训", "训工", "工作"}
+    assert char_ngrams("冬") == {"冬"} and char_ngrams("。") == set()
+    assert char_ngrams("冬训工", n=3) == {"冬训工"}
+
+
+def test_tokenize_drops_punctuation_and_stopwords():
+    tokens = tokenize("请问冬训工作的宣讲活动有哪些？")
+    assert "冬训" in tokens and "宣讲" in tokens
+    assert not any(t in STOPWORDS for t in tokens)
+    assert "？" not in tokens and "的" not in tokens
+    assert "的" in tokenize("冬训的工作", drop_stopwords=False)
+
+
+def test_tokenize_lower_cases_and_normalises_width():
+    assert tokenize("ＰＤＦ文件") == tokenize("pdf文件")
+    assert "pdf" in tokenize("PDF文件")

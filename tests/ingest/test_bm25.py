@@ -1,0 +1,136 @@
+"""BM25 over the committed chunks: build, search, persistence and reuse; the chunk cache built with it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from langchain_core.documents import Document
+
+from ingest import bm25
+from ingest.bm25 import BM25_NAME_CHARS, Bm25Index, ChunkCache, fingerprint, indexed_text, load_or_build, ordered_ids
+from tests.ingest.samples import BOOKS, CLEANUP, TREES, write
+
+
+def _chunk(source: str, index: int, text: str, section: str = "", title: str = "通知") -> Document:
+    cid = f"{source}#{index}"
+    meta = {"id": cid, "source": source, "chunk_index": index, "section": section, "title": title}
+    return Document(page_content=text, metadata=meta, id=cid)
+
+
+DOCS = [
+    _chunk("knowledge/a.txt", 0, "党工委决定组织春季植树活动。"),
+    _chunk("knowledge/a.txt", 1, "每名党员种植两棵银杏树。", section="一、安排"),
+    _chunk("knowledge/b.txt", 0, "冬季读书分享会在社区文化中心举办。"),
+    _chunk("knowledge/b.txt", 1, "第二十二条 本办法自发布之日起施行。", section="第二十二条", title="管理办法"),
+]
+RECORDS = {
+    "knowledge/b.txt": {"sha256": "bb", "ids": ["knowledge/b.txt#0", "knowledge/b.txt#1"]},
+    "knowledge/a.txt": {"sha256": "aa", "ids": ["knowledge/a.txt#0", "knowledge/a.txt#1"]},
+}
+
+
+def _fetch(ids):
+    by_id = {d.metadata["id"]: d for d in DOCS}
+    return {c: by_id[c] for c in ids if c in by_id}
+
+
+# ------------------------------------------------------------------ pure parts
+@pytest.mark.unit
+def test_fingerprint_follows_sources_and_hashes_only():
+    fp = fingerprint(RECORDS)
+    assert fp == fingerprint(dict(reversed(list(RECORDS.items()))))
+    assert fp != fingerprint({**RECORDS, "knowledge/a.txt": {**RECORDS["knowledge/a.txt"], "sha256": "a2"}})
+    assert fp != fingerprint({"corpus/a.txt" if k == "knowledge/a.txt" else k: v for k, v in RECORDS.items()})
+    assert fp == fingerprint({k: {**v, "title": "别的标题"} for k, v in RECORDS.items()})
+
+
+@pytest.mark.unit
+def test_ordered_ids_by_source_then_chunk_order():
+    assert ordered_ids(RECORDS) == ["knowledge/a.txt#0", "knowledge/a.txt#1", "knowledge/b.txt#0", "knowledge/b.txt#1"]
+
+
+@pytest.mark.unit
+def test_indexed_text_puts_title_and_section_first():
+    assert indexed_text(DOCS[3]) == "管理办法 第二十二条\n第二十二条 本办法自发布之日起施行。"
+
+
+@pytest.mark.unit
+def test_chunk_cache_lookups_hand_out_copies():
+    shuffled = [DOCS[1], DOCS[0], DOCS[2]]
+    cache = ChunkCache(shuffled)
+    assert [d.page_content for d in cache.all()] == [d.page_content for d in shuffled]
+    assert [d.metadata["chunk_index"] for d in cache.of_document("knowledge/a.txt")] == [0, 1]
+    assert cache.of_document("knowledge/无.txt") == []
+    assert cache.at("knowledge/b.txt", 0).page_content == DOCS[2].page_content
+    assert cache.at("knowledge/b.txt", 5) is None
+    hit = cache.at("knowledge/a.txt", 1)
+    hit.metadata["score"] = 3.0
+    assert "score" not in cache.at("knowledge/a.txt", 1).metadata and "score" not in DOCS[1].metadata
+
+
+@pytest.mark.unit
+def test_build_and_search():
+    index = Bm25Index.build("fp", DOCS)
+    hits = index.search("银杏树", 5)
+    assert [d.metadata["id"] for d, _ in hits] == ["knowledge/a.txt#1"] and hits[0][1] > 0
+    # the heading is indexed: an article is found by the words of its title
+    assert index.search("管理办法", 1)[0][0].metadata["id"] == "knowledge/b.txt#1"
+    assert index.search("读书分享会 植树", 5)[0][0].metadata["source"] in {"knowledge/a.txt", "knowledge/b.txt"}
+    assert index.search("银杏树", 0) == []
+    assert index.search("完全无关的词语", 5) == []
+    assert Bm25Index.build("fp", []).search("银杏树", 5) == []
+
+
+@pytest.mark.unit
+def test_save_then_load_gives_the_same_results(tmp_path):
+    fp = fingerprint(RECORDS)
+    built = Bm25Index.build(fp, [DOCS[i] for i in (0, 1, 2, 3)])
+    built.save(tmp_path)
+    (tmp_path / ("0" * BM25_NAME_CHARS)).mkdir()  # an older index
+    built.save(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [fp[:BM25_NAME_CHARS]]
+    loaded = Bm25Index.load(tmp_path, fp, _fetch)
+    assert loaded is not None
+    for query in ("银杏树", "读书 分享会", "本办法 施行"):
+        assert [(d.metadata["id"], s) for d, s in loaded.search(query, 3)] == [
+            (d.metadata["id"], s) for d, s in built.search(query, 3)
+        ]
+    assert Bm25Index.load(tmp_path, "f" * 64, _fetch) is None  # another content
+    assert Bm25Index.load(tmp_path, fp, lambda ids: {}) is None  # chunks gone from Chroma
+    (tmp_path / fp[:BM25_NAME_CHARS] / "ids.json").write_text("{", encoding="utf-8")
+    assert Bm25Index.load(tmp_path, fp, _fetch) is None  # damaged: rebuilt by the caller
+
+
+@pytest.mark.unit
+def test_load_or_build_persists_only_a_complete_index(tmp_path):
+    built = load_or_build(tmp_path, RECORDS, _fetch)
+    assert [d.metadata["id"] for d in built.chunks.docs] == ordered_ids(RECORDS)
+    ids_file = tmp_path / fingerprint(RECORDS)[:BM25_NAME_CHARS] / "ids.json"
+    assert json.loads(ids_file.read_text(encoding="utf-8"))["ids"] == ordered_ids(RECORDS)
+
+    partial = {**RECORDS, "knowledge/c.txt": {"sha256": "cc", "ids": ["knowledge/c.txt#0"]}}
+    other = tmp_path / "other"
+    index = load_or_build(other, partial, _fetch)  # a writer's race: a listed chunk is not in Chroma yet
+    assert len(index.chunks.docs) == 4 and not other.exists()
+
+
+# ------------------------------------------------------------------ with the store
+@pytest.mark.integration
+def test_a_second_process_loads_the_persisted_index(make_kb, monkeypatch):
+    kb = make_kb()
+    folder = kb.settings.store.knowledge_dir
+    write(folder / "植树.txt", TREES)
+    write(folder / "读书.txt", BOOKS)
+    write(folder / "河道.txt", CLEANUP)
+    kb.ingest([folder], progress=False)
+    expected = [(d.metadata["id"], s) for d, s in kb.bm25_search("读书 分享会 植树", 5)]
+    assert expected
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("the index was rebuilt instead of loaded")
+
+    monkeypatch.setattr(bm25.Bm25Index, "build", no_build)
+    again = type(kb)(kb.settings, embeddings=kb.embeddings)
+    assert [(d.metadata["id"], s) for d, s in again.bm25_search("读书 分享会 植树", 5)] == expected
+    assert [d.metadata["id"] for d in again.chunks()] == [d.metadata["id"] for d in kb.chunks()]
