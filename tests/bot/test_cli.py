@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import finish
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,17 +75,7 @@ def runs(seed_kb, tmp_path_factory):
         )
         for name, (argv, kb) in calls.items()
     }
-    out = {}
-    try:
-        for name, p in procs.items():
-            stdout, stderr = p.communicate(timeout=CLI_TIMEOUT)
-            out[name] = subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr)
-    finally:
-        for p in procs.values():  # only on a timeout: leave no process of ours behind
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    return out
+    return finish(procs, CLI_TIMEOUT)
 
 
 def _one_json(proc: subprocess.CompletedProcess) -> dict:

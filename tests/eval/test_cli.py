@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import finish
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,17 +65,7 @@ def _eval(*argv: str, cwd: Path) -> subprocess.Popen:
 
 
 def _finish(procs: dict[str, subprocess.Popen]) -> dict[str, subprocess.CompletedProcess]:
-    out = {}
-    try:
-        for name, p in procs.items():
-            stdout, stderr = p.communicate(timeout=CLI_TIMEOUT)
-            out[name] = subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr)
-    finally:
-        for p in procs.values():  # only on a timeout: leave no process of ours behind
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    return out
+    return finish(procs, CLI_TIMEOUT)
 
 
 @pytest.fixture(scope="module")
