@@ -16,7 +16,9 @@ from pathlib import Path
 
 import core.environment  # noqa: F401  # first: offline, no telemetry
 from eval.dataset import DEFAULT_DATASET, DatasetError
-from eval.run import DEFAULT_OUT, DEFAULT_THRESHOLDS, LENGTH_SLACK, EvalError
+from eval.errors import EvalError
+from eval.gate import DEFAULT_THRESHOLDS, LENGTH_SLACK
+from eval.run import DEFAULT_OUT
 
 DEFAULT_MARGIN = 0.03
 
@@ -77,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
+    from eval import gate as gate_check
     from eval import run as runner
 
     try:
@@ -114,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             summary = json.loads(args.summary.read_text(encoding="utf-8"))
             thresholds = json.loads(args.thresholds.read_text(encoding="utf-8"))
-            rows = runner.gate(summary, thresholds)
-            print(runner.gate_table(rows))
+            rows = gate_check.gate(summary, thresholds)
+            print(gate_check.gate_table(rows))
             failed = [r.metric for r in rows if not r.ok]
             if failed:
                 print(
@@ -130,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"找不到评测结果 {args.source}，请先运行 python -m eval run。", file=sys.stderr)
             return 2
         summary = json.loads(args.source.read_text(encoding="utf-8"))
-        thresholds = runner.thresholds_from(
+        thresholds = gate_check.thresholds_from(
             summary, margin=args.margin, split=args.split, length_slack=args.length_slack
         )
         args.out.write_text(json.dumps(thresholds, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -5,34 +5,28 @@ eval/thresholds.json (the CI gate).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import math
-import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Optional
 
 from core.settings import Settings
 from eval.dataset import DEFAULT_KNOWLEDGE, REPO_ROOT, Item, load_dataset
+from eval.errors import EvalError
+from eval.knowledge import build_kb, default_kb_dir, open_kb
 from eval.metrics import score_item, summarise
+from eval.ragas_judge import run_ragas
 
 log = logging.getLogger(__name__)
 
 DEFAULT_OUT = REPO_ROOT / "eval" / "out"
-DEFAULT_THRESHOLDS = REPO_ROOT / "eval" / "thresholds.json"
-KB_ROOT = Path("var")  # default fresh KBs live in var/eval-kb-<hash>, relative to the working directory
-KB_PREFIX = "eval-kb-"
-KB_HASH_CHARS = 10
-EMBED_CACHE = "embed_cache.sqlite"
 # What a knowledge-base folder may contain; any other entry means the folder is not ours to delete.
-KB_ARTEFACTS = ("chroma", "bm25", EMBED_CACHE, EMBED_CACHE + "-wal", EMBED_CACHE + "-shm")
 RETRIEVERS = ("bm25", "dense", "hybrid")
 WARMUP_QUESTION = "冬训工作有哪些要求？"  # one untimed question first, so index loading is not billed to item 1
 # Settings recorded in summary.json so two runs can be told apart.
@@ -62,79 +56,6 @@ RECORDED_SETTINGS = (
     "min_dense",
     "min_related",
 )
-# Gate: metrics that must stay at or above / at or below their threshold.
-GATE_MIN = (
-    "hit@1",
-    "hit@5",
-    "mrr",
-    "keyfact_recall",
-    "keyfact_f",
-    "faithfulness",
-    "citation_validity",
-    "refusal_recall",
-)
-GATE_MAX = ("false_refusal_rate", "answer_len_median", "errors")
-EXACT_MIN = {"citation_validity": 1.0}  # a marker pointing nowhere is a bug, never a tuning trade-off
-LENGTH_SLACK = 0.1  # relative head-room of the median-answer-length maximum when thresholds are refreshed
-
-
-class EvalError(RuntimeError):
-    """An evaluation that cannot run; str(e) is a Chinese message saying what to do."""
-
-
-# --------------------------------------------------------------------------- knowledge base
-
-
-def default_kb_dir(knowledge_dirs: Sequence[Path]) -> Path:
-    """var/eval-kb-<hash of the knowledge folders' absolute paths>."""
-    key = "\n".join(sorted(str(Path(d).resolve()) for d in knowledge_dirs))
-    return KB_ROOT / (KB_PREFIX + hashlib.sha1(key.encode("utf-8")).hexdigest()[:KB_HASH_CHARS])
-
-
-def _clear_kb_dir(kb_dir: Path, keep_embed_cache: bool) -> None:
-    """Delete a knowledge-base folder, refusing folders holding anything a knowledge base does not write."""
-    if not kb_dir.exists():
-        return
-    foreign = [p.name for p in kb_dir.iterdir() if p.name not in KB_ARTEFACTS]
-    if foreign:
-        raise EvalError(
-            f"{kb_dir} 里有非知识库文件（{', '.join(sorted(foreign)[:3])}），为安全起见不删除。"
-            "请用 --kb 指定一个空目录或评测专用目录。"
-        )
-    for p in kb_dir.iterdir():
-        if keep_embed_cache and p.name.startswith(EMBED_CACHE):
-            continue  # vectors are keyed by model + text, so reusing them cannot change results
-        shutil.rmtree(p) if p.is_dir() else p.unlink()
-
-
-def build_kb(
-    settings: Settings, knowledge_dirs: Sequence[Path], *, keep_embed_cache: bool = True, progress: bool = True
-):
-    """A fresh KnowledgeBase in settings.store.kb_dir built from the folders (the embedding cache is kept unless told)."""
-    from ingest.index import KnowledgeBase
-
-    kb_dir = Path(settings.store.kb_dir)
-    _clear_kb_dir(kb_dir, keep_embed_cache)
-    kb = KnowledgeBase(settings)
-    report = kb.ingest([Path(d) for d in knowledge_dirs], progress=progress)
-    if report.errors:
-        details = "；".join(f"{src}：{msg}" for src, msg in report.errors[:3])
-        raise EvalError(f"构建评测知识库时有 {len(report.errors)} 个文件出错：{details}。请修正这些文件后重试。")
-    if progress:
-        print(report.summary(), file=sys.stderr)
-    return kb
-
-
-def open_kb(settings: Settings):
-    """The existing KnowledgeBase in settings.store.kb_dir; EvalError when it is empty."""
-    from ingest.index import KnowledgeBase
-
-    kb = KnowledgeBase(settings)
-    if not kb.documents():
-        raise EvalError(
-            f"知识库为空（{settings.store.kb_dir}）。请用 --knowledge 指定材料文件夹重新构建，或先运行 python -m ingest。"
-        )
-    return kb
 
 
 # --------------------------------------------------------------------------- running
@@ -209,65 +130,6 @@ def make_settings(
             "选择了 llm 回答方式，但没有配置大模型地址。请设置 DONGXUN_LLM_BASE_URL，或改用 --mode extractive。"
         )
     return settings
-
-
-def ragas_status(settings: Settings) -> dict:
-    """Whether ragas faithfulness/context_recall can run (needs an LLM judge and the ragas package), and why not."""
-    if not settings.llm.base_url:
-        return {
-            "enabled": False,
-            "reason": "未配置 LLM 评审（DONGXUN_LLM_BASE_URL 未设置），离线运行时跳过 ragas 指标。",
-        }
-    try:
-        import ragas  # noqa: F401
-    except ImportError:
-        return {"enabled": False, "reason": "未安装 ragas，跳过 ragas 指标；如需计算请安装 ragas 并重新运行。"}
-    return {"enabled": True, "reason": ""}
-
-
-def run_ragas(rows: Sequence[dict], settings: Settings) -> dict:
-    """ragas faithfulness and context_recall with the configured LLM as judge; skipped (with the reason) offline."""
-    status = ragas_status(settings)
-    if not status["enabled"]:
-        return status
-    try:  # pragma: no cover - needs ragas and a live LLM endpoint
-        from langchain_openai import ChatOpenAI
-        from ragas import EvaluationDataset
-        from ragas import evaluate as ragas_evaluate
-        from ragas.llms import LangchainLLMWrapper
-        from ragas.metrics import Faithfulness, LLMContextRecall
-
-        samples = [
-            {
-                "user_input": r["question"],
-                "response": r["answer"],
-                "retrieved_contexts": [c["text"] for c in r["contexts"]],
-                "reference": r["reference_answer"],
-            }
-            for r in rows
-            if r["answerable"] and r["reference_answer"] and not r["error"]
-        ]
-        judge = LangchainLLMWrapper(
-            ChatOpenAI(
-                base_url=settings.llm.base_url,
-                api_key=settings.llm.api_key,
-                model=settings.llm.model,
-                temperature=0,
-                timeout=settings.llm.timeout,
-            )
-        )
-        scores = ragas_evaluate(
-            EvaluationDataset.from_list(samples), metrics=[Faithfulness(), LLMContextRecall()], llm=judge
-        ).to_pandas()
-        return {
-            "enabled": True,
-            "reason": "",
-            "items": len(samples),
-            "faithfulness": float(scores["faithfulness"].mean()),
-            "context_recall": float(scores["context_recall"].mean()),
-        }
-    except Exception as e:  # pragma: no cover
-        return {"enabled": False, "reason": f"ragas 运行失败（{type(e).__name__}: {e}），已跳过。"}
 
 
 def _git_commit() -> Optional[str]:
@@ -459,85 +321,3 @@ def compare(
     (out_dir / "compare.json").write_text(json.dumps(comparison, ensure_ascii=False, indent=2), encoding="utf-8")
     write_outputs(out_dir, rows, summary)
     return comparison
-
-
-# --------------------------------------------------------------------------- gate
-
-
-@dataclass
-class GateRow:
-    metric: str
-    kind: str  # "min" or "max"
-    threshold: float
-    value: Optional[float]
-
-    @property
-    def ok(self) -> bool:
-        if self.value is None:
-            return False
-        return self.value >= self.threshold if self.kind == "min" else self.value <= self.threshold
-
-
-def headline(summary: dict, split: Optional[str]) -> dict:
-    """The metrics the gate reads: the split's block when the summary has it, else the overall block."""
-    if split and split in summary.get("by_split", {}):
-        return summary["by_split"][split]
-    return summary["overall"]
-
-
-def gate(summary: dict, thresholds: dict) -> list[GateRow]:
-    """One GateRow per threshold; a row whose metric is missing from the summary fails."""
-    metrics = headline(summary, thresholds.get("split"))
-    rows = [GateRow(k, "min", float(v), metrics.get(k)) for k, v in thresholds.get("min", {}).items()]
-    rows += [GateRow(k, "max", float(v), metrics.get(k)) for k, v in thresholds.get("max", {}).items()]
-    return rows
-
-
-def gate_table(rows: Sequence[GateRow]) -> str:
-    """The gate result as a fixed-width table (Chinese status words)."""
-    lines = [f"{'指标':<22}{'实测':>10}{'阈值':>12}  结果"]
-    for r in rows:
-        value = "缺失" if r.value is None else f"{r.value:.4g}"
-        bound = ("≥ " if r.kind == "min" else "≤ ") + f"{r.threshold:.4g}"
-        lines.append(f"{r.metric:<22}{value:>10}{bound:>12}  {'通过' if r.ok else '未通过'}")
-    return "\n".join(lines)
-
-
-def thresholds_from(
-    summary: dict, *, margin: float = 0.03, split: str = "dev", length_slack: float = LENGTH_SLACK
-) -> dict:
-    """Thresholds from a measured summary: minimums = value - margin (rounded down), false-refusal maximum =
-    value + margin, median-length maximum = value x (1 + length_slack) rounded up, no errors, citations exact."""
-    m = headline(summary, split)
-    used = split if split in summary.get("by_split", {}) else "overall"
-
-    def floor3(x: float) -> float:
-        return max(0.0, math.floor(round(x * 1000, 6)) / 1000)  # round first: 0.7 - 0.03 is 0.66999...
-
-    def ceil3(x: float) -> float:
-        return min(1.0, math.ceil(round(x * 1000, 6)) / 1000)
-
-    mins = {}
-    for k in GATE_MIN:
-        if m.get(k) is not None:
-            mins[k] = EXACT_MIN.get(k, floor3(m[k] - margin))
-    maxs: dict[str, float] = {"errors": 0}
-    if m.get("false_refusal_rate") is not None:
-        maxs["false_refusal_rate"] = ceil3(m["false_refusal_rate"] + margin)
-    if m.get("answer_len_median") is not None:
-        maxs["answer_len_median"] = math.ceil(round(m["answer_len_median"] * (1 + length_slack), 6))
-    cfg = summary.get("config", {})
-    comment = (
-        f"Set {datetime.now(UTC).date().isoformat()} by `python -m eval thresholds --margin {margin}` "
-        f"from the {used} split of a {cfg.get('mode', '?')}/{cfg.get('retriever', '?')} run "
-        f"(commit {cfg.get('commit') or '?'}): minimums = measured - {margin}, false_refusal_rate max = "
-        f"measured + {margin}, answer_len_median max = measured x {1 + length_slack:g}, "
-        "citation_validity must be 1.0, errors must be 0."
-    )
-    return {
-        "_comment": comment,
-        "split": split,
-        "measured": {k: m.get(k) for k in (*GATE_MIN, *GATE_MAX)},
-        "min": mins,
-        "max": maxs,
-    }

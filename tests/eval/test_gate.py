@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from eval.dataset import DEFAULT_DATASET, read_items
-from eval.run import DEFAULT_THRESHOLDS, gate, gate_table, run
+from eval.gate import DEFAULT_THRESHOLDS, gate, gate_table
+from eval.run import run
 
 pytestmark = pytest.mark.e2e
 

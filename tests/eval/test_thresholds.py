@@ -9,7 +9,7 @@ import json
 import pytest
 
 from eval.__main__ import main as eval_main
-from eval.run import gate, thresholds_from
+from eval.gate import gate, thresholds_from
 
 pytestmark = pytest.mark.unit
 
