@@ -36,7 +36,7 @@ from bot.answering.features import (
     question_of,
     tagged,
 )
-from bot.answering.model import WEIGHTS_FILE, AnswerModel, Logistic
+from bot.answering.model import WEIGHTS_FILE, AnswerModel, Decision, Logistic
 from core.grammar import compact, split_sentences
 
 Scored = tuple[Document, float]
@@ -49,6 +49,7 @@ GATE_C = 1.0
 MAX_FALSE_REFUSALS = 0.02  # the gate threshold keeps answerable refusals on calib at or below this
 SECOND_WITHIN = (0.0, 0.05, 0.1, 0.2)  # tried on calib for showing the second candidate
 MAX_SHOWN_CHARS = 120
+MAX_MEDIAN_CHARS = 70  # issue 9: the median shown answer stays this short
 SWAP_TAGS = frozenset("n nr ns nt nz v vn a t".split())
 ANSWERABLE, HARD, REMOVED, SWAPPED = "answerable", "hard", "removed", "swapped"
 
@@ -62,6 +63,7 @@ class Example:
     contexts: list[Scored]
     answers: list[str]  # gold answer texts ([] for a negative)
     kind: str
+    stats: Optional[Stats] = None  # token statistics of its own knowledge base, when not the shared one
 
 
 def holds(text: str, answers: list[str]) -> bool:
@@ -125,6 +127,7 @@ def swap_word(question: str, paragraph: str, vocab: dict[str, list[str]], rng: r
 # ---------------------------------------------------------------- features and labels
 def featurize(ex: Example, stats: Stats, *, top_k: int = TOP_K) -> tuple[list[Candidate], np.ndarray, np.ndarray]:
     """(candidates, feature matrix, labels: candidate holds a gold answer) of one example."""
+    stats = ex.stats or stats
     q = question_of(ex.question, stats)
     cands = build_candidates(ex.contexts, top_k=top_k)
     X = candidate_features(q, cands, [d for d, _ in ex.contexts], stats)
@@ -171,7 +174,8 @@ def fit(
     for i, ex in enumerate(examples):
         cands, X, y = feats[i]
         probs = partial[fold[i]].prob(X) if len(X) else np.zeros(0)
-        G.append(gate_features(question_of(ex.question, stats), cands, X, probs, [d for d, _ in ex.contexts], stats))
+        st = ex.stats or stats
+        G.append(gate_features(question_of(ex.question, st), cands, X, probs, [d for d, _ in ex.contexts], st))
         labels.append(int(ex.kind == ANSWERABLE and bool(y.any())))
     gate = _fit(np.vstack(G), np.array(labels), GATE_FEATURES, gate_c, seed)
     return AnswerModel(selector, gate, 0.5, 0.0, MAX_SHOWN_CHARS)
@@ -185,12 +189,16 @@ def hash_fold(qid: str, folds: int) -> int:
 
 
 # ---------------------------------------------------------------- choosing the operating point
-def outcomes(model: AnswerModel, examples: list[Example], stats: Stats) -> list[dict[str, Any]]:
-    """Per example: kind, answerable probability, whether the shown answer holds the gold span, its length."""
+def outcomes(
+    model: AnswerModel, examples: list[Example], stats: Stats, decisions: Optional[list[Decision]] = None
+) -> list[dict[str, Any]]:
+    """Per example: kind, answerable probability, whether the shown answer holds the gold span, its length.
+
+    decisions: the model's earlier decisions for these examples (only the shown-answer rule is re-applied)."""
     out = []
-    for ex in examples:
-        d = model.decide(ex.question, ex.contexts, stats)
-        text = "".join(c.text for c in d.shown)
+    for i, ex in enumerate(examples):
+        d = decisions[i] if decisions is not None else model.decide(ex.question, ex.contexts, ex.stats or stats)
+        text = "".join(c.text for c in model.shown(d.candidates, d.probs))
         out.append(
             {
                 "qid": ex.qid,
@@ -232,24 +240,25 @@ def refusal_curve(rows: list[dict[str, Any]], thresholds: np.ndarray) -> list[di
     return curve
 
 
-def tune(model: AnswerModel, calib: list[Example], stats: Stats) -> dict[str, Any]:
-    """Set the second-candidate rule and the refusal threshold on the calib examples; their metrics."""
-    answerable = [ex for ex in calib if ex.kind == ANSWERABLE]
+def tune(model: AnswerModel, calib: list[Example], stats: Stats) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Set the second-candidate rule and the refusal threshold on the calib examples; (choice, outcome rows)."""
+    decisions = [model.decide(ex.question, ex.contexts, ex.stats or stats) for ex in calib]
     best = None
     for within in SECOND_WITHIN:
         model.second_within = within
-        rows = outcomes(model, answerable, stats)
+        rows = [r for r in outcomes(model, calib, stats, decisions) if r["kind"] == ANSWERABLE]
         hit = float(np.mean([r["hit"] for r in rows])) if rows else 0.0
         median = float(np.median([r["chars"] for r in rows])) if rows else 0.0
         # Prefer the rule with the best span recall whose median answer stays short.
-        key = (median <= 70, hit)
+        key = (median <= MAX_MEDIAN_CHARS, hit)
         if best is None or key > best[0]:
             best = (key, within, hit, median)
     assert best is not None
     model.second_within = best[1]
-    rows = outcomes(model, calib, stats)
+    rows = outcomes(model, calib, stats, decisions)
     model.threshold = choose_threshold(rows)
-    return {"second_within": best[1], "span_recall": best[2], "median_chars": best[3], "threshold": model.threshold}
+    chosen = {"second_within": best[1], "span_recall": best[2], "median_chars": best[3], "threshold": model.threshold}
+    return chosen, rows
 
 
 # ---------------------------------------------------------------- CMRC examples through the real retriever
@@ -295,6 +304,38 @@ def cmrc_examples(
     return out
 
 
+DEV_DATASET = Path("eval/dataset.jsonl")
+DEV_FOLDERS = (Path("knowledge"), Path("eval/corpus"))
+
+
+def dev_examples(dataset: Path, retriever, stats: Optional[Stats] = None) -> list[Example]:
+    """The project's dev items (never "test", never eval/heldout): an answerable item's candidates are
+    positive when they hold an evidence quote or the answer; an unanswerable item is a gate negative."""
+    out = []
+    for line in Path(dataset).read_text(encoding="utf-8").splitlines():
+        item = json.loads(line) if line.strip() else None
+        if not item or item.get("split") != "dev":
+            continue
+        contexts = retriever.search(item["question"], k=TOP_K)
+        if item.get("answerable", True):
+            gold = [e["quote"] for e in item.get("evidence", []) if e.get("quote")] + [str(item.get("answer", ""))]
+            out.append(Example(item["id"], item["question"], contexts, [g for g in gold if g], ANSWERABLE, stats))
+        else:
+            out.append(Example(item["id"], item["question"], contexts, [], HARD, stats))
+    return out
+
+
+def open_dev_kb(kb_dir: Path, folders: tuple[Path, ...] = DEV_FOLDERS):
+    """(settings, KnowledgeBase) of the project's own documents, ingested under kb_dir and reused."""
+    from core.settings import Settings
+    from ingest.store import KnowledgeBase
+
+    settings = Settings.load(env_file=None, kb_dir=kb_dir, knowledge_dir=folders[0])
+    kb = KnowledgeBase(settings)
+    kb.ingest(list(folders), progress=False)
+    return settings, kb
+
+
 def git_commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
@@ -311,6 +352,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="训练部分最多使用的问题数")
     ap.add_argument("--calib-limit", type=int, default=None, help="校准部分最多使用的问题数")
     ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument(
+        "--dev", type=Path, default=DEV_DATASET, help="项目开发集（只用 split=dev 的条目）；空字符串表示不用"
+    )
+    ap.add_argument("--dev-kb", type=Path, default=Path("/tmp/cmrc-kb/project-dev"), help="项目开发集知识库目录")
     ap.add_argument("--out", type=Path, default=WEIGHTS_FILE, help="权重文件")
     args = ap.parse_args(argv)
 
@@ -328,10 +373,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     t0 = time.time()
     train = cmrc_examples(parts["train"], retriever, limit=args.limit, seed=args.seed, vocab=vocab, progress=True)
     calib = cmrc_examples(parts["calib"], retriever, limit=args.calib_limit, seed=args.seed, vocab=vocab, progress=True)
+    if str(args.dev) not in ("", "."):
+        dev_settings, dev_kb = open_dev_kb(args.dev_kb)
+        dev_retriever = HybridRetriever(kb=dev_kb, settings=dev_settings, mode="hybrid")
+        dev_stats = CorpusStats.from_texts(d.page_content for d in dev_kb.chunks())
+        dev = dev_examples(args.dev, dev_retriever, dev_stats)
+        train += dev
     print(f"检索完成：训练 {len(train)} 例，校准 {len(calib)} 例，{time.time() - t0:.0f} 秒", file=sys.stderr)
     model = fit(train, stats, seed=args.seed)
-    chosen = tune(model, calib, stats)
-    rows = outcomes(model, calib, stats)
+    chosen, rows = tune(model, calib, stats)
     model.meta = {
         "data": "CMRC 2018 trial+dev (Cui et al. 2019, CC BY-SA 4.0), github.com/ymcui/cmrc2018 c0eb1b6",
         "split": "by paragraph, sha256(paragraph id) % 100: train <60, calib <75, report rest (eval.cmrc_data)",
