@@ -85,6 +85,7 @@ class AnswerModel:
     threshold: float  # refuse below this answerable probability
     second_within: float  # show the second candidate too when its probability is within this of the best
     max_shown_chars: int  # never add a second candidate past this length
+    shorter_within: float = 1.0  # the shortest candidate whose probability is at least this share of the best wins
     meta: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -97,6 +98,7 @@ class AnswerModel:
             float(d["threshold"]),
             float(d["second_within"]),
             int(d["max_shown_chars"]),
+            float(d.get("shorter_within", 1.0)),
             d.get("meta", {}),
         )
         if tuple(model.selector.names) != CANDIDATE_FEATURES or tuple(model.gate.names) != GATE_FEATURES:
@@ -112,6 +114,7 @@ class AnswerModel:
             "threshold": self.threshold,
             "second_within": self.second_within,
             "max_shown_chars": self.max_shown_chars,
+            "shorter_within": self.shorter_within,
             "meta": self.meta,
         }
 
@@ -124,10 +127,15 @@ class AnswerModel:
         return float(self.gate.prob(g)[0])
 
     def shown(self, cands: list[Candidate], probs: np.ndarray) -> list[Candidate]:
-        """The best candidate, and the second when it is close and does not overlap it."""
+        """The best candidate (the shortest of those nearly as likely), and the second when it is close and
+        does not overlap it."""
         if not cands:
             return []
         order = np.argsort(-probs, kind="stable")
+        top = probs[order[0]]
+        near = [i for i in order if probs[i] >= self.shorter_within * top]
+        pick = min(near, key=lambda i: len(cands[i].text))
+        order = np.array([pick] + [i for i in order if i != pick])
         best = cands[order[0]]
         out = [best]
         if len(order) > 1 and probs[order[0]] - probs[order[1]] <= self.second_within:

@@ -48,6 +48,7 @@ SELECTOR_C = 1.0  # inverse L2 strength of the selector
 GATE_C = 1.0
 MAX_FALSE_REFUSALS = 0.02  # the gate threshold keeps answerable refusals on calib at or below this
 SECOND_WITHIN = (0.0, 0.05, 0.1, 0.2)  # tried on calib for showing the second candidate
+SHORTER_WITHIN = (1.0, 0.9, 0.8, 0.7)  # tried on calib for preferring a shorter, nearly as likely candidate
 MAX_SHOWN_CHARS = 120
 MAX_MEDIAN_CHARS = 70  # issue 9: the median shown answer stays this short
 SWAP_TAGS = frozenset("n nr ns nt nz v vn a t".split())
@@ -245,19 +246,26 @@ def tune(model: AnswerModel, calib: list[Example], stats: Stats) -> tuple[dict[s
     decisions = [model.decide(ex.question, ex.contexts, ex.stats or stats) for ex in calib]
     best = None
     for within in SECOND_WITHIN:
-        model.second_within = within
-        rows = [r for r in outcomes(model, calib, stats, decisions) if r["kind"] == ANSWERABLE]
-        hit = float(np.mean([r["hit"] for r in rows])) if rows else 0.0
-        median = float(np.median([r["chars"] for r in rows])) if rows else 0.0
-        # Prefer the rule with the best span recall whose median answer stays short.
-        key = (median <= MAX_MEDIAN_CHARS, hit)
-        if best is None or key > best[0]:
-            best = (key, within, hit, median)
+        for shorter in SHORTER_WITHIN:
+            model.second_within, model.shorter_within = within, shorter
+            rows = [r for r in outcomes(model, calib, stats, decisions) if r["kind"] == ANSWERABLE]
+            hit = float(np.mean([r["hit"] for r in rows])) if rows else 0.0
+            median = float(np.median([r["chars"] for r in rows])) if rows else 0.0
+            # Prefer the rule with the best span recall whose median answer stays short.
+            key = (median <= MAX_MEDIAN_CHARS, hit)
+            if best is None or key > best[0]:
+                best = (key, within, hit, median, shorter)
     assert best is not None
-    model.second_within = best[1]
+    model.second_within, model.shorter_within = best[1], best[4]
     rows = outcomes(model, calib, stats, decisions)
     model.threshold = choose_threshold(rows)
-    chosen = {"second_within": best[1], "span_recall": best[2], "median_chars": best[3], "threshold": model.threshold}
+    chosen = {
+        "second_within": best[1],
+        "shorter_within": best[4],
+        "span_recall": best[2],
+        "median_chars": best[3],
+        "threshold": model.threshold,
+    }
     return chosen, rows
 
 
