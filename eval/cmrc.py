@@ -104,10 +104,14 @@ def run_model(model, examples, stats) -> tuple[list[dict[str, Any]], list[float]
 def run_baseline(assistant, examples) -> list[dict[str, Any]]:
     """Outcome rows of the current rule answerer (refused -> p 0, answered -> p 1)."""
     from bot.answering.train import holds
+    from bot.pipeline import QuestionError
 
     rows = []
     for ex in examples:
-        res = assistant.ask(ex.question)
+        try:
+            res = assistant.ask(ex.question)
+        except QuestionError:  # a blank CMRC question: the page would not take it either
+            res = {"answer": "", "refused": True}
         text = CITE_MARK.sub("", res.get("answer", ""))
         rows.append(
             {
