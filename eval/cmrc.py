@@ -41,7 +41,7 @@ CURVE = np.round(np.linspace(0.05, 0.95, 19), 2)
 def open_kb_without(parts: dict[str, list], kb_dir: Path, part: str = "report"):
     """(settings, KnowledgeBase) over every paragraph except those of `part`; embeddings come from the full KB's cache."""
     from core.settings import Settings
-    from ingest.store import KnowledgeBase
+    from ingest.index import KnowledgeBase
 
     root = Path(kb_dir) / NO_REPORT
     corpus = write_corpus([p for name, ps in parts.items() if name != part for p in ps], root / "docs")
@@ -140,18 +140,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--baseline", action="store_true", help="同时评测现有规则答题器")
     args = ap.parse_args(argv)
 
+    from bot.answering.corpus_stats import CorpusStats
     from bot.answering.model import WEIGHTS_FILE, AnswerModel
     from bot.answering.train import ANSWERABLE, HARD, REMOVED, SWAPPED, Example, cmrc_examples, vocabulary
-    from bot.evidence import CorpusStats
-    from bot.retriever import HybridRetriever
+    from bot.retrieval.hybrid import HybridRetriever
 
     settings, kb = open_kb(args.kb, args.cmrc)
     parts = split_paragraphs(load_paragraphs(args.cmrc))
     settings_nr, kb_nr = open_kb_without(parts, args.kb)
-    retriever = CachedSearch(HybridRetriever(kb=kb, settings=settings, mode="hybrid"), args.kb / SEARCH_CACHE)
-    retriever_nr = CachedSearch(
-        HybridRetriever(kb=kb_nr, settings=settings_nr, mode="hybrid"), args.kb / NO_REPORT / SEARCH_CACHE
-    )
+    retriever = CachedSearch(HybridRetriever.from_settings(kb, settings), args.kb / SEARCH_CACHE)
+    retriever_nr = CachedSearch(HybridRetriever.from_settings(kb_nr, settings_nr), args.kb / NO_REPORT / SEARCH_CACHE)
     stats = CorpusStats.from_texts(d.page_content for d in kb.chunks())
     stats_nr = CorpusStats.from_texts(d.page_content for d in kb_nr.chunks())
     vocab = vocabulary([p.context for p in parts["train"]])

@@ -81,7 +81,7 @@ def write_corpus(paragraphs: list[Paragraph], folder: Path) -> Path:
 def open_kb(kb_dir: Path = KB_DIR, cmrc_dir: Path = CMRC_DIR, progress: bool = False):
     """(settings, KnowledgeBase) over every CMRC paragraph, ingested once under kb_dir and reused."""
     from core.settings import Settings
-    from ingest.store import KnowledgeBase
+    from ingest.index import KnowledgeBase
 
     corpus = write_corpus(load_paragraphs(cmrc_dir), Path(kb_dir) / "docs")
     settings = Settings.load(env_file=None, kb_dir=Path(kb_dir) / "store", knowledge_dir=corpus)

@@ -336,7 +336,7 @@ def dev_examples(dataset: Path, retriever, stats: Optional[Stats] = None) -> lis
 def open_dev_kb(kb_dir: Path, folders: tuple[Path, ...] = DEV_FOLDERS):
     """(settings, KnowledgeBase) of the project's own documents, ingested under kb_dir and reused."""
     from core.settings import Settings
-    from ingest.store import KnowledgeBase
+    from ingest.index import KnowledgeBase
 
     settings = Settings.load(env_file=None, kb_dir=kb_dir, knowledge_dir=folders[0])
     kb = KnowledgeBase(settings)
@@ -367,14 +367,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--out", type=Path, default=WEIGHTS_FILE, help="权重文件")
     args = ap.parse_args(argv)
 
-    from bot.evidence import CorpusStats
-    from bot.retriever import HybridRetriever
+    from bot.answering.corpus_stats import CorpusStats
+    from bot.retrieval.hybrid import HybridRetriever
     from eval.cmrc_data import CMRC_DIR, KB_DIR, SEARCH_CACHE, CachedSearch, load_paragraphs, open_kb, split_paragraphs
 
     cmrc_dir = args.cmrc or CMRC_DIR
     kb_dir = args.kb or KB_DIR
     settings, kb = open_kb(kb_dir, cmrc_dir)
-    retriever = CachedSearch(HybridRetriever(kb=kb, settings=settings, mode="hybrid"), kb_dir / SEARCH_CACHE)
+    retriever = CachedSearch(HybridRetriever.from_settings(kb, settings), kb_dir / SEARCH_CACHE)
     stats = CorpusStats.from_texts(d.page_content for d in kb.chunks())
     parts = split_paragraphs(load_paragraphs(cmrc_dir))
     vocab = vocabulary([p.context for p in parts["train"]])
@@ -383,7 +383,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     calib = cmrc_examples(parts["calib"], retriever, limit=args.calib_limit, seed=args.seed, vocab=vocab, progress=True)
     if str(args.dev) not in ("", "."):
         dev_settings, dev_kb = open_dev_kb(args.dev_kb)
-        dev_retriever = HybridRetriever(kb=dev_kb, settings=dev_settings, mode="hybrid")
+        dev_retriever = HybridRetriever.from_settings(dev_kb, dev_settings)
         dev_stats = CorpusStats.from_texts(d.page_content for d in dev_kb.chunks())
         dev = dev_examples(args.dev, dev_retriever, dev_stats)
         train += dev
