@@ -143,10 +143,12 @@ def fact_present(fact: str, answer: str) -> bool:
     return len(grams & char_ngrams(a)) / len(grams) >= KEYFACT_FUZZY_SHARE
 
 
-def keyfact_scores(reference: str, answer: str) -> dict:
-    """Key-fact recall, its length-penalised form keyfact_f, and the facts missed."""
+def keyfact_scores(reference: str, answer: str, refused: bool = False) -> dict:
+    """Key-fact recall, its length-penalised form keyfact_f, and the facts missed.
+
+    A refusal scores 0 with every fact missed: the related passage shown under it is not an answer."""
     facts = key_facts(reference)
-    missing = [f for f in facts if not fact_present(f, answer)]
+    missing = facts if refused else [f for f in facts if not fact_present(f, answer)]
     recall = 1.0 - len(missing) / len(facts) if facts else 0.0
     length = answer_length(answer)
     return {
@@ -235,7 +237,7 @@ def score_item(item: dict, result: dict, threshold: float = DEFAULT_SUPPORT_THRE
     )
 
     if item["answerable"] and (item.get("answer") or "").strip():
-        m.update(keyfact_scores(item["answer"], answer))
+        m.update(keyfact_scores(item["answer"], answer, refused))
     else:
         m.update({"facts": None, "missing_facts": None, "keyfact_recall": None, "keyfact_f": None})
 
