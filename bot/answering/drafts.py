@@ -11,12 +11,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
+import jieba
 from langchain_core.documents import Document
 
 from bot.answering.evidence import Candidate, sentence_score
 from bot.answering.question import Query, content_nouns, focus_noun, is_chinese
 from bot.verify import CITE
-from core.grammar import compact, tokenize
+from core.grammar import compact
 
 REFUSAL = "资料中没有找到能回答这个问题的内容。"
 REFUSAL_ABOUT = "资料中没有找到关于“{topic}”的内容。"
@@ -72,7 +73,9 @@ def refusal_topic(query: Query, passages: str) -> str:
     lacking: list[tuple[bool, float, str]] = []  # (holds the focus noun, weight of what it lacks, phrase)
     for phrase in content_nouns(query.text):
         # 误工补贴 is lacking when 误工 or 补贴 is; with both present apart, naming it would mislead.
-        words = [w for w in dict.fromkeys(tokenize(phrase)) if len(w) >= 2 and w != phrase] or [phrase]
+        # 培训费 (培训 + 费) must occur whole: a lone character says nothing on its own.
+        parts = jieba.lcut(phrase)
+        words = parts if len(parts) > 1 and all(len(w) >= 2 for w in parts) else [phrase]
         missing = [w for w in words if absent(w)]
         if missing:
             weight = max(query.weights.get(w, 0.0) for w in missing)

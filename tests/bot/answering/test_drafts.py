@@ -188,6 +188,7 @@ REFUSAL_STATS = CorpusStats.from_texts(
         ("宣讲活动的经费是多少？", FUNDING, ""),  # every noun is there: say it plainly
         ("误工补贴每天发多少钱？", LONG, "误工补贴"),  # a noun phrase, not its parts
         ("误工补贴每天发多少钱？", "误工补贴按天计算。", ""),
+        ("参加冬训示范班要交多少培训费？", "冬训示范班的培训安排由党校负责。", "培训费"),  # 培训 is there, 培训费 not
         ("王建国是哪个村的书记？", "村党组织书记负责组织学习。", "王建国"),  # a real name, not a placeholder
         ("冬训示范班的校长是谁？", TRAINING, "校长"),  # the asked-about noun
         ("2023年冬训开展了多少场宣讲？", "2024年冬训开展宣讲186场。", "2023年"),  # a year the passages lack
