@@ -3,12 +3,14 @@
 A [n] that points to no provided source is removed. Every sentence is checked against
 the sources it cites: enough of its character bigrams must occur in them, and every
 number in it must occur in them (a changed number is the commonest fabrication).
+A table row written as labelled pairs (课程：…；授课人：…；学时：2[1]。) is one claim.
 Citations are renumbered 1..m in order of first use.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from langchain_core.documents import Document
@@ -22,6 +24,9 @@ NUMBER = re.compile(r"\d+(?:\.\d+)?")
 FRAME = re.compile(r"^(#|资料中没有|这个问题试图)")
 # The label before a related passage is frame; the passage after it is a claim and is checked.
 RELATED = re.compile(r"^相关内容（[^）]*）[:：]")
+# One labelled pair of a table row before its last ("授课人：区农业农村局负责同志；"): the row's [n] stands
+# at its end, so the pair is checked together with the rest of the row.
+LABELLED_PAIR = re.compile(r"^[^：:；;。！？!?\[\]【】]{1,12}[：:][^；;。！？!?\[\]【】]+[；;]$")
 
 
 @dataclass
@@ -39,6 +44,23 @@ def support(sentence: str, sources: list[str]) -> float:
         return 1.0
     pool = set().union(*(char_ngrams(s) for s in sources)) if sources else set()
     return len(grams & pool) / len(grams)
+
+
+def claims(text: str) -> Iterator[tuple[str, str]]:
+    """(sentence with its markers, claim without them) for each sentence of text that states something
+    about the materials; frame sentences (headings, refusals, labels ending in a colon) are skipped."""
+    pending = ""  # labelled pairs waiting for the rest of their row
+    for s, e in split_sentences(text):
+        sentence = pending + text[s:e]
+        if LABELLED_PAIR.match(text[s:e]) and not MARKER.search(sentence):
+            pending = sentence
+            continue
+        pending = ""
+        body = RELATED.sub("", MARKER.sub("", sentence).strip())
+        if compact(body) and not FRAME.match(body) and not body.endswith(("：", ":")):
+            yield sentence, body
+    if pending:
+        yield pending, pending
 
 
 def numbers_supported(sentence: str, sources: list[str]) -> bool:
@@ -83,11 +105,7 @@ def verify(text: str, sources: list[Document], threshold: float = 0.6) -> Verifi
     by_new = {new: old for old, new in renumber.items()}
 
     unsupported: list[str] = []
-    for s, e in split_sentences(clean):
-        sentence = clean[s:e]
-        body = RELATED.sub("", MARKER.sub("", sentence).strip())
-        if not compact(body) or FRAME.match(body) or body.endswith(("：", ":")):
-            continue
+    for sentence, body in claims(clean):
         cited = [by_new[int(x)] for x in CITE.findall(sentence)]
         texts = [sources[n - 1].page_content for n in cited]
         if not cited or support(body, texts) < threshold or not numbers_supported(body, texts):

@@ -14,8 +14,8 @@ from pathlib import PurePosixPath, PureWindowsPath
 from statistics import median
 from typing import Optional
 
-from bot.verify import FRAME, MARKER, RELATED, numbers_supported, support
-from core.grammar import char_ngrams, compact, split_sentences
+from bot.verify import MARKER, claims, numbers_supported, support
+from core.grammar import char_ngrams, compact
 
 HIT_KS = (1, 5)  # cut-offs of evidence hit@k
 KEYFACT_FUZZY_SHARE = 0.8  # share of a fact's bigrams that must occur in the answer when it is not found verbatim
@@ -143,10 +143,12 @@ def fact_present(fact: str, answer: str) -> bool:
     return len(grams & char_ngrams(a)) / len(grams) >= KEYFACT_FUZZY_SHARE
 
 
-def keyfact_scores(reference: str, answer: str) -> dict:
-    """Key-fact recall, its length-penalised form keyfact_f, and the facts missed."""
+def keyfact_scores(reference: str, answer: str, refused: bool = False) -> dict:
+    """Key-fact recall, its length-penalised form keyfact_f, and the facts missed.
+
+    A refusal scores 0 with every fact missed: the related passage shown under it is not an answer."""
     facts = key_facts(reference)
-    missing = [f for f in facts if not fact_present(f, answer)]
+    missing = facts if refused else [f for f in facts if not fact_present(f, answer)]
     recall = 1.0 - len(missing) / len(facts) if facts else 0.0
     length = answer_length(answer)
     return {
@@ -185,23 +187,19 @@ def citation_scores(answer: str, citations: Sequence[dict]) -> dict:
 def sentence_support(answer: str, citations: Sequence[dict], threshold: float = DEFAULT_SUPPORT_THRESHOLD) -> dict:
     """Claim sentences of the answer and those not supported by the passages they cite.
 
-    Same rule as bot.verify, recomputed from the output alone: frame sentences (headings,
-    refusals, labels ending in a colon) are skipped; a claim is supported when it cites at
-    least one valid [n], >= threshold of its bigrams occur in the cited passages, and every
+    Same rule as bot.verify, recomputed from the output alone: the claims are bot.verify.claims
+    (frame sentences skipped, a table row's labelled pairs one claim); a claim is supported when it
+    cites at least one valid [n], >= threshold of its bigrams occur in the cited passages, and every
     number in it occurs there.
     """
     by_n = {int(c["n"]): c.get("text", "") for c in citations}
-    claims, unsupported = 0, []
-    for s, e in split_sentences(answer or ""):
-        sentence = answer[s:e]
-        body = RELATED.sub("", MARKER.sub("", sentence).strip())
-        if not compact(body) or FRAME.match(body) or body.endswith(("：", ":")):
-            continue
-        claims += 1
+    count, unsupported = 0, []
+    for sentence, body in claims(answer or ""):
+        count += 1
         texts = [by_n[n] for n in marker_numbers(sentence) if n in by_n]
         if not texts or support(body, texts) < threshold or not numbers_supported(body, texts):
             unsupported.append(body)
-    return {"sentences": claims, "unsupported_sentences": unsupported}
+    return {"sentences": count, "unsupported_sentences": unsupported}
 
 
 # --------------------------------------------------------------------------- one item
@@ -235,7 +233,7 @@ def score_item(item: dict, result: dict, threshold: float = DEFAULT_SUPPORT_THRE
     )
 
     if item["answerable"] and (item.get("answer") or "").strip():
-        m.update(keyfact_scores(item["answer"], answer))
+        m.update(keyfact_scores(item["answer"], answer, refused))
     else:
         m.update({"facts": None, "missing_facts": None, "keyfact_recall": None, "keyfact_f": None})
 

@@ -40,7 +40,7 @@ SUMMARY_METRICS = (
     ("hit@5", "证据 hit@5", "ratio"),
     ("hit_all@5", "证据 hit@5（全部引文）", "ratio"),
     ("mrr", "证据 MRR", "ratio"),
-    ("keyfact_recall", "要点召回 keyfact_recall", "ratio"),
+    ("keyfact_recall", "要点召回 keyfact_recall（拒答计 0）", "ratio"),
     ("keyfact_f", "长度加权要点 keyfact_f", "ratio"),
     ("answer_len_median", "回答长度中位数（字）", "num"),
     ("faithfulness", "忠实度 faithfulness", "ratio"),

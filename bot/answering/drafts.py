@@ -1,6 +1,8 @@
-"""How an answer is written before it is verified: the fixed refusal wording, sentences trimmed to the
-clause window that holds their evidence, the [n] citation placed before the closing mark, the Draft
-that carries text and sources, and one draft merged from the answers to a compound question's parts.
+"""How an answer is written before it is verified: the refusal wording (naming the question's key
+entity the materials lack) and its labelled related passage, sentences trimmed to the clause window
+that holds their evidence, a table row as labelled pairs (课程：…；授课人：…), the [n] citation placed
+before the closing mark, the Draft that carries text and sources, and one draft merged from the
+answers to a compound question's parts.
 """
 
 from __future__ import annotations
@@ -9,15 +11,18 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
+import jieba
 from langchain_core.documents import Document
 
 from bot.answering.evidence import Candidate, sentence_score
-from bot.answering.question import Query
+from bot.answering.question import Query, content_nouns, focus_noun, is_chinese
 from bot.verify import CITE
 from core.grammar import compact
 
 REFUSAL = "资料中没有找到能回答这个问题的内容。"
 REFUSAL_ABOUT = "资料中没有找到关于“{topic}”的内容。"
+# One sentence that starts like every refusal: the verifier takes it as frame, the LLM path as a refusal.
+NOT_CHINESE_REFUSAL = "资料中没有找到能回答这个问题的内容：学习材料都是中文的，请用中文提问，例如“冬训什么时候开始”。"
 INJECTION_REFUSAL = "这个问题试图改变问答规则，无法处理，请直接提问冬训学习材料中的内容。"
 RELATED_LABEL = "相关内容（仅供参考，并非对问题的回答）："
 
@@ -40,6 +45,87 @@ class Draft:
     refused: bool = False
     reason: str = ""
     evidence: list[Candidate] = field(default_factory=list)
+
+
+def refusal_text(query: Query, passages: str) -> str:
+    """The refusal for a question the passages do not answer: naming its key entity when the passages
+    lack it, else saying plainly that they do not answer it; for a question not in Chinese, asking
+    for one in Chinese."""
+    if not is_chinese(query.text):
+        return NOT_CHINESE_REFUSAL
+    topic = refusal_topic(query, passages)
+    return REFUSAL_ABOUT.format(topic=topic) if topic else REFUSAL
+
+
+def refusal_topic(query: Query, passages: str) -> str:
+    """What a refusal names: a year the question names that the passages lack, else the content noun
+    phrase they lack (the asked-about noun first, then the rarest), else ""."""
+    text = compact(passages)
+    years = [f"{n}年" for n in query.numbers if n not in text]
+    if years:
+        return years[0]
+
+    def absent(word: str) -> bool:
+        forms = (word,) + query.variants.get(word, ())
+        return not any(compact(f) in text for f in forms)
+
+    focus = focus_noun(query.text)
+    lacking: list[tuple[bool, float, str]] = []  # (holds the focus noun, weight of what it lacks, phrase)
+    for phrase in content_nouns(query.text):
+        # 误工补贴 is lacking when 误工 or 补贴 is; with both present apart, naming it would mislead.
+        # 培训费 (培训 + 费) must occur whole: a lone character says nothing on its own.
+        parts = jieba.lcut(phrase)
+        words = parts if len(parts) > 1 and all(len(w) >= 2 for w in parts) else [phrase]
+        missing = [w for w in words if absent(w)]
+        if missing:
+            weight = max(query.weights.get(w, 0.0) for w in missing)
+            lacking.append((bool(focus) and focus in phrase, weight, phrase))
+    if not lacking:
+        return ""
+    lacking.sort(key=lambda x: (not x[0], -x[1]))  # stable: ties keep the question's order
+    return lacking[0][2]
+
+
+def related_passage(query: Query, best: Candidate) -> str:
+    """The labelled related passage a refusal shows: the best sentence's clause window, cited."""
+    window, cut_start, _ = clause_window(query, best.text)
+    return RELATED_LABEL + cite(labelled_row(window, table_header(best.passage)), best.ctx + 1, cut_start)
+
+
+# ---------------------------------------------------------------- table rows
+# A column that only numbers the rows says nothing about the row's content.
+ROW_NUMBER_LABELS = frozenset({"序号", "编号", "No.", "No", "#"})
+EMPTY_CELLS = frozenset({"", "-", "—", "/"})
+PAIR_SEP = "；"  # between the labelled pairs of one row (bot.verify reads them as one claim)
+
+
+def table_header(passage: str) -> str:
+    """The first table row of a passage (its header, which the chunker repeats on every split), or ""."""
+    for line in passage.split("\n"):
+        if line.startswith("|"):
+            return line
+    return ""
+
+
+def table_cells(row: str) -> list[str]:
+    """The cells of a markdown table row: | a | b | -> ["a", "b"]."""
+    return [c.strip() for c in row.strip().strip("|").split("|")]
+
+
+def labelled_row(row: str, header: str) -> str:
+    """A table row as the labelled pairs of its header (课程：乡村振兴政策解读；授课人：…；学时：2), without
+    the row-number column and empty cells; any other text, or a row its header does not fit, unchanged."""
+    if not row.startswith("|") or not header or row.strip() == header.strip():
+        return row
+    labels, cells = table_cells(header), table_cells(row)
+    if len(labels) != len(cells):
+        return row
+    pairs = [
+        f"{label}：{cell}" if label else cell
+        for label, cell in zip(labels, cells)
+        if cell not in EMPTY_CELLS and label not in ROW_NUMBER_LABELS
+    ]
+    return PAIR_SEP.join(pairs) or row
 
 
 def clauses(sentence: str) -> list[str]:
@@ -90,12 +176,18 @@ def cite(sentence: str, n: int, cut_start: bool = False) -> str:
     return ("……" if cut_start else "") + s + f"[{n}]" + (closing if closing in ("？", "！") else "。")
 
 
-def write(parts: list[Part]) -> str:
-    """The answer text of its parts, each cited, a sentence repeated by overlapping chunks said once."""
+def write(parts: list[Part], sources: Optional[list[Document]] = None) -> str:
+    """The answer text of its parts, each cited, a sentence repeated by overlapping chunks said once,
+    a table row as labelled pairs under the header of its source passage (when `sources` are given)."""
     unique: dict[str, Part] = {}
     for part in parts:
         unique.setdefault(compact(part[1]), part)
-    return "".join(cite(t, ctx + 1, cut) for ctx, t, cut in unique.values())
+
+    def shown(ctx: int, text: str) -> str:
+        header = table_header(sources[ctx].page_content) if sources and ctx < len(sources) else ""
+        return labelled_row(text, header)
+
+    return "".join(cite(shown(ctx, t), ctx + 1, cut) for ctx, t, cut in unique.values())
 
 
 def source_index(sources: list[Document], doc: Document) -> int:

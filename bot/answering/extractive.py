@@ -16,13 +16,14 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from bot.answering.drafts import (
     INJECTION_REFUSAL,
+    NOT_CHINESE_REFUSAL,
     REFUSAL,
-    REFUSAL_ABOUT,
-    RELATED_LABEL,
     Draft,
     Part,
-    cite,
     clause_window,
+    refusal_text,
+    related_passage,
+    table_header,
     write,
 )
 from bot.answering.evidence import (
@@ -36,7 +37,7 @@ from bot.answering.evidence import (
     term_coverage,
 )
 from bot.answering.lists import Siblings, enumeration, heading_items, ordinal_section
-from bot.answering.question import GENERAL, LIST, NAME, Query, is_injection
+from bot.answering.question import GENERAL, LIST, NAME, Query, is_chinese, is_injection
 from core.grammar import compact, split_sentences
 from ingest.fusion import Scored
 
@@ -98,6 +99,8 @@ class ExtractiveAnswerer(Runnable):
         """A cited answer from the contexts' sentences, or a refusal saying what the materials lack."""
         if is_injection(query.text):
             return Draft(INJECTION_REFUSAL, [], refused=True, reason="injection")
+        if not is_chinese(query.text):
+            return Draft(NOT_CHINESE_REFUSAL, [], refused=True, reason="not chinese")
         # "第二个阶段呢？": answer from that item's own section, found among the document's headings.
         target = ordinal_section(query, contexts, self.sibling_lookup) if self.sibling_lookup else []
         if target:
@@ -108,11 +111,11 @@ class ExtractiveAnswerer(Runnable):
         if not cands:
             return Draft(REFUSAL, [], refused=True, reason="no passages")
         best = cands[0]
-        ok, reason, missing = self.judge(query, cands, self.best_dense(sources))
+        ok, reason, _ = self.judge(query, cands, self.best_dense(sources))
         if not ok:
-            return self.refuse(query, best, sources, reason, missing)
+            return self.refuse(query, best, sources, reason)
         parts = self.list_items(query, best, contexts, sources) or self.sentences(query, cands)
-        return Draft(write(parts), sources, evidence=cands[:EVIDENCE_KEPT])
+        return Draft(write(parts, sources), sources, evidence=cands[:EVIDENCE_KEPT])
 
     def candidates(self, query: Query, contexts: list[Scored]) -> list[Candidate]:
         """Every sentence of every passage, best first."""
@@ -122,7 +125,7 @@ class ExtractiveAnswerer(Runnable):
         for i, (doc, passage_score) in enumerate(contexts):
             text = doc.page_content
             context = passage_context(doc)
-            header = _table_header(text)  # a row means what its header says: 日期 | 课程 | 主讲人
+            header = table_header(text)  # a row means what its header says: 日期 | 课程 | 主讲人
             for s, e in split_sentences(text):
                 sent = text[s:e]
                 key = compact(sent)
@@ -188,13 +191,11 @@ class ExtractiveAnswerer(Runnable):
             )
         return True, "", missing
 
-    def refuse(self, query: Query, best: Candidate, sources: list[Document], reason: str, missing: list[str]) -> Draft:
-        """The refusal naming the first thing the materials lack, with a related passage when one is close."""
-        topic = "”“".join(missing[:1])
-        text = REFUSAL_ABOUT.format(topic=topic) if topic else REFUSAL
+    def refuse(self, query: Query, best: Candidate, sources: list[Document], reason: str) -> Draft:
+        """The refusal naming the key entity the passages lack, with a related passage when one is close."""
+        text = refusal_text(query, " ".join(d.page_content + " " + passage_context(d) for d in sources))
         if term_coverage(query, best.text, best.context) >= self.min_related:
-            window, cut_start, _ = clause_window(query, best.text)
-            text += RELATED_LABEL + cite(window, best.ctx + 1, cut_start)
+            text += related_passage(query, best)
             return Draft(text, sources, refused=True, reason=reason, evidence=[best])
         return Draft(text, [], refused=True, reason=reason)
 
@@ -236,11 +237,3 @@ class ExtractiveAnswerer(Runnable):
         return not is_heading(c.text) or (
             query.kind not in (GENERAL, LIST) and satisfies(query.kind, c.text, query.unit, query.grain, query.noun)
         )
-
-
-def _table_header(text: str) -> str:
-    """The first table row of a passage (its header, which the chunker repeats on every split), or ""."""
-    for line in text.split("\n"):
-        if line.startswith("|"):
-            return line
-    return ""

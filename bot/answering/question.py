@@ -1,6 +1,7 @@
 """What a question asks for: its kind (a number, a date, a person, a list…), the unit or date part
 it wants, the noun its list items share, the thing it asks about, an ordinal pointing into a list,
-and its content terms weighted by how rare they are in the knowledge base (`analyse` -> Query).
+its content nouns (what a refusal may name), and its content terms weighted by how rare they are in
+the knowledge base (`analyse` -> Query).
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from pathlib import Path
 from typing import Optional
 
 import jieba
+import jieba.posseg as pseg
 
 from bot.answering.corpus_stats import CorpusStats
 from bot.answering.numbering import CN_AMOUNT, CN_POSITION
-from core.grammar import char_ngrams, cn_to_int, tokenize
+from core.grammar import STOPWORDS, char_ngrams, cn_to_int, tokenize
 
 # ---------------------------------------------------------------- question kinds
 NUMBER = "number"
@@ -174,6 +176,69 @@ def ordinal(question: str) -> tuple[int, str]:
     if m.group(2):
         return LAST, m.group(3)
     return cn_to_int(m.group(1)), m.group(3)
+
+
+# ---------------------------------------------------------------- its content nouns
+# jieba.posseg tags of words that name a topic: nouns (n, nr, ns, nt, nz…), verbal and adjectival
+# nouns (考勤/vn, 困难/an) and Latin words (PPT/eng). Verbs (名叫), adverbs (不好), prepositions (除了),
+# numerals with classifiers (一场, 几部), time words (明天) and pronouns (我) never do.
+NOUN_TAG = re.compile(r"^(n[a-z]*|vn|an|eng)$")
+CJK = re.compile(r"[\u4e00-\u9fff]")
+NUMERAL = re.compile(rf"[\d.]+|[{CN_AMOUNT}]+")
+NOUN_WORDS_FILE = Path(__file__).parent / "data" / "noun_words.tsv"
+GENERIC = "generic"  # a noun that names no topic (时候, 内容, 地方)
+JOINS = "joins"  # a word jieba tags a verb inside a noun compound (理论宣讲活动)
+
+
+@lru_cache(maxsize=1)
+def noun_words() -> dict[str, str]:
+    """word -> its role (GENERIC or JOINS), from bot/answering/data/noun_words.tsv."""
+    table: dict[str, str] = {}
+    for line in NOUN_WORDS_FILE.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            word, role = line.split("\t")[:2]
+            table[word.strip()] = role.strip()
+    return table
+
+
+def generic_nouns() -> frozenset[str]:
+    """Nouns that name no topic: they neither make a question standalone nor are named by a refusal."""
+    return frozenset(w for w, role in noun_words().items() if role == GENERIC)
+
+
+def is_chinese(question: str) -> bool:
+    """Whether the question is written in Chinese (holds at least one Han character)."""
+    return bool(CJK.search(question))
+
+
+def content_nouns(question: str) -> list[str]:
+    """The question's content nouns, adjacent ones joined into one phrase (误工/n 补贴/n -> 误工补贴),
+    in the order it says them; generic nouns (时候, 内容), stopwords and lone characters left out."""
+    roles = noun_words()
+    tokens = [(t.word.strip(), t.flag) for t in pseg.lcut(question)]
+
+    def noun(i: int) -> bool:
+        word, flag = tokens[i]
+        if not word or roles.get(word) == GENERIC or word in STOPWORDS or not NOUN_TAG.match(flag):
+            return False
+        return not (i > 0 and NUMERAL.fullmatch(tokens[i - 1][0]))  # 2024 年度, 215 场: part of a number
+
+    phrases: list[str] = []
+    run: list[str] = []
+    for i, (word, _) in enumerate(tokens):
+        if noun(i) or (roles.get(word) == JOINS and i + 1 < len(tokens) and noun(i + 1)):
+            run.append(word)
+            continue
+        _close(run, phrases)
+        run = []
+    _close(run, phrases)
+    return phrases
+
+
+def _close(run: list[str], phrases: list[str]) -> None:
+    phrase = "".join(run)
+    if len(phrase) >= 2 and phrase not in phrases:
+        phrases.append(phrase)
 
 
 # ---------------------------------------------------------------- terms and their weights

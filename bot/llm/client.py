@@ -27,6 +27,7 @@ from bot.llm.prompts import (
     format_sources,
 )
 from bot.llm.replies import clean_rewrite
+from bot.rewrite import needs_context
 from bot.rewrite import rewrite as rule_rewrite
 from core.settings import Settings
 
@@ -88,8 +89,9 @@ class LLM:
             raise explain(e, self.settings) from e
 
     def rewrite(self, question: str, history: list[dict]) -> str:
-        """A standalone form of a follow-up; the rule-based rewrite when the LLM fails or says nothing."""
-        if not history:
+        """A standalone form of a follow-up; the rule-based rewrite when the LLM fails or says nothing.
+        A question that stands alone (bot.rewrite.needs_context) is not sent: it comes through unchanged."""
+        if not history or not needs_context(question):
             return question.strip()
         try:
             out = clean_rewrite(

@@ -1,11 +1,30 @@
-"""Follow-up questions rewritten into standalone ones by rules (no LLM, no store); two-turn asks
-through the whole path are in test_pipeline.py."""
+"""Follow-up questions rewritten into standalone ones by rules (no LLM, no store): which questions lean
+on the conversation, the subject they carry, an ordinal resolved against a list answer; two-turn asks
+through the whole path are in test_pipeline.py and test_rewrite_lists.py, the fifty standalone
+questions in test_rewrite_standalone.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.rewrite import needs_context, rewrite, split_question, subject_of, swap_sibling
+from bot.rewrite import (
+    DETERMINER,
+    FOLLOWUP_WORDS_FILE,
+    ITEM_ASK,
+    LAST,
+    PRONOUN,
+    answer_items,
+    find_pronoun,
+    followup_words,
+    item_name,
+    item_question,
+    needs_context,
+    ordinal_position,
+    rewrite,
+    split_question,
+    subject_of,
+    swap_sibling,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -90,3 +109,154 @@ def test_split_question_answers_each_part_on_its_own():
     assert split_question("冬训什么时候开始？") == ["冬训什么时候开始？"]
     # a clause without a question word stays with the part it belongs to
     assert split_question("第二个阶段呢？具体时间是什么时候？") == ["第二个阶段呢？具体时间是什么时候？"]
+
+
+# --------------------------------------------------------------------------- what leans on the conversation
+@pytest.mark.parametrize(
+    "question",
+    [
+        "除了他们，讲话还提到要发挥哪些宣讲骨干的作用？",  # a pronoun
+        "其中冬训期间有多少场？",
+        "该活动由谁负责？",  # a determiner before its noun
+        "其组长是谁？",  # jieba tags 组长 a verb
+        "此项工作什么时候完成？",  # jieba joins 此项 to its noun
+        "这个阶段有多长？",
+        "第二个阶段是什么时候？",  # an ordinal into a list
+        "那第二个呢？",
+        "最后一个呢？",
+        "第三点具体包括哪些？",
+        "二等奖和三等奖呢？",  # a bare 呢 without a question word
+        "那一天以内的呢？",
+        "谁负责？",  # short and no content noun
+        "怎么报名？",
+        "那吸引了多少人次？",  # 人次 names no topic
+        "那什么时候开始？",
+    ],
+)
+def test_needs_context(question):
+    assert needs_context(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "入党申请书应该怎么写？",  # 应该 is a verb, not 该 + a noun
+        "流动党员该如何参加冬训？",  # 该 before 如何 points at nothing
+        "外出务工党员其实也要参加冬训吗？",
+        "宣讲活动尤其要注意哪些问题？",
+        "除了集中学习，冬训还有其他什么形式？",
+        "冬训那么多内容，重点学哪几项？",
+        "覆盖率是多少？",  # a content noun of its own
+        "第一期培训班有多少学员？",  # 第一期 names a thing, it does not point into a list
+        "驻村第一书记要参加冬训吗？",
+        "冬训领导小组成立了，其组长是谁？",  # the pronoun's noun is in the question itself
+        "为了学习方便，能不能在家里学？",  # long enough to stand without a noun
+        "冬训期间开展志愿服务有什么要求呢？",  # 呢 with a question word
+        "When does the winter training end?",
+        "请把下面这段话概括一下：这些成绩的取得，有赖于大家长期以来的支持和付出，凝结着在座每一位同志的智慧和汗水。",
+    ],
+)
+def test_does_not_need_context(question):
+    assert not needs_context(question)
+    assert rewrite(question, turns(FLY_COUNT, PLAN_STAGES)) == question
+
+
+def test_followup_words_examples():
+    """Each entry of bot/data/followup_words.tsv is found as the pronoun of its own example."""
+    table = followup_words()
+    assert set(table.values()) == {PRONOUN, DETERMINER}
+    for line in FOLLOWUP_WORDS_FILE.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        word, role, example, source = line.split("\t")
+        found = find_pronoun(example)
+        assert found is not None and source, line
+        assert example[found.start : found.end].startswith(word) and found.role == role, (line, found)
+        assert needs_context(example), line
+
+
+def test_a_determiner_takes_the_subject_with_de():
+    q = rewrite("该活动由谁负责？", turns("第三届宣讲大赛什么时候报名？"))
+    assert q.startswith("第三届宣讲大赛") and "的活动由谁负责" in q and "该" not in q
+
+
+@pytest.mark.parametrize(
+    "question,position",
+    [("那第二个呢？", 2), ("第三点具体包括哪些？", 3), ("最后一个阶段叫什么？", LAST), ("第十个方面是什么？", 10)],
+)
+def test_ordinal_position(question, position):
+    assert ordinal_position(question)[0] == position
+
+
+@pytest.mark.parametrize("question", ["第二期呢？", "第三届宣讲大赛有几个组别？", "冬训第一课谁来讲？"])
+def test_no_ordinal_position(question):
+    assert ordinal_position(question) == (0, 0)
+
+
+# --------------------------------------------------------------------------- an ordinal after a list answer
+HEADINGS = (
+    "一、 要“站得高、悟得透”，充分认识冬训工作的重要意义、深刻内涵[1]。"
+    "二、要“抓得准、做得新”，着力推动冬训工作上接天线、下接地气[2]。"
+    "三、要“压得实、落得细”，有效确保冬训工作扎实推进、提质增效[3]。"
+)
+STAGES = "（一）动员部署阶段（2024年12月1日—12月10日）[1]。（二）集中宣讲阶段（2024年12月11日—2025年1月20日）[2]。"
+
+
+@pytest.mark.parametrize(
+    "answer,items",
+    [
+        (
+            "一要压实责任，严格组织领导[1]。二要加大宣传，营造浓厚氛围[2]。",
+            ["压实责任，严格组织领导", "加大宣传，营造浓厚氛围"],
+        ),
+        (STAGES, ["动员部署阶段（2024年12月1日—12月10日）", "集中宣讲阶段（2024年12月11日—2025年1月20日）"]),
+        (
+            "三点：站得高、悟得透；抓得准、做得新；压得实、落得细",
+            ["站得高、悟得透", "抓得准、做得新", "压得实、落得细"],
+        ),
+        ("四个阶段：筹备阶段、进村宣讲阶段、返乡专场阶段。", ["筹备阶段", "进村宣讲阶段", "返乡专场阶段"]),
+        ("1. 报名[1]。2. 初赛[1]。3. 决赛[2]。", ["报名", "初赛", "决赛"]),
+        ("……开展各类理论宣讲活动215场[1]。吸引2.6万人次在线观看[1]。", []),  # sentences, not items
+        ("区委宣传部、区委组织部负责[1]。", []),  # a 、 without a lead-in is no list
+        ("资料中没有找到关于“奖金”的内容。相关内容（仅供参考，并非对问题的回答）：一是…[1]。二是…[1]。", []),
+        ("", []),
+    ],
+)
+def test_answer_items(answer, items):
+    assert answer_items(answer) == items
+
+
+def test_item_name_is_short_and_plain():
+    assert item_name("要“抓得准、做得新”，着力推动冬训工作上接天线、下接地气") == "要抓得准、做得新"
+    assert item_name("集中宣讲阶段（2024年12月11日—2025年1月20日）") == "集中宣讲阶段"
+    assert item_name("加大宣传，营造浓厚氛围") == "加大宣传，营造浓厚氛围"
+
+
+def test_that_second_one_becomes_a_question_about_the_second_item():
+    q = rewrite("那第二个呢？", [{"question": "冬训动员部署会讲话提了几点意见？", "answer": HEADINGS}])
+    assert "抓得准、做得新" in q and q.endswith(ITEM_ASK + "？")
+    assert "站得高" not in q and "第二个" not in q and "冬训动员部署会讲话" in q
+
+
+def test_an_ordinal_keeps_its_own_asking_part():
+    q = rewrite("第二个阶段是什么时候？", [{"question": PLAN_STAGES, "answer": STAGES}])
+    assert q == "“理论飞燕”冬训宣讲活动实施方案的“集中宣讲阶段”是什么时候？"
+    q = rewrite("第二个阶段呢？具体时间是什么时候？", [{"question": PLAN_STAGES, "answer": STAGES}])
+    assert "集中宣讲阶段" in q and q.endswith("具体时间是什么时候？")
+    assert rewrite("最后一个呢？", [{"question": PLAN_STAGES, "answer": STAGES}]).count("集中宣讲阶段") == 1
+
+
+def test_ordinals_in_a_row_point_into_the_same_list():
+    history = [
+        {"question": "冬训动员部署会讲话提了几点意见？", "answer": HEADINGS},
+        {"question": "那第二个呢？", "answer": "新形势下加强和改进冬训工作，必须坚持守正基础上的创新[1]。"},
+    ]
+    q = rewrite("第三个呢？", history)
+    assert "压得实、落得细" in q and "抓得准" not in q
+
+
+def test_an_ordinal_beyond_the_list_or_without_one_carries_the_subject():
+    assert item_question("第五个呢？", PLAN_STAGES, STAGES) == ""
+    assert item_question("第二个呢？", PLAN_STAGES, "动员部署阶段，2024年12月1日—12月10日") == ""
+    q = rewrite("第二个阶段是什么时候？", turns(PLAN_STAGES))  # "（上一轮回答）" is no list
+    assert "实施方案" in q and "第二个阶段" in q

@@ -167,6 +167,21 @@ def test_keyfact_recall_counts_missing_facts():
     assert s["missing_facts"] == ["抓得准", "做得新"]
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "资料中没有找到能回答这个问题的内容。",
+        # the related passage under a refusal holds the fact, but a refusal is not an answer
+        "资料中没有找到关于“经费”的内容。相关内容（仅供参考，并非对问题的回答）：开展各类理论宣讲活动215场[1]。",
+    ],
+)
+def test_a_refusal_scores_zero_key_fact_recall(answer):
+    m = score_item(item(answer="215场"), result(answer, refused=True, citations=[cite(1, CHUNK_B)]))
+    assert m["keyfact_recall"] == 0.0 and m["keyfact_f"] == 0.0 and m["missing_facts"] == ["215场"]
+    # the same text, not refused, would have scored the fact
+    assert keyfact_scores("215场", answer)["keyfact_recall"] == float("215场" in answer)
+
+
 def test_answer_length_ignores_markers_and_whitespace():
     assert answer_length("215场[1][2]。 \n") == 5
     assert answer_length("见【3】资料") == 3

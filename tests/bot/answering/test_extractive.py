@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.answering.drafts import INJECTION_REFUSAL, REFUSAL, REFUSAL_ABOUT, RELATED_LABEL
+from bot.answering.drafts import INJECTION_REFUSAL, REFUSAL, REFUSAL_ABOUT, RELATED_LABEL, table_cells, table_header
 from ingest.loaders import load
 
 pytestmark = pytest.mark.integration
@@ -63,8 +63,22 @@ def check_citations(result: dict) -> None:
         assert c["text"] == span or (c["text"].startswith("|") and c["text"].endswith(span)), c
 
 
+def quoted_from(text: str, chunk: str) -> bool:
+    """The piece occurs verbatim in its chunk, or it is a table row of the chunk as labelled pairs
+    (日期：12月17日；课程：…): the row of those cells is in the chunk, under a header with those labels."""
+    if text in chunk:
+        return True
+    pairs = [p.split("：", 1) for p in text.split("；")]
+    if len(pairs) < 2 or any(len(p) != 2 for p in pairs):
+        return False
+    labels = table_cells(table_header(chunk))
+    rows = [table_cells(line) for line in chunk.split("\n") if line.startswith("|")]
+    return all(label in labels for label, _ in pairs) and any(all(v in row for _, v in pairs) for row in rows)
+
+
 def check_extractive(result: dict) -> None:
-    """Every [n] valid, numbered by first use, placed before the closing mark; every piece verbatim in its chunk."""
+    """Every [n] valid, numbered by first use, placed before the closing mark; every piece verbatim in its
+    chunk (a table row as its labelled pairs)."""
     answer, cits = result["answer"], result["citations"]
     check_citations(result)
     used = [int(n) for n in MARKER.findall(answer)]
@@ -77,7 +91,7 @@ def check_extractive(result: dict) -> None:
     assert pieces or result["refused"], answer
     for text, ns in pieces:
         assert text.strip(), answer
-        assert any(text in cits[n - 1]["text"] for n in ns), f"not verbatim in its chunk: {text!r}"
+        assert any(quoted_from(text, cits[n - 1]["text"]) for n in ns), f"not verbatim in its chunk: {text!r}"
     assert result["unsupported"] == []
 
 
@@ -129,6 +143,8 @@ def test_dev_table_row(dev_ask):
     r = dev_ask("冬训骨干示范培训班12月17日下午上什么课？授课人是谁？")
     assert not r["refused"]
     assert "党纪学习教育专题辅导" in r["answer"] and "钱某某" in r["answer"]
+    # the row answers as labelled pairs under its header (日期 | 时间 | 课程 | 授课人 | 地点)
+    assert "课程：党纪学习教育专题辅导；授课人：区纪委监委 钱某某" in r["answer"]
     row = "| 12月17日 | 下午14:30—17:00 | 党纪学习教育专题辅导 | 区纪委监委 钱某某 | 党校报告厅 |"
     assert row in r["citations"][0]["text"]
     assert r["citations"][0]["source"].endswith("课程安排.md")

@@ -1,9 +1,11 @@
 """What a question asks for (bot/answering/question.py): its kind, unit, date grain, list noun,
-focus and ordinal, and its weighted terms on a small hand-made corpus (no model, no store)."""
+focus and ordinal, its content nouns, and its weighted terms on a small hand-made corpus (no model,
+no store)."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +14,9 @@ from bot.answering.evidence import term_coverage
 from bot.answering.question import (
     FOCUS_FACTOR,
     GENERAL,
+    GENERIC,
     GENERIC_FACTOR,
+    JOINS,
     LAST,
     LIST,
     MONEY,
@@ -24,9 +28,12 @@ from bot.answering.question import (
     analyse,
     asked_unit,
     colloquial,
+    content_nouns,
     focus_noun,
+    is_chinese,
     is_injection,
     list_noun,
+    noun_words,
     ordinal,
     question_type,
     when_grain,
@@ -171,3 +178,52 @@ def test_terms_of_one_length_keep_the_question_order(question):
         same = [t for t in q.terms if len(t) == n]
         assert same == sorted(same, key=question.index), same
     assert list(q.weights)[: len(q.terms)] == q.terms
+
+
+@pytest.mark.parametrize(
+    "question,nouns",
+    [
+        ("误工补贴每天发多少钱？", ["误工补贴"]),  # adjacent nouns are one phrase
+        ("王建国是哪个村的书记？", ["王建国", "书记"]),  # 村 is a lone character
+        ("2024年全年全区共开展了多少场理论宣讲活动？", ["全区", "理论宣讲活动"]),  # 宣讲 joins its nouns
+        ("讲话中提到的215场理论宣讲活动花了多少经费？", ["讲话", "理论宣讲活动", "经费"]),  # not 场理论
+        ("冬训骨干示范培训班12月17日下午上什么课？", ["冬训骨干示范培训班"]),
+        ("2024年度冬训主要学习哪几方面内容？", ["冬训"]),  # 年度 belongs to the year; 方面, 内容 are generic
+        ("这个乡镇的书记名叫什么？", ["乡镇", "书记"]),  # not the verb 名叫
+        ("明天有一场什么比赛？", ["比赛"]),  # not the time word or the numeral
+        ("那什么时候开始？", []),
+        ("为了学习方便，能不能在家里学？", []),
+        ("PPT模板在哪里下载？", ["PPT模板"]),
+    ],
+)
+def test_content_nouns(question, nouns):
+    assert content_nouns(question) == nouns
+
+
+def test_noun_words_examples():
+    """Each entry of bot/answering/data/noun_words.tsv does what its role says in its own example."""
+    table = noun_words()
+    assert set(table.values()) == {GENERIC, JOINS}
+    for line in (Path(__file__).parents[3] / "bot/answering/data/noun_words.tsv").read_text("utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        word, role, example, source = line.split("\t")
+        assert word in example and source, line
+        nouns = content_nouns(example)
+        if role == GENERIC:
+            assert not any(word in n for n in nouns), (word, nouns)
+        else:
+            assert any(word in n and n != word for n in nouns), (word, nouns)
+
+
+@pytest.mark.parametrize(
+    "question,chinese",
+    [
+        ("冬训什么时候开始？", True),
+        ("PPT怎么做？", True),
+        ("When does the winter training end?", False),
+        ("123？", False),
+    ],
+)
+def test_is_chinese(question, chinese):
+    assert is_chinese(question) is chinese

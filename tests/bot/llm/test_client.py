@@ -178,6 +178,8 @@ def test_rewrite_falls_back_to_rules(llm_settings, fake_openai):
     calls = chat_calls(fake_openai)
     assert llm.rewrite(QUESTION, []) == QUESTION
     assert chat_calls(fake_openai) == calls  # no history: nothing to rewrite, no call
+    assert llm.rewrite(QUESTION, FOLLOW_UP_HISTORY) == QUESTION
+    assert chat_calls(fake_openai) == calls  # a question that stands alone is not sent for rewriting
 
 
 def test_dead_endpoint_gives_a_chinese_error(llm_settings, dead_llm_url, seed_kb):
