@@ -152,7 +152,7 @@ class WebSettings(BaseSettings):
         200, ge=1, le=100_000, description="Most bytes of uploaded files waiting in Gradio's temporary folder, in MB."
     )
     temp_file_max_age: int = Field(
-        3600, ge=60, le=604_800, description="Seconds after which temporary uploads and exports are deleted."
+        3600, ge=5, le=604_800, description="Seconds after which temporary uploads and exports are deleted."
     )
     session_max_turns: int = Field(50, ge=1, le=1000, description="Most conversation turns kept per browser session.")
     session_max_chars: int = Field(
