@@ -59,7 +59,8 @@ def test_keep_recent_bounds_turns_and_characters():
 def test_one_session_stays_bounded_and_new_chat_releases_it(serve):
     from gradio_client import Client
 
-    served = serve(session_max_turns=MAX_TURNS)
+    served = serve(session_max_turns=MAX_TURNS, max_sessions=50)
+    assert served.blocks.state_holder.capacity == 50  # the least recently used sessions beyond it are dropped
     client = Client(served.url, verbose=False)
     client.predict(QUESTIONS[0], api_name="/ask")
     baseline = stored_chars(served.blocks, client.session_hash)
