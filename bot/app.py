@@ -1,7 +1,8 @@
 """The web page's entry point: `python -m bot.app [--host H] [--port P] [--kb DIR]` (or `make run`).
 
 Reads the settings (flags override them), ingests the knowledge folder when the knowledge base is
-empty, and serves the page built by `bot.web.layout.build_app`.
+empty, and serves the page with uvicorn on one port: `bot.web.server` mounts the Gradio page on a
+FastAPI app with the security headers and request limits.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     # Imported here, not at the top, so that --help and a bad flag answer at once without loading Gradio or the models.
     from bot.pipeline import Assistant
-    from bot.web.layout import build_app
+    from bot.web.server import serve
     from ingest.admin import reindex
     from ingest.index import KnowledgeBase
 
@@ -87,10 +88,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(report.summary(), file=sys.stderr)
         for source, message in report.errors:
             print(f"  {source}：{message}", file=sys.stderr)
-    app = build_app(settings, Assistant(settings, kb=kb))
+    assistant = Assistant(settings, kb=kb)
     url = f"http://{settings.web.host}:{settings.web.port}{settings.web.root_path or ''}/"
     print(messages.STARTED.format(title=messages.TITLE, url=url), file=sys.stderr)
-    app.launch()
+    serve(settings, assistant)
     return 0
 
 

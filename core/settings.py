@@ -136,6 +136,38 @@ class WebSettings(BaseSettings):
     max_upload_mb: int = Field(20, ge=1, le=1024, description="Largest upload accepted, in MB.")
     concurrency_limit: int = Field(4, ge=1, le=256, description="Requests processed at once through Gradio's queue.")
     feedback_log: Path = Field(Path("var/feedback.jsonl"), description="Where 👍/👎 feedback is appended.")
+    # Hardening (issue 10): every input an anonymous visitor can send is bounded in size, disk and memory.
+    feedback_max_comment_chars: int = Field(500, ge=1, le=100_000, description="Longest feedback comment accepted.")
+    feedback_log_max_kb: int = Field(
+        5120, ge=1, le=1_048_576, description="Size at which the feedback log is rotated, in KB."
+    )
+    feedback_log_backups: int = Field(5, ge=1, le=100, description="Rotated feedback logs kept (feedback.jsonl.1 …).")
+    max_export_chars: int = Field(
+        100_000, ge=1000, le=10_000_000, description="Longest outline text exported as .docx or .md, in characters."
+    )
+    max_request_kb: int = Field(
+        1024, ge=64, le=1_048_576, description="Largest request body accepted (file uploads excepted), in KB."
+    )
+    upload_quota_mb: int = Field(
+        200, ge=1, le=100_000, description="Most bytes of uploaded files waiting in Gradio's temporary folder, in MB."
+    )
+    temp_file_max_age: int = Field(
+        3600, ge=5, le=604_800, description="Seconds after which temporary uploads and exports are deleted."
+    )
+    session_max_turns: int = Field(50, ge=1, le=1000, description="Most conversation turns kept per browser session.")
+    session_max_chars: int = Field(
+        200_000, ge=10_000, le=10_000_000, description="Most characters of conversation kept per session (oldest go)."
+    )
+    max_sessions: int = Field(
+        1000, ge=1, le=100_000, description="Sessions kept in memory; the least recently used is forgotten first."
+    )
+    admin_max_failures: int = Field(
+        5, ge=1, le=1000, description="Wrong admin tokens from one client before it is locked out."
+    )
+    admin_lockout_seconds: int = Field(
+        60, ge=1, le=86_400, description="First admin lock-out in seconds; it doubles with each further lock-out."
+    )
+    admin_lockout_max_seconds: int = Field(3600, ge=1, le=604_800, description="Longest admin lock-out in seconds.")
 
 
 class LLMSettings(BaseSettings):

@@ -2,12 +2,17 @@
 
 The actions themselves are `ingest.admin`'s (shared with the command line); these handlers only check
 the token, call them and turn the outcome into a status line, the document table and the delete list.
+
+The tab is on only when the configured token has at least MIN_TOKEN_CHARS characters (stripped). Wrong
+tokens are logged with the client's address (never the token) and, after settings.web.admin_max_failures
+in a row, the client is locked out (bot.web.throttle): every attempt is refused until the lock-out ends.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -16,11 +21,16 @@ import gradio as gr
 
 from bot.web import messages
 from bot.web.render import esc
+from bot.web.session import forget_replaced_components
+from bot.web.throttle import Throttle
 from core.settings import Settings
 from ingest.admin import AdminError, delete_document, reindex, save_upload
 from ingest.index import KnowledgeBase
 
 log = logging.getLogger(__name__)
+
+MIN_TOKEN_CHARS = 12  # a shorter token (after stripping spaces) keeps the tab off: it could be guessed
+UNKNOWN_CLIENT = "unknown"  # the client address when the call did not come over HTTP
 
 SHA_SHORT = 12  # hex characters of a document's sha256 shown in the table
 REINDEX_FIRST_PROGRESS = 0.1  # shown at once: the ingest reports no progress of its own
@@ -38,6 +48,44 @@ DOCUMENT_COLUMNS: list[tuple[str, Literal["str", "number"]]] = [
 Update = dict[str, Any]  # what gr.update() returns
 Rows = list[list[Any]]
 AdminOutput = tuple[str, Rows, Update]  # status line, document table, choices of the delete dropdown
+UploadOutput = tuple[str, Rows, Update, None]  # the same, and the emptied file picker
+
+
+def admin_token(settings: Settings) -> Optional[str]:
+    """The configured administrator token, stripped, or None when it is unset or too short to be safe."""
+    token = (settings.web.admin_token or "").strip()
+    return token if len(token) >= MIN_TOKEN_CHARS else None
+
+
+def disabled_note(settings: Settings) -> Optional[str]:
+    """Why the knowledge tab is off (Chinese), or None when it is on."""
+    if admin_token(settings):
+        return None
+    if settings.web.admin_token:  # set, but blank or too short once stripped
+        return messages.SHORT_TOKEN_NOTE.format(min_chars=MIN_TOKEN_CHARS)
+    return messages.NO_TOKEN_NOTE
+
+
+def client_address(request: Optional[gr.Request]) -> str:
+    """The caller's address as the server saw it (behind a trusted proxy, the forwarded one)."""
+    client = getattr(request, "client", None)
+    return str(getattr(client, "host", None) or UNKNOWN_CLIENT)
+
+
+def remove_temporary_uploads(paths: list[Path]) -> None:
+    """Delete Gradio's temporary copies of uploaded files (and their emptied folders) once handled."""
+    from gradio.utils import get_upload_folder
+
+    folder = Path(get_upload_folder()).resolve()
+    for path in paths:
+        resolved = path.resolve()
+        if not resolved.is_relative_to(folder) or resolved == folder:
+            continue  # never delete a file Gradio did not receive (a direct call may pass any path)
+        resolved.unlink(missing_ok=True)
+        try:
+            resolved.parent.rmdir()  # Gradio keeps each upload in a folder of its own
+        except OSError:
+            pass  # not empty, or already gone
 
 
 def document_rows(documents: list[dict[str, Any]]) -> Rows:
@@ -73,16 +121,37 @@ class AdminHandlers:
     def __init__(self, settings: Settings, kb: KnowledgeBase):
         self.settings = settings
         self.kb = kb
+        self.blocks: Optional[gr.Blocks] = None  # the page, once built (to trim what Gradio keeps per session)
+        web = settings.web
+        self.throttle = Throttle(
+            max_failures=web.admin_max_failures,
+            lockout_seconds=web.admin_lockout_seconds,
+            max_lockout_seconds=web.admin_lockout_max_seconds,
+        )
 
     # ------------------------------------------------------------------ plumbing
-    def _denied(self, token: Optional[str]) -> Optional[str]:
-        """A Chinese refusal, or None when the token matches settings.web.admin_token."""
-        expected = self.settings.web.admin_token
+    def _denied(self, token: Optional[str], request: Optional[gr.Request]) -> Optional[str]:
+        """A Chinese refusal, or None when the token matches and the client is not locked out."""
+        expected = admin_token(self.settings)
         if not expected:
-            return messages.NO_TOKEN_NOTE
-        if not token or not hmac.compare_digest(str(token).encode("utf-8"), str(expected).encode("utf-8")):
-            return messages.BAD_TOKEN
-        return None
+            return disabled_note(self.settings)
+        client = client_address(request)
+        locked = self.throttle.locked_for(client)
+        if locked:
+            log.warning("admin attempt from locked-out client %s refused (%.0f s left)", client, locked)
+            return messages.LOCKED_OUT.format(seconds=math.ceil(locked))
+        given = str(token or "").strip().encode("utf-8")
+        if hmac.compare_digest(given, expected.encode("utf-8")):
+            self.throttle.succeeded(client)
+            return None
+        failures, lockout = self.throttle.failed(client)
+        log.warning("wrong admin token from client %s (%d in a row)", client, failures)
+        if lockout:
+            log.warning(
+                "admin actions locked for client %s for %.0f s after %d wrong tokens", client, lockout, failures
+            )
+            return f"{messages.BAD_TOKEN}{messages.LOCKED_OUT.format(seconds=math.ceil(lockout))}"
+        return messages.BAD_TOKEN
 
     def _output(self, message: str, *, listed: bool) -> AdminOutput:
         """The status line with the document table (listed) or, for a refusal, with nothing listed."""
@@ -92,10 +161,17 @@ class AdminHandlers:
         return message, document_rows(documents), gr.update(choices=[d["source"] for d in documents], value=None)
 
     def _guarded(
-        self, token: Optional[str], action: Callable[[], str], *, what: str, list_on_error: bool
+        self,
+        token: Optional[str],
+        request: Optional[gr.Request],
+        action: Callable[[], str],
+        *,
+        what: str,
+        list_on_error: bool,
     ) -> AdminOutput:
         """Run `action` (which returns the status line) when the token is right; refusals and failures in Chinese."""
-        denied = self._denied(token)
+        forget_replaced_components(self.blocks, request)  # the delete list is both updated and read
+        denied = self._denied(token, request)
         if denied:
             return self._output(denied, listed=False)
         try:
@@ -107,22 +183,29 @@ class AdminHandlers:
             return self._output(messages.ERROR_MESSAGE, listed=list_on_error)
 
     # ------------------------------------------------------------------ actions
-    def list_documents(self, token: Optional[str]) -> AdminOutput:
+    def list_documents(self, token: Optional[str], request: Optional[gr.Request] = None) -> AdminOutput:
         """List the documents in the knowledge base."""
         return self._guarded(
             token,
+            request,
             lambda: messages.KB_COUNT.format(count=len(self.kb.documents())),
             what="listing documents",
             list_on_error=False,
         )
 
     def upload(
-        self, token: Optional[str], files: Optional[list[Any]], progress: gr.Progress = gr.Progress()
-    ) -> AdminOutput:
-        """Save uploaded files under knowledge_dir/uploads and ingest them; one result line per file."""
+        self,
+        token: Optional[str],
+        files: Optional[list[Any]],
+        request: Optional[gr.Request] = None,
+        progress: gr.Progress = gr.Progress(),
+    ) -> UploadOutput:
+        """Save uploaded files under knowledge_dir/uploads and ingest them; one result line per file.
+
+        Gradio's temporary copies are deleted afterwards, whatever the outcome, and the picker is emptied."""
+        chosen = uploaded_files(files)
 
         def action() -> str:
-            chosen = uploaded_files(files)
             if not chosen:
                 return messages.UPLOAD_NONE
             lines = []
@@ -135,7 +218,10 @@ class AdminHandlers:
             progress(1.0, desc=messages.PROGRESS_DONE)
             return "\n".join(lines)
 
-        return self._guarded(token, action, what="upload", list_on_error=True)
+        try:
+            return (*self._guarded(token, request, action, what="upload", list_on_error=True), None)
+        finally:
+            remove_temporary_uploads([path for path, _ in chosen])
 
     def _upload_line(self, path: Path, original: str) -> str:
         shown = esc(original)
@@ -150,7 +236,7 @@ class AdminHandlers:
         template = messages.UPLOAD_UNCHANGED if upload.unchanged else messages.UPLOAD_DONE
         return template.format(name=shown, renamed=renamed, chunks=upload.chunks)
 
-    def delete(self, token: Optional[str], source: Optional[str]) -> AdminOutput:
+    def delete(self, token: Optional[str], source: Optional[str], request: Optional[gr.Request] = None) -> AdminOutput:
         """Remove a document from the knowledge base; its file is deleted only if it was uploaded here."""
 
         def action() -> str:
@@ -166,9 +252,11 @@ class AdminHandlers:
             )
             return messages.DELETE_DONE.format(name=esc(Path(source).name), chunks=deletion.chunks, note=note)
 
-        return self._guarded(token, action, what=f"deleting {source}", list_on_error=True)
+        return self._guarded(token, request, action, what=f"deleting {source}", list_on_error=True)
 
-    def reindex(self, token: Optional[str], progress: gr.Progress = gr.Progress()) -> AdminOutput:
+    def reindex(
+        self, token: Optional[str], request: Optional[gr.Request] = None, progress: gr.Progress = gr.Progress()
+    ) -> AdminOutput:
         """Re-ingest knowledge_dir: new and changed files added, vanished ones removed."""
 
         def action() -> str:
@@ -178,4 +266,4 @@ class AdminHandlers:
             progress(1.0, desc=messages.PROGRESS_DONE)
             return "\n".join([report.summary(), *errors])
 
-        return self._guarded(token, action, what="re-index", list_on_error=True)
+        return self._guarded(token, request, action, what="re-index", list_on_error=True)

@@ -1,15 +1,15 @@
 """The functions behind the 问答 and 宣讲提纲 tabs: ask (streaming), new chat, feedback, outline and export.
 
-Each handler catches its own errors and answers in Chinese; what it shows is built by `render`.
+Each handler catches its own errors and answers in Chinese; what it shows is built by `render`. What an
+anonymous visitor can make the server keep is bounded by settings.web: the turns (and characters) of a
+conversation, the length of a feedback comment and of an exported outline, and how long exports stay.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,6 +22,7 @@ import gradio as gr
 from bot.export import outline_docx, outline_markdown
 from bot.pipeline import Assistant, QuestionError
 from bot.web import messages
+from bot.web.feedback_log import FeedbackLog
 from bot.web.render import (
     Turn,
     render_answer,
@@ -31,7 +32,9 @@ from bot.web.render import (
     render_partial,
     render_sources,
     render_thinking,
+    short,
 )
+from bot.web.session import forget_replaced_components, keep_recent, next_number
 from core.settings import Settings
 from ingest.admin import MAX_NAME_CHARS, safe_filename
 
@@ -39,7 +42,8 @@ log = logging.getLogger(__name__)
 
 STREAM_INTERVAL = 0.05  # seconds between streamed UI updates (tokens arrive faster than a page can draw)
 EXPORT_ROOT = Path(tempfile.gettempdir()) / "dongxun-exports"
-EXPORT_KEEP_SECONDS = 24 * 3600  # a downloaded outline is fetched at once; older export folders are removed
+# What a stored turn keeps of the Assistant's result: enough to show its sources again and to log feedback.
+KEPT_RESULT_FIELDS = ("answer", "citations")
 
 Chat = list[dict[str, str]]
 Update = dict[str, Any]  # what gr.update() returns
@@ -52,9 +56,9 @@ OutlineOutput = tuple[str, str, str, Optional[dict[str, Any]]]
 Rating = Literal["up", "down"]
 
 
-def drop_old_exports() -> None:
-    """Remove export folders older than EXPORT_KEEP_SECONDS so exports do not pile up."""
-    cutoff = time.time() - EXPORT_KEEP_SECONDS
+def drop_old_exports(max_age: float) -> None:
+    """Remove export folders older than `max_age` seconds so exports do not pile up."""
+    cutoff = time.time() - max_age
     for folder in EXPORT_ROOT.glob("*"):
         try:
             if folder.is_dir() and folder.stat().st_mtime < cutoff:
@@ -63,21 +67,23 @@ def drop_old_exports() -> None:
             continue  # another request removed it first
 
 
-def export_path(text: str, suffix: str) -> Path:
-    """A fresh path for an exported outline, named after its first line, in its own folder under EXPORT_ROOT."""
+def export_path(text: str, suffix: str, *, max_age: float) -> Path:
+    """A fresh path for an exported outline, named after its first line, in its own folder under EXPORT_ROOT;
+    export folders older than `max_age` seconds are removed first."""
     first = next((ln.lstrip("# ").strip() for ln in (text or "").splitlines() if ln.strip()), "")
     fallback = messages.OUTLINE_DEFAULT_NAME + suffix
     name = safe_filename((first or messages.OUTLINE_DEFAULT_NAME)[:MAX_NAME_CHARS] + suffix) or fallback
-    drop_old_exports()
+    drop_old_exports(max_age)
     folder = EXPORT_ROOT / uuid.uuid4().hex
     folder.mkdir(parents=True, exist_ok=True)
     return folder / name
 
 
-def notice_turn(question: Optional[str], message: str) -> Turn:
-    """A turn that shows a notice instead of an answer."""
+def notice_turn(question: Optional[str], message: str, n: int) -> Turn:
+    """A turn that shows a notice instead of an answer; a rejected (perhaps huge) question is kept shortened."""
     return {
-        "question": (question or "").strip(),
+        "question": short((question or "").strip()),
+        "n": n,
         "answer": "",
         "result": {},
         "error": True,
@@ -91,19 +97,32 @@ class Handlers:
     def __init__(self, settings: Settings, assistant: Assistant):
         self.settings = settings
         self.assistant = assistant
-        self._feedback_lock = threading.Lock()
+        web = settings.web
+        self.feedback_log = FeedbackLog(
+            web.feedback_log, max_kb=web.feedback_log_max_kb, backups=web.feedback_log_backups
+        )
+        self.blocks: Optional[gr.Blocks] = None  # the page, once built (to trim what Gradio keeps per session)
+
+    def _kept(self, turns: list[Turn]) -> list[Turn]:
+        """The session's turns cut to settings.web.session_max_turns / session_max_chars."""
+        web = self.settings.web
+        return keep_recent(turns, max_turns=web.session_max_turns, max_chars=web.session_max_chars)
 
     # ------------------------------------------------------------------ chat
-    def ask(self, question: Optional[str], turns: Optional[list[Turn]]) -> Iterator[AskOutput]:
+    def ask(
+        self, question: Optional[str], turns: Optional[list[Turn]], request: Optional[gr.Request] = None
+    ) -> Iterator[AskOutput]:
         """Answer a question in this session's conversation, streaming the growing answer."""
+        forget_replaced_components(self.blocks, request)
         turns = list(turns or [])
         history = [{"question": t["question"], "answer": t["answer"]} for t in turns if not t.get("error")]
         question = question or ""
         busy: tuple[Update, Update] = (gr.update(value="", interactive=False), gr.update(interactive=False))
         idle: tuple[Update, Update] = (gr.update(value="", interactive=True), gr.update(interactive=True))
-        turn = len(turns)
+        turn = next_number(turns)
         pending: Turn = {
-            "question": question.strip(),
+            "question": short(question.strip()),
+            "n": turn,
             "answer": "",
             "html": render_thinking(),
             "error": True,
@@ -129,30 +148,36 @@ class Handlers:
             turns.append(
                 {
                     "question": result["question"],
+                    "n": turn,
                     "answer": result["answer"],
-                    "result": result,
+                    "result": {k: result[k] for k in KEPT_RESULT_FIELDS if k in result},
                     "html": render_answer(result, turn),
                     "error": False,
                 }
             )
         except QuestionError as e:
-            turns.append(notice_turn(question, str(e)))
+            turns.append(notice_turn(question, str(e), turn))
         except Exception:
             log.exception("answering failed")
-            turns.append(notice_turn(question, messages.ERROR_MESSAGE))
+            turns.append(notice_turn(question, messages.ERROR_MESSAGE, turn))
+        turns = self._kept(turns)
         yield (render_chat(turns), render_sources(turns), *idle, turns)
 
-    @staticmethod
-    def new_chat() -> NewChatOutput:
+    def new_chat(self, request: Optional[gr.Request] = None) -> NewChatOutput:
         """Start a new conversation (forget this session's turns)."""
+        forget_replaced_components(self.blocks, request)
         return [], render_sources([]), "", [], ""
 
     # ------------------------------------------------------------------ feedback
     def feedback(self, rating: Rating, comment: Optional[str], turns: Optional[list[Turn]]) -> tuple[str, str]:
         """Append one JSON line about the latest answer: time, question, answer, citations, rating, comment."""
+        comment = (comment or "").strip()
+        limit = self.settings.web.feedback_max_comment_chars
         answered = [t for t in turns or [] if not t.get("error")]
         if not answered:
-            return messages.FEEDBACK_ASK_FIRST, comment or ""
+            return messages.FEEDBACK_ASK_FIRST, comment[:limit]
+        if len(comment) > limit:  # refused, and handed back cut to the limit for the visitor to finish
+            return messages.FEEDBACK_TOO_LONG.format(chars=len(comment), limit=limit), comment[:limit]
         t = answered[-1]
         record = {
             "time": datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
@@ -163,16 +188,13 @@ class Handlers:
                 for c in t["result"].get("citations", [])
             ],
             "rating": rating,
-            "comment": (comment or "").strip(),
+            "comment": comment,
         }
         try:
-            path = Path(self.settings.web.feedback_log)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with self._feedback_lock, open(path, "a", encoding="utf-8") as f:
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self.feedback_log.append(record)
         except OSError:
             log.exception("writing feedback to %s failed", self.settings.web.feedback_log)
-            return messages.FEEDBACK_FAILED, comment or ""
+            return messages.FEEDBACK_FAILED, comment
         return (messages.FEEDBACK_THANKS_UP if rating == "up" else messages.FEEDBACK_THANKS_DOWN), ""
 
     def feedback_up(self, comment: Optional[str], turns: Optional[list[Turn]]) -> tuple[str, str]:
@@ -201,14 +223,27 @@ class Handlers:
         return result["answer"], render_outline_sources(result), status, result
 
     # ------------------------------------------------------------------ export
+    def _exportable(self, text: str) -> bool:
+        """Whether the outline text can be exported; if not, the visitor is told why (Chinese)."""
+        if not text.strip():
+            gr.Warning(messages.EXPORT_EMPTY)
+            return False
+        limit = self.settings.web.max_export_chars
+        if len(text) > limit:
+            gr.Warning(messages.EXPORT_TOO_LONG.format(chars=len(text), limit=limit))
+            return False
+        return True
+
+    def _export_path(self, text: str, suffix: str) -> Path:
+        return export_path(text, suffix, max_age=self.settings.web.temp_file_max_age)
+
     def export_docx(self, text: Optional[str], result: Optional[dict[str, Any]]) -> Optional[str]:
         """The edited outline as a Word file (title, point headings, bullets, 资料来源)."""
         text = text or ""
-        if not text.strip():
-            gr.Warning(messages.EXPORT_EMPTY)
+        if not self._exportable(text):
             return None
         try:
-            return str(outline_docx(text, (result or {}).get("citations", []), export_path(text, ".docx")))
+            return str(outline_docx(text, (result or {}).get("citations", []), self._export_path(text, ".docx")))
         except Exception:
             log.exception("docx export failed")
             gr.Warning(messages.EXPORT_DOCX_FAILED)
@@ -217,9 +252,8 @@ class Handlers:
     def export_md(self, text: Optional[str], result: Optional[dict[str, Any]]) -> Optional[str]:
         """The edited outline as a Markdown file with 资料来源 appended."""
         text = text or ""
-        if not text.strip():
-            gr.Warning(messages.EXPORT_EMPTY)
+        if not self._exportable(text):
             return None
-        path = export_path(text, ".md")
+        path = self._export_path(text, ".md")
         path.write_text(outline_markdown(text, (result or {}).get("citations", [])), encoding="utf-8")
         return str(path)

@@ -4,48 +4,30 @@
   宣讲提纲  lecturers draft talking points, edit them in place and download .docx / .md.
   知识库    administrators (settings.web.admin_token) list, upload, delete and re-index documents.
 
-`build_app(settings, assistant)` returns the Blocks; its `.launch()` fills in host, port, root_path, upload
-limit, theme, the stylesheet (static/app.css) and the footnote script (static/app.js) from the settings.
+`build_app(settings, assistant)` returns the Blocks. It is served by `bot.web.server.create_server`, which
+mounts it on a FastAPI app with the security headers, request limits, upload limit, theme, stylesheet
+(static/app.css) and footnote script (static/app.js).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Optional, TypedDict
+from typing import Optional
 
 import gradio as gr
 
 from bot.pipeline import Assistant
 from bot.web import messages
-from bot.web.admin import DOCUMENT_COLUMNS, AdminHandlers
-from bot.web.handlers import EXPORT_ROOT, Handlers
+from bot.web.admin import DOCUMENT_COLUMNS, AdminHandlers, admin_token, disabled_note
+from bot.web.handlers import Handlers
 from bot.web.render import render_outline_preview, render_outline_sources, render_sources
 from core.settings import Settings
 from ingest.loaders import SUPPORTED, SUPPORTED_HINT
 
-STATIC = Path(__file__).resolve().parent / "static"
-STYLESHEET = STATIC / "app.css"
-SCRIPT = STATIC / "app.js"
 CHAT_HEIGHT = 560
 SOURCES_MAX_HEIGHT = 640
 # Local font names only: the page must not fetch web fonts.
 FONTS = ["PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei", "Noto Sans CJK SC", "sans-serif"]
 MONO_FONTS = ["ui-monospace", "Consolas", "monospace"]
-
-
-class LaunchOptions(TypedDict):
-    """The keyword arguments of gr.Blocks.launch() that the settings decide."""
-
-    server_name: str
-    server_port: int
-    root_path: Optional[str]
-    max_file_size: str
-    theme: gr.themes.Base
-    css_paths: list[Path]
-    head: str
-    ssr_mode: bool
-    show_error: bool
-    allowed_paths: list[str]
 
 
 def theme() -> gr.themes.Base:
@@ -55,41 +37,28 @@ def theme() -> gr.themes.Base:
     )
 
 
-def launch_options(settings: Settings) -> LaunchOptions:
-    """How to serve the page: address and limits from the settings, look and script from static/."""
-    return {
-        "server_name": settings.web.host,
-        "server_port": settings.web.port,
-        "root_path": settings.web.root_path or None,
-        "max_file_size": f"{settings.web.max_upload_mb}mb",
-        "theme": theme(),
-        "css_paths": [STYLESHEET],
-        "head": f"<script>\n{SCRIPT.read_text(encoding='utf-8')}</script>",
-        "ssr_mode": False,
-        "show_error": False,
-        "allowed_paths": [str(EXPORT_ROOT)],
-    }
-
-
 class DongxunApp(gr.Blocks):
-    """gr.Blocks whose launch() defaults come from the settings; keeps its handlers for tests and embedding."""
+    """gr.Blocks that keeps its settings and handlers, for the server that mounts it and for tests."""
 
     def __init__(self, settings: Settings, handlers: Handlers, admin: AdminHandlers):
-        super().__init__(title=messages.TITLE, analytics_enabled=False)
-        self.launch_defaults = launch_options(settings)
+        web = settings.web
+        # Gradio deletes its temporary files (uploads, downloads) older than temp_file_max_age, checking
+        # at that interval too, and all of them when the server stops.
+        super().__init__(
+            title=messages.TITLE,
+            analytics_enabled=False,
+            delete_cache=(web.temp_file_max_age, web.temp_file_max_age),
+        )
+        self.settings = settings
         self.handlers = handlers
         self.admin = admin
 
-    def launch(self, *args: Any, **kwargs: Any) -> Any:
-        """gr.Blocks.launch() with the settings' defaults; explicit keyword arguments win."""
-        options: dict[str, Any] = {**self.launch_defaults, **kwargs}
-        return super().launch(*args, **options)
-
 
 def build_app(settings: Settings, assistant: Optional[Assistant] = None) -> DongxunApp:
-    """The page over one Assistant (built from the settings when not given); call .launch() to serve it."""
+    """The page over one Assistant (built from the settings when not given); bot.web.server serves it."""
     assistant = assistant if assistant is not None else Assistant(settings)
     app = DongxunApp(settings, Handlers(settings, assistant), AdminHandlers(settings, assistant.kb))
+    app.handlers.blocks = app.admin.blocks = app
     with app:
         gr.HTML(f"<h1>{messages.TITLE}</h1><p>{messages.TAGLINE}</p>", elem_id="header", js_on_load=None)
         with gr.Tabs():
@@ -204,13 +173,14 @@ def _outline_tab(h: Handlers) -> None:
 
 
 def _knowledge_tab(admin: AdminHandlers, settings: Settings) -> None:
-    enabled = bool(settings.web.admin_token)
+    enabled = admin_token(settings) is not None
+    note = disabled_note(settings) or ""
     if not enabled:
-        gr.Markdown(f"⚠️ {messages.NO_TOKEN_NOTE}", elem_id="kb-note")
+        gr.Markdown(f"⚠️ {note}", elem_id="kb-note")
     with gr.Row():
         token = gr.Textbox(label="管理员口令", type="password", interactive=enabled, scale=4, elem_id="admin-token")
         enter = gr.Button("进入 / 刷新列表", interactive=enabled, scale=1, elem_id="admin-enter")
-    kb_status = gr.Markdown("" if enabled else messages.NO_TOKEN_NOTE, elem_id="kb-status")
+    kb_status = gr.Markdown(note, elem_id="kb-status")
     table = gr.Dataframe(
         headers=[header for header, _ in DOCUMENT_COLUMNS],
         datatype=[kind for _, kind in DOCUMENT_COLUMNS],
@@ -238,6 +208,6 @@ def _knowledge_tab(admin: AdminHandlers, settings: Settings) -> None:
             reindex = gr.Button("重新索引资料目录", interactive=enabled, elem_id="kb-reindex")
     shown = [kb_status, table, doc]
     gr.on([enter.click, token.submit], admin.list_documents, [token], shown, api_name="admin_list")
-    upload.click(admin.upload, [token, files], shown, api_name="admin_upload")
+    upload.click(admin.upload, [token, files], [*shown, files], api_name="admin_upload")
     delete.click(admin.delete, [token, doc], shown, api_name="admin_delete")
     reindex.click(admin.reindex, [token], shown, api_name="admin_reindex")

@@ -32,6 +32,7 @@ FEEDBACK_ASK_FIRST = "请先提问，得到回答后再评价。"
 FEEDBACK_FAILED = "反馈保存失败，请稍后再试或联系管理员。"
 FEEDBACK_THANKS_UP = "感谢您的反馈！"
 FEEDBACK_THANKS_DOWN = "感谢反馈，我们会据此改进回答。"
+FEEDBACK_TOO_LONG = "评价意见太长（{chars} 字），请精简到 {limit} 字以内后再提交。"
 
 # ---------------------------------------------------------------------- outline and export
 OUTLINE_REFUSED = f"{NOT_FOUND_LABEL}：资料中没有找到与该主题相关的内容，请换一个主题试试。"
@@ -40,10 +41,15 @@ OUTLINE_UNSUPPORTED = f" 注意：有 {{count}} 句在资料中{NOT_FOUND_LABEL}
 OUTLINE_DEFAULT_NAME = "宣讲提纲"
 EXPORT_EMPTY = "提纲为空，请先生成或填写提纲后再下载。"
 EXPORT_DOCX_FAILED = "生成 Word 文件失败，请稍后再试。"
+EXPORT_TOO_LONG = "提纲太长（{chars} 字），最多可下载 {limit} 字，请删减后再下载。"
 
 # ---------------------------------------------------------------------- knowledge base (admin)
 NO_TOKEN_NOTE = "知识库管理未启用：设置环境变量 DONGXUN_ADMIN_TOKEN 后重启即可启用。"
+SHORT_TOKEN_NOTE = (
+    "知识库管理未启用：DONGXUN_ADMIN_TOKEN 太短，去掉首尾空格后至少要有 {min_chars} 个字符。请设置更长的口令后重启。"
+)
 BAD_TOKEN = "管理员口令不正确，请输入正确的口令后再操作。"
+LOCKED_OUT = "口令错误次数过多，管理操作已暂停，请 {seconds} 秒后再试。"
 KB_COUNT = "知识库共有 {count} 个文档。"
 UPLOAD_NONE = "请先选择要上传的文件。"
 UPLOAD_PROGRESS = "正在处理 {name}（{number}/{total}）"
@@ -57,6 +63,12 @@ DELETE_FILE_REMOVED = "，上传的文件已删除"
 DELETE_FILE_KEPT = "。原文件不在上传目录中，未删除；重新索引时会再次入库，如需彻底删除请移走该文件"
 REINDEXING = "正在重新索引……"
 PROGRESS_DONE = "完成"
+
+# ---------------------------------------------------------------------- request limits (bot.web.limits)
+REQUEST_TOO_LARGE = "提交的内容太大（超过 {limit} KB），请精简后再试。"
+LENGTH_REQUIRED = "请求缺少内容长度（Content-Length），请通过网页或常规的 HTTP 客户端提交。"
+UPLOAD_DISABLED = "知识库管理未启用，不接受文件上传；如需上传资料，请联系管理员。"
+UPLOAD_QUOTA_FULL = "服务器上等待处理的上传文件已达上限（{limit} MB），请稍后再试。"
 
 # ---------------------------------------------------------------------- start-up (python -m bot.app)
 CLI_DESCRIPTION = "启动{title}网页。知识库为空时，先导入资料文件夹（{knowledge}）中的资料。"

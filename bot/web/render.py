@@ -1,7 +1,9 @@
 """HTML for the page: answers, citations, the sources panel, the chat and the outline preview.
 
 Pure functions. Every piece of document or user text is passed through `esc` before it is put into
-the HTML built here; the only markup added is our own (citation links, <mark>, <del>, notices).
+the HTML built here; the only markup added is our own (citation links, <mark>, <del>, notices). `esc`
+also disarms markdown: the chat and the outline preview render markdown, and a `[text](http://…)` or
+`![](…)` in a document must show as text there, not become a live link or an image.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ DISPLAY_QUESTION_CHARS = 300  # an echoed question longer than this is shortened
 OLDER_QUESTION_CHARS = 30  # the question shown on a folded earlier answer's sources
 OUTLINE_PREFIX = "osrc"  # element ids of the outline's sources: osrc-1, osrc-2, …
 STREAM_CURSOR = '<span class="cursor">▍</span>'
+# Written as character references, these show the same but can no longer open a markdown link or image
+# ([…](…), ![…](…), [ref]: …) or a GFM autolink (http://…, ftp://…, name@host); www. is handled by WWW.
+LINK_SYNTAX = (("[", "&#91;"), ("]", "&#93;"), ("://", "&#58;//"), ("@", "&#64;"))
+WWW = re.compile(r"(www)\.", re.I)
+ESCAPED_CITE = re.compile(r"&#91;(\d+)&#93;")  # a [n] marker after esc()
 
 
 class Turn(TypedDict):
@@ -29,20 +36,24 @@ class Turn(TypedDict):
 
     question: str
     answer: str
-    result: dict[str, Any]  # the Assistant's answer (empty for a notice)
+    n: int  # the turn's number in the conversation; its sources' element ids are src-{n}-1, src-{n}-2, …
+    result: dict[str, Any]  # the answer and its citations (empty for a notice)
     html: str  # the rendered assistant message
     error: bool  # a notice or a failure, not an answer: skipped by history, sources and feedback
 
 
 def esc(text: Any) -> str:
-    """HTML-escape document text; also neutralise `$`/`{}` so no template or math syntax is ever evaluated."""
-    return (
+    """HTML-escape document text so it shows as text: no tag, template (`$`/`{}`), math, markdown link or image."""
+    out = (
         html.escape(str(text or ""), quote=True)
         .replace("$", "&#36;")
         .replace("{", "&#123;")
         .replace("}", "&#125;")
         .replace("`", "&#96;")
     )
+    for syntax, reference in LINK_SYNTAX:
+        out = out.replace(syntax, reference)
+    return WWW.sub(r"\1&#46;", out)
 
 
 def turn_prefix(turn: int) -> str:
@@ -52,7 +63,7 @@ def turn_prefix(turn: int) -> str:
 
 def cite_links(escaped: str, prefix: str) -> str:
     """Turn [n] in already-escaped text into footnote links to the element id `{prefix}-{n}`."""
-    return CITE.sub(lambda m: f'<a class="cite" href="#{prefix}-{m.group(1)}">[{m.group(1)}]</a>', escaped)
+    return ESCAPED_CITE.sub(lambda m: f'<a class="cite" href="#{prefix}-{m.group(1)}">[{m.group(1)}]</a>', escaped)
 
 
 def sentence_body(sentence: str) -> str:
@@ -182,14 +193,14 @@ def _sources_empty() -> str:
 
 def render_sources(turns: list[Turn]) -> str:
     """The sources panel: the latest answer's citations open, earlier answers' folded below."""
-    answered = [(i, t) for i, t in enumerate(turns) if not t.get("error") and t["result"].get("citations")]
+    answered = [t for t in turns if not t.get("error") and t["result"].get("citations")]
     if not answered:
         return _sources_empty()
     blocks = []
-    for rank, (i, t) in enumerate(reversed(answered)):
+    for rank, t in enumerate(reversed(answered)):
         result = t["result"]
         items = "".join(
-            render_citation(c, result.get("answer", ""), turn_prefix(i), open_=True) for c in result["citations"]
+            render_citation(c, result.get("answer", ""), turn_prefix(t["n"]), open_=True) for c in result["citations"]
         )
         head = f'<div class="src-question">{messages.SOURCE_QUESTION.format(question=esc(short(t["question"])))}</div>'
         if rank == 0:

