@@ -37,7 +37,7 @@ SentenceCosines = Callable[[list[str]], Sequence[float]]
 
 
 class Stats(Protocol):
-    """Token statistics of the knowledge base (bot.evidence.CorpusStats fits)."""
+    """Token statistics of the knowledge base (bot.answering.corpus_stats.CorpusStats fits)."""
 
     n_docs: int
     df: Counter
@@ -113,7 +113,7 @@ class Question:
 
 
 def idf(stats: Stats, token: str) -> float:
-    """Smoothed IDF (the formula of bot.evidence.CorpusStats)."""
+    """Smoothed IDF (the formula of bot.answering.corpus_stats.CorpusStats)."""
     return math.log(1 + (stats.n_docs + 1) / (stats.df.get(token, 0) + 0.5))
 
 
