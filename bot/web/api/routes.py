@@ -145,7 +145,7 @@ def api_router(settings: Settings, assistant: Assistant) -> APIRouter:
                 method
                 for route in router.routes
                 if isinstance(route, APIRoute) and route.name != CATCH_ALL and route.path_regex.match(path)
-                for method in route.methods
+                for method in route.methods or ()
             }
         )
         if allowed:
