@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -101,7 +102,7 @@ def api_router(settings: Settings, assistant: Assistant) -> APIRouter:
             with answering_errors("messages"):
                 first = await anext(events)  # a question the Assistant refuses to take is a 400, not a stream
 
-            async def all_events():
+            async def all_events() -> AsyncIterator[dict[str, Any]]:
                 yield first
                 async for item in events:
                     yield item

@@ -15,7 +15,6 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bot.pipeline import QuestionError
 from bot.web import messages as page_messages
 from bot.web.api.errors import SERVER_ERROR, error_body
 from bot.web.api.markers import MarkerRenumber
@@ -76,10 +75,7 @@ async def completion_events(
                     answer=None if verified else answer,
                 )
             )
-    except QuestionError as e:  # normally raised before the stream begins, by the first event
-        yield event(error_body(str(e), code="invalid_question", param="messages"))
-        return
-    except Exception:
+    except Exception:  # a question the Assistant refuses is refused before the stream begins (routes)
         log.exception("streaming an API answer failed")
         yield event(error_body(page_messages.ERROR_MESSAGE, code="internal_error", type=SERVER_ERROR))
         return
