@@ -10,14 +10,15 @@ bad value stops the start with a Chinese message naming the variable and what it
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 from annotated_types import Ge, Gt, Le, Lt
-from pydantic import BaseModel, Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, StringConstraints, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "DONGXUN_"
 ENV_FILE = ".env"
+API_KEY_MIN_CHARS = 12  # a shorter API key could be guessed
 
 
 def _config(prefix: str = ENV_PREFIX) -> SettingsConfigDict:
@@ -168,6 +169,25 @@ class WebSettings(BaseSettings):
         60, ge=1, le=86_400, description="First admin lock-out in seconds; it doubles with each further lock-out."
     )
     admin_lockout_max_seconds: int = Field(3600, ge=1, le=604_800, description="Longest admin lock-out in seconds.")
+    # The HTTP API (bot.web.api) in the same server as the page.
+    api_keys: Annotated[tuple[Annotated[str, StringConstraints(min_length=API_KEY_MIN_CHARS)], ...], NoDecode] = Field(
+        (), description="Bearer tokens API callers must send, comma-separated; the API is open when empty."
+    )
+    api_max_request_kb: int = Field(256, ge=1, le=1_048_576, description="Largest API request body accepted, in KB.")
+    api_concurrency_limit: int = Field(
+        4, ge=1, le=256, description="Answers computed at once for API callers; further requests wait their turn."
+    )
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        """DONGXUN_API_KEYS=key1,key2: a comma-separated list; spaces around keys and empty entries are dropped."""
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, (list, tuple)):
+            stripped = (k.strip() if isinstance(k, str) else k for k in value)
+            return tuple(k for k in stripped if k != "")
+        return value
 
 
 class LLMSettings(BaseSettings):
@@ -289,6 +309,8 @@ def _message(group: type[BaseSettings], error: ValidationError) -> str:
         choices = getattr(info.annotation, "__args__", None) if info is not None else None
         if allowed:
             why = f"允许范围是 {allowed}"
+        elif err["type"] == "string_too_short":
+            why = f"至少要有 {err.get('ctx', {}).get('min_length')} 个字符"
         elif choices and all(isinstance(c, str) for c in choices):
             why = "可选值为 " + "、".join(choices)
         else:

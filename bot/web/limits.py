@@ -7,13 +7,15 @@ accepts files from anyone (whatever the 知识库 tab says) and keeps them in it
   - otherwise an upload is refused (507) when it would take the uploads waiting in Gradio's folder (and
     those in flight) past `upload_quota` bytes or MAX_PENDING_UPLOADS files. Gradio's own `max_file_size`
     still caps each file, and its cache sweep (delete_cache) deletes old uploads.
-Refusals are JSON {"detail": Chinese message}, as Gradio's own upload errors are.
+Refusals are JSON {"detail": Chinese message}, as Gradio's own upload errors are. Paths with a limit of their
+own (a `PathLimit`: the HTTP API's) are held to that size instead and refused in their own JSON shape.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Optional
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -25,6 +27,25 @@ MAX_PENDING_UPLOADS = 1000  # files waiting in Gradio's upload folder at once
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 KB = 1024
 MB = 1024 * 1024
+
+Refusal = Callable[[int, str], bytes]  # (status, Chinese message) -> the JSON body of the refusal
+
+
+def detail_refusal(status: int, message: str) -> bytes:
+    """The page's refusal body: {"detail": message}."""
+    return json.dumps({"detail": message}, ensure_ascii=False).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class PathLimit:
+    """A body limit of its own for the paths under `prefixes`, refused with `refusal`'s body."""
+
+    prefixes: tuple[str, ...]
+    max_body: int
+    refusal: Refusal = detail_refusal
+
+    def covers(self, path: str) -> bool:
+        return any(path == p.rstrip("/") or path.startswith(p) for p in self.prefixes)
 
 
 class RequestLimits:
@@ -38,9 +59,11 @@ class RequestLimits:
         upload_quota: int,
         uploads_enabled: bool,
         pending: Callable[[], tuple[int, int]],
+        path_limits: Sequence[PathLimit] = (),
     ):
         self.app = app
         self.max_body = max_body
+        self.path_limits = tuple(path_limits)
         self.upload_quota = upload_quota
         self.uploads_enabled = uploads_enabled
         self.pending = pending
@@ -50,15 +73,19 @@ class RequestLimits:
         if scope["type"] != "http" or scope.get("method") not in BODY_METHODS:
             await self.app(scope, receive, send)
             return
+        path = scope.get("path", "")
+        own = next((rule for rule in self.path_limits if rule.covers(path)), None)
+        refusal = own.refusal if own is not None else detail_refusal
         length = _content_length(scope)
         if length is None:
             if _header(scope, b"transfer-encoding"):
-                await _refuse(send, 411, messages.LENGTH_REQUIRED)
+                await _refuse(send, 411, messages.LENGTH_REQUIRED, refusal)
                 return
             length = 0  # no body at all
-        if scope.get("path", "").rstrip("/") != UPLOAD_PATH:
-            if length > self.max_body:
-                await _refuse(send, 413, messages.REQUEST_TOO_LARGE.format(limit=self.max_body // KB))
+        if path.rstrip("/") != UPLOAD_PATH:
+            max_body = own.max_body if own is not None else self.max_body
+            if length > max_body:
+                await _refuse(send, 413, messages.REQUEST_TOO_LARGE.format(limit=max(1, max_body // KB)), refusal)
                 return
             await self.app(scope, receive, send)
             return
@@ -88,8 +115,8 @@ def _content_length(scope: Scope) -> Optional[int]:
         return None
 
 
-async def _refuse(send: Send, status: int, message: str) -> None:
-    body = json.dumps({"detail": message}, ensure_ascii=False).encode("utf-8")
+async def _refuse(send: Send, status: int, message: str, refusal: Refusal = detail_refusal) -> None:
+    body = refusal(status, message)
     await send(
         {
             "type": "http.response.start",

@@ -3,7 +3,8 @@
 `create_server(settings, assistant)` returns the FastAPI app (its Blocks at `app.state.blocks`); `serve`
 runs it with uvicorn on settings.web.host/port. Every response carries the security headers
 (bot.web.headers) and every request passes the limits (bot.web.limits). Routes of our own (the page's
-script now, an HTTP API later) are added to this app before the page is mounted.
+script, the HTTP API of bot.web.api over the page's Assistant) are added to this app before the page is
+mounted: the page, mounted at "/", would answer every path after it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from bot.pipeline import Assistant
 from bot.web import messages
 from bot.web.admin import admin_token
+from bot.web.api import api_body_limit, install_api
 from bot.web.handlers import EXPORT_ROOT
 from bot.web.headers import SecurityHeaders
 from bot.web.layout import DongxunApp, build_app, theme
@@ -71,6 +73,7 @@ def create_server(
     app = FastAPI(title=messages.TITLE, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.blocks = blocks
     app.mount(STATIC_ROUTE, StaticFiles(directory=STATIC), name="web-static")
+    install_api(app, settings, blocks.handlers.assistant)
     # Added before mounting: middleware wraps the whole app, the mounted page included.
     app.add_middleware(
         RequestLimits,
@@ -78,6 +81,7 @@ def create_server(
         upload_quota=settings.web.upload_quota_mb * MB,
         uploads_enabled=admin_token(settings) is not None,
         pending=lambda: pending_uploads(blocks),
+        path_limits=[api_body_limit(settings)],
     )
     app.add_middleware(SecurityHeaders)  # outermost, so refusals carry the headers too
     return gr.mount_gradio_app(app, blocks, path="/", **mount_options(settings))
