@@ -99,12 +99,12 @@ def _walk(folder: Path, root: Path, skipped: list[tuple[str, str]]) -> list[Path
     `root`; what was skipped on purpose is appended to `skipped`."""
     found: list[Path] = []
     for here, dirs, files in os.walk(folder, followlinks=False):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in dirs:  # os.walk lists a link to a folder here and does not enter it
             entry = Path(here) / name
             if entry.is_symlink():
                 _check_folder_link(entry, folder, root, skipped)
-        for name in files:
+        for name in sorted(files):
             if name.startswith("."):
                 continue
             entry = Path(here) / name

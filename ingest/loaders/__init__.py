@@ -87,9 +87,9 @@ def load(path: Path, source: str | None = None, *, limits: Limits | None = None)
         raise LoadError(f"不支持的文件类型：{name}。目前支持 {SUPPORTED_HINT} 格式，请另存为其中一种后再上传。")
     try:
         size = path.stat().st_size
-        check_file_size(size, name, limits)
         if path.suffix.lower() in PLAIN_TEXT and size > limits.max_chars * MAX_BYTES_PER_CHAR:
-            raise too_much_text(name, limits.max_chars)
+            raise too_much_text(name, limits.max_chars)  # for plain text the characters are what matters
+        check_file_size(size, name, limits)
         data = path.read_bytes()
     except OSError as e:
         raise LoadError(f"无法读取文件 {name}（{e.strerror or e}），请确认文件存在且有读取权限。") from e
