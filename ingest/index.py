@@ -57,21 +57,25 @@ class KnowledgeBase:
         create: make the folder and an empty store when missing (False: commands that only read raise
         KnowledgeBaseError instead of leaving an empty knowledge base behind).
 
-        Raises KnowledgeBaseError (Chinese) when the folder is missing and create is False, when the Chroma
-        server does not answer, or when the knowledge base was built by another embedder."""
+        Raises KnowledgeBaseError (Chinese) when the folder is missing and create is False, when the embedder's
+        model folder is not there, when the Chroma server does not answer, or when the knowledge base was built
+        by another embedder."""
         self.settings = settings
         self.kb_dir = Path(settings.store.kb_dir)
         self.shared_server = bool(settings.store.chroma_host)
         if not create and not self.shared_server and not (self.kb_dir / CHROMA_DIR).is_dir():
             raise missing_kb(self.kb_dir)
         self.kb_dir.mkdir(parents=True, exist_ok=True)
-        self.embeddings = embeddings if embeddings is not None else make_embeddings(settings)
+        try:
+            self.embeddings = embeddings if embeddings is not None else make_embeddings(settings)
+            self.embedder = embedder_identity(self.embeddings)
+        except (ValueError, FileNotFoundError) as e:  # no model folder configured, or none there (Chinese)
+            raise KnowledgeBaseError(str(e)) from e
         self._connect()
         self.batch = max(1, min(self.client.get_max_batch_size(), MAX_BATCH))
         self.manifest = Manifest(self.manifest_collection, self.batch)
         self._lock = threading.RLock()
         self._bm25: Optional[bm25.Bm25Index] = None
-        self.embedder = embedder_identity(self.embeddings)
         self._dimension = self._check_embedder()
 
     def _connect(self) -> None:

@@ -23,6 +23,7 @@ from langchain_core.documents import Document
 from core.settings import StoreSettings
 from ingest.chunker import CHUNKER_VERSION, chunk_document
 from ingest.discovery import Found, Identities, file_sha256, find_files, resolved
+from ingest.errors import KnowledgeBaseError
 from ingest.instructions import instruction_sentences, instruction_warning, quote
 from ingest.legacy_ids import is_legacy, legacy_claims, legacy_path
 from ingest.loaders import Limits, LoadedDocument, LoadError, load
@@ -228,6 +229,9 @@ class Pipeline:
                 except LoadError as e:
                     report.errors.append((job.source, str(e)))
                     continue
+                except KnowledgeBaseError:  # the knowledge base itself (another embedder): every file would fail
+                    self.kb.discard_uncommitted(job.source)
+                    raise
                 except Exception as e:  # one broken file must not stop the others
                     log.exception("ingesting %s failed", job.source)
                     report.errors.append((job.source, failed_message(job.doc.file_name, e)))

