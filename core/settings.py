@@ -53,10 +53,10 @@ class StoreSettings(BaseSettings):
         description="Most characters of text taken from one file; a longer one is refused (1,000,000 embed in ~10 min).",
     )
     max_file_mb: int = Field(
-        30,
+        20,
         ge=1,
         le=1024,
-        description="Largest file read, in MB (an HTML page takes about 17 times its size in memory to parse).",
+        description="Largest file read, in MB, as for uploads (parsing HTML takes about 20 times its size in memory).",
     )
     max_unzipped_mb: int = Field(
         25,

@@ -54,7 +54,7 @@ def embedder_mismatch(
 ) -> KnowledgeBaseError:
     """The configured embedder is not the one whose vectors the knowledge base holds."""
     return KnowledgeBaseError(
-        f"这个知识库（{kb_dir}）是用向量模型 {recorded.describe()} 建立的，现在配置的是 {current.describe()}，"
+        f"这个知识库（{kb_dir}）是用向量模型 {recorded.describe()}建立的，现在配置的是 {current.describe()}，"
         "两种向量不能混用，否则检索结果没有意义。" + _rebuild_hint(kb_dir, shared_server)
     )
 

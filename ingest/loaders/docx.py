@@ -8,11 +8,16 @@ import io
 import re
 from typing import Any
 
+from core.settings import StoreSettings, env_name
 from ingest.loaders.document import LoadError, Parsed, TextBuilder, collapse_spaces, table_rows
 from ingest.loaders.limits import DEFAULT_LIMITS, Limits, check_zip
 
 _HEADING_STYLE_RE = re.compile(r"^(?:heading|标题)\s*(\d)$", re.IGNORECASE)
 _TITLE_STYLE = "title"
+_WORD_NS = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+# Paragraphs and table rows allowed per character of max_file_chars: a written document averages dozens of
+# characters per paragraph, while a flood of empty paragraphs (which add no text) took minutes to walk.
+MIN_CHARS_PER_BLOCK = 5
 
 
 def load_docx(data: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS) -> Parsed:
@@ -28,6 +33,7 @@ def load_docx(data: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS) -> Par
         raise LoadError(
             f"文件 {name} 无法打开，可能已损坏或不是真正的 Word（docx）文件。请用 Word 打开后重新另存为 .docx 再上传。"
         ) from e
+    _check_blocks(document.element.body, name, limits)
     builder = TextBuilder(limits.max_chars, name)
     style_title = ""
     styles = _StyleNames()
@@ -49,6 +55,18 @@ def load_docx(data: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS) -> Par
     except Exception as e:
         raise LoadError(f"文件 {name} 的内容无法解析，可能已损坏。请用 Word 打开后重新另存为 .docx 再上传。") from e
     return Parsed(builder.text, builder.headings, title, [])
+
+
+def _check_blocks(body: Any, name: str, limits: Limits) -> None:
+    """LoadError when the body holds more paragraphs and table rows than the character cap allows for."""
+    blocks = len(body) + sum(len(table.findall(f"{_WORD_NS}tr")) for table in body.iterchildren(f"{_WORD_NS}tbl"))
+    allowed = limits.max_chars // MIN_CHARS_PER_BLOCK
+    if blocks > allowed:
+        var = env_name(StoreSettings, "max_file_chars")
+        raise LoadError(
+            f"文件 {name} 有 {blocks} 个段落和表格行，超过上限 {allowed} 个（单个文件 {limits.max_chars} 字，"
+            f"设置项 {var}），可能是异常文件，没有导入。请用 Word 打开后另存为新的 .docx 再上传。"
+        )
 
 
 class _StyleNames:

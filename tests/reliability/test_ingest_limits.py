@@ -122,6 +122,15 @@ def test_character_cap_names_the_limit_and_setting(tmp_path, suffix):
 
 
 @pytest.mark.unit
+def test_a_flood_of_empty_paragraphs_is_refused_before_it_is_walked(tmp_path):
+    flood = docx_of_paragraphs(tmp_path, [""] * 1200 + ["冬训学习安排在每周三下午。"])
+    assert "冬训" in load(flood, limits=_limits(max_chars=10_000)).text  # 2,000 blocks allowed
+    with pytest.raises(LoadError) as err:
+        load(flood, limits=_limits(max_chars=5_000))  # 1,000 allowed
+    assert "段落" in str(err.value) and "DONGXUN_MAX_FILE_CHARS" in str(err.value)
+
+
+@pytest.mark.unit
 def test_file_size_cap_refuses_before_reading(tmp_path):
     path = tmp_path / "大.pdf"
     with open(path, "wb") as f:
