@@ -22,11 +22,21 @@ REFUSAL_SECONDS = 60  # a refusal is a matter of seconds, not the minutes or hou
 BOMB_XML_MB = 400
 BIG_TXT_MB = 50
 
-# Ingest one folder in a fresh process and report the errors, the documents, peak RSS and time.
+# Ingest one folder in a fresh process and report the errors, the documents, peak RSS and time. The peak is
+# VmHWM, the high-water mark of the process's own memory: ru_maxrss survives exec and would report the
+# size of the pytest process that started it.
 PROBE = textwrap.dedent(
     """
     import json, resource, sys, time
     import core.environment
+
+    def peak_mb():
+        try:
+            with open("/proc/self/status") as f:
+                return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+        except (OSError, StopIteration):
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
     from core.settings import Settings
     from ingest.index import KnowledgeBase
     folder, kb_dir = sys.argv[1], sys.argv[2]
@@ -37,7 +47,7 @@ PROBE = textwrap.dedent(
         "errors": report.errors,
         "documents": [d["source"] for d in kb.documents()],
         "seconds": time.perf_counter() - t,
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mb": peak_mb(),
     }, ensure_ascii=False))
     """
 )
