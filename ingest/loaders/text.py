@@ -7,16 +7,17 @@ import re
 from core.grammar import normalise
 from ingest.loaders.document import Parsed
 from ingest.loaders.encoding import decode_bytes
+from ingest.loaders.limits import DEFAULT_LIMITS, Limits
 
 _MD_HEADING_RE = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 
 
-def load_text(data: bytes, name: str) -> Parsed:
+def load_text(data: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS) -> Parsed:
     """A plain-text file: its decoded, normalised text; no markup."""
     return Parsed(normalise(decode_bytes(data, name)), {}, "", [])
 
 
-def load_markdown(data: bytes, name: str) -> Parsed:
+def load_markdown(data: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS) -> Parsed:
     """A Markdown file: its text as written, with the # heading lines as headings and the first # as title."""
     text = normalise(decode_bytes(data, name))
     headings: dict[int, int] = {}

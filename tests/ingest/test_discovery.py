@@ -34,7 +34,8 @@ def tree(tmp_path: Path) -> Path:
 
 
 def test_find_files_recurses_sorted_skipping_hidden_and_unsupported(tree):
-    files, missing = find_files([tree])
+    found = find_files([tree])
+    files, missing = found.files, found.missing
     assert missing == []
     assert [f.path.relative_to(tree).as_posix() for f in files] == [
         "a.md",
@@ -47,7 +48,8 @@ def test_find_files_recurses_sorted_skipping_hidden_and_unsupported(tree):
 
 
 def test_find_files_lists_a_file_once_and_reports_missing_paths(tree):
-    files, missing = find_files([tree / "b.txt", tree, tree / "sub" / ".." / "b.txt", tree / "无.txt"])
+    found = find_files([tree / "b.txt", tree, tree / "sub" / ".." / "b.txt", tree / "无.txt"])
+    files, missing = found.files, found.missing
     assert [f.path.name for f in files].count("b.txt") == 1
     assert files[0] == Found(tree.resolve() / "b.txt", tree.resolve())  # a file named itself: its folder is its root
     assert missing == [tree / "无.txt"]
@@ -74,7 +76,7 @@ def test_source_id_follows_symlinks_to_the_real_file(tmp_path):
     real = _touch(tmp_path / "knowledge" / "a.txt")
     (tmp_path / "link").symlink_to(tmp_path / "knowledge")
     assert source_id(tmp_path / "link" / "a.txt", tmp_path / "knowledge") == "knowledge/a.txt"
-    assert find_files([tmp_path / "link" / "a.txt"])[0][0].path == real
+    assert find_files([tmp_path / "link" / "a.txt"]).files[0].path == real
 
 
 def test_same_ids_from_any_working_directory(tree, monkeypatch):
@@ -86,7 +88,7 @@ def test_same_ids_from_any_working_directory(tree, monkeypatch):
         (tree / "sub" / "deep", str(tree)),
     ):
         monkeypatch.chdir(cwd)
-        files, _ = find_files([Path(given)])
+        files = find_files([Path(given)]).files
         identities = Identities({}, [])
         seen.append([identities.source_of(f) for f in files])
     assert seen[0][0] == "knowledge/a.md" and all(ids == seen[0] for ids in seen)
