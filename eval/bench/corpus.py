@@ -153,11 +153,12 @@ def build_small_documents(root: Path, materials: Sequence[Material], documents: 
     for copy, m in copies(materials):
         if len(files) >= documents:
             break
+        name = f"{vary(m.path.stem, copy)}-{copy:04d}"
         lines = [ln for ln in m.text.splitlines() if ln.strip()][:SMALL_DOCUMENT_LINES]
-        text = vary("\n".join(lines), copy) + "\n"
+        text = name + "\n" + vary("\n".join(lines), copy) + "\n"  # the name line keeps every file distinct
         folder = root / COPY_DIR.format(copy=copy)
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{vary(m.path.stem, copy)}-{copy:04d}{VARIED_TEXT_SUFFIX}"
+        path = folder / f"{name}{VARIED_TEXT_SUFFIX}"
         path.write_text(text, encoding="utf-8")
         files.append(path)
         chars += len(text)

@@ -260,7 +260,7 @@ def markdown(r: dict[str, Any], images: Sequence[str]) -> str:
         f"{', '.join(f'{k} {v}' for k, v in m['versions'].items())}。全程用时 {_f(r.get('seconds'), 0)} 秒。",
         "",
         f"材料：{r['materials']['files']} 个文件，{_f(r['materials']['chars'])} 字，{r['materials']['chunks']} 个片段"
-        "（knowledge/、eval/corpus/、eval/heldout/corpus/）。副本 v≥1 把两位以上的数字加 v、地名换成别的地名。",
+        f"（{'、'.join(r['materials'].get('folders', []))}）。副本 v≥1 把两位以上的数字加 v、地名换成别的地名。",
         "",
     ]
     pool = r.get("pool")

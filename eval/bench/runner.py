@@ -20,7 +20,7 @@ from typing import Any, Optional
 from core.settings import Settings
 from eval.bench import corpus, report, servers, throughput
 from eval.bench.vectors import DERIVED_NOISE
-from eval.dataset import DEFAULT_DATASET, DEFAULT_KNOWLEDGE, read_items
+from eval.dataset import DEFAULT_DATASET, DEFAULT_KNOWLEDGE, REPO_ROOT, read_items
 from eval.run import _git_commit
 
 DEFAULT_SIZES = (1000, 10000)
@@ -53,6 +53,8 @@ class BenchOptions:
     """Corpora, knowledge bases and the vector cache (large: about 1 GB at 100k chunks)."""
     parts: Sequence[str] = PARTS
     dataset: Path = DEFAULT_DATASET
+    materials: Sequence[Path] = corpus.MATERIAL_DIRS
+    """Folders whose files are copied into the corpora."""
     max_questions: Optional[int] = None
     """Questions asked per query measurement (default: every question of the dataset but outlines)."""
     real_copies: int = REAL_COPIES
@@ -122,6 +124,12 @@ def pool_key(materials: Sequence[corpus.Material], copies: int, settings: Settin
     return h.hexdigest()[:12]
 
 
+def shown(path: Path) -> str:
+    """A folder as the report names it: relative to the repository when inside it."""
+    p = Path(path).resolve()
+    return str(p.relative_to(REPO_ROOT)) if p.is_relative_to(REPO_ROOT) else str(p)
+
+
 def material_chunks(materials: Sequence[corpus.Material]) -> int:
     return sum(m.chunks for m in materials)
 
@@ -133,7 +141,11 @@ class Bench:
         self.o = options
         self.settings = Settings.load(env_file=None)
         store = self.settings.store
-        self.materials = corpus.load_materials(chunk_size=store.chunk_size, chunk_overlap=store.chunk_overlap)
+        self.materials = corpus.load_materials(
+            options.materials, chunk_size=store.chunk_size, chunk_overlap=store.chunk_overlap
+        )
+        if not self.materials:
+            raise RuntimeError(f"材料文件夹里没有可读的文件：{', '.join(map(str, options.materials))}")
         self.work = Path(options.work).resolve()
         self.steps = Path(options.out).resolve() / "steps"
         self.cache = self.work / CACHE_DIR
@@ -150,6 +162,7 @@ class Bench:
             },
             "settings": {k: str(v) for k, v in self.settings.flat().items() if k not in ("api_key", "admin_token")},
             "materials": {
+                "folders": [shown(f) for f in options.materials],
                 "files": len(self.materials),
                 "chars": sum(len(m.text) for m in self.materials),
                 "chunks": material_chunks(self.materials),

@@ -8,6 +8,7 @@ import hashlib
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from typing import Optional
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -93,12 +94,12 @@ class DerivedEmbeddings(Embeddings):
         self,
         texts: Sequence[str],
         vectors: np.ndarray,
-        query_model: Embeddings,
+        query_model: Optional[Embeddings],
         *,
         noise: float = DERIVED_NOISE,
         skeleton_of: Callable[[str], str] = skeleton,
     ):
-        """texts/vectors: the real pool (row i is the vector of texts[i]); query_model: embeds queries."""
+        """texts/vectors: the real pool (row i is the vector of texts[i]); query_model: embeds queries (None: passages only)."""
         if len(texts) != len(vectors) or not len(texts):
             raise ValueError("the real pool needs one vector per text, and at least one")
         self.vectors = np.asarray(vectors, dtype=np.float32)
@@ -130,6 +131,8 @@ class DerivedEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         """The real model's query vector."""
+        if self.query_model is None:
+            raise RuntimeError("DerivedEmbeddings built without a query model embeds passages only")
         return self.query_model.embed_query(text)
 
 
