@@ -30,6 +30,8 @@ CONCURRENCY = (1, 8, 32)
 # Answers per load round at least, and per client at least (1 client: 20; 8: 40; 32: 160).
 ROUND_ANSWERS = 20
 PER_CLIENT = 5
+# Clients of the one round through gradio_client, to show what that client costs on the same machine.
+GRADIO_CLIENT_ROUND = 32
 # Copies of the materials embedded for real: the pool derived vectors come from. Chunks without numbers or
 # place names are the same text in every copy, so each copy adds about 90 distinct real vectors.
 REAL_COPIES = 4
@@ -63,6 +65,8 @@ class BenchOptions:
     concurrency: Sequence[int] = CONCURRENCY
     round_answers: int = ROUND_ANSWERS
     per_client: int = PER_CLIENT
+    gradio_client_round: int = GRADIO_CLIENT_ROUND
+    """Clients of one more round through gradio_client (0: none)."""
     keep: bool = False
     """Keep the per-size knowledge bases after measuring them."""
     progress: bool = True
@@ -262,7 +266,12 @@ class Bench:
         with servers.web_app(kb, self.steps / "app.log", env=env) as app:
             cold = throughput.cold_start(app, COLD_START_QUESTION)
             rounds = throughput.rounds(
-                app, questions, self.o.concurrency, answers=self.o.round_answers, min_per_client=self.o.per_client
+                app,
+                questions,
+                self.o.concurrency,
+                answers=self.o.round_answers,
+                min_per_client=self.o.per_client,
+                compare_clients=self.o.gradio_client_round,
             )
         self.r["cold_start"] = cold | {"size": size}
         self.r["throughput"] = {"size": size, "rounds": rounds}
