@@ -89,7 +89,10 @@ def ingest_table(r: dict[str, Any]) -> Table:
 def scale_table(r: dict[str, Any]) -> Table:
     rows = []
     for size, e in r.get("sizes", {}).items():
-        b = e["build"]
+        b = e.get("build")
+        if not b:
+            rows.append([size] + ["—"] * 9 + [f"失败：{str(e.get('error', ''))[:80]}"])
+            continue
         rows.append(
             [
                 size,
@@ -102,6 +105,7 @@ def scale_table(r: dict[str, Any]) -> Table:
                 f"{_f(b['noop_s'], 2)} 秒 / {b['noop_documents']} 个",
                 _f(b["peak_rss_mb"]),
                 _f(b["disk_mb"], 1),
+                _f(e.get("seconds"), 0),
             ]
         )
     headers = [
@@ -115,6 +119,7 @@ def scale_table(r: dict[str, Any]) -> Table:
         "无变化重新入库",
         "峰值内存 MB",
         "磁盘 MB",
+        "该规模全部测量秒",
     ]
     return headers, rows
 

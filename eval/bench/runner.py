@@ -10,6 +10,7 @@ import os
 import platform
 import shutil
 import sqlite3
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -232,26 +233,40 @@ class Bench:
         return path
 
     def scale(self, pool: Path) -> None:
-        """Per size: build with derived vectors, then query embedded and on a Chroma server (and the app on the first)."""
+        """Every size in turn; a size that fails is recorded with its error and the next one still runs."""
         self.r.setdefault("sizes", {})
         for i, size in enumerate(self.o.sizes):
-            c = self.corpus(str(size), size)
-            self.say(f"规模 {size}：{c.documents} 个文件，约 {c.chunks} 个片段，{c.chars} 字；入库…")
-            kb = self.fresh("kb", str(size))
-            t = time.perf_counter()
-            built = self.step(f"build.{size}", {"kb_dir": str(kb), "paths": [str(c.root)], "pool": str(pool)}, size)
-            entry: dict[str, Any] = {"corpus": {"documents": c.documents, "chars": c.chars}, "build": built}
+            entry: dict[str, Any] = {}
             self.r["sizes"][str(size)] = entry
-            self.say(f"  入库 {built['ingest_s']:.1f} 秒；查询（嵌入式 Chroma）…")
+            t = time.perf_counter()
+            try:
+                self.one_size(size, pool, entry, with_app=i == 0 and "throughput" in self.o.parts)
+            except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+                self.say(f"  规模 {size} 的测量失败：{e}")
+                entry["error"] = str(e)[-2000:]
+            entry["seconds"] = time.perf_counter() - t
+            self.save()
+
+    def one_size(self, size: int, pool: Path, entry: dict[str, Any], *, with_app: bool) -> None:
+        """Build with derived vectors, then query embedded and on a Chroma server (and through the app)."""
+        c = self.corpus(str(size), size)
+        self.say(f"规模 {size}：{c.documents} 个文件，约 {c.chunks} 个片段，{c.chars} 字；入库…")
+        kb = self.fresh("kb", str(size))
+        entry["corpus"] = {"documents": c.documents, "chars": c.chars}
+        try:
+            entry["build"] = self.step(
+                f"build.{size}", {"kb_dir": str(kb), "paths": [str(c.root)], "pool": str(pool)}, size
+            )
+            self.say(f"  入库 {entry['build']['ingest_s']:.1f} 秒；查询（嵌入式 Chroma）…")
             entry["embedded"] = self.step(f"query.{size}.embedded", {"kb_dir": str(kb), "rebuild_bm25": True}, size)
             if "server" in self.o.parts:
                 self.say("  查询（Chroma 服务器）…")
                 with servers.chroma_server(kb / "chroma", self.steps / f"chroma.{size}.log") as chroma:
                     port = int(chroma.url.rsplit(":", 1)[1])
                     entry["server"] = self.step(f"query.{size}.server", {"kb_dir": str(kb), "chroma_port": port}, size)
-            if i == 0 and "throughput" in self.o.parts:
+            if with_app:
                 self.throughput(kb, size)
-            entry["seconds"] = time.perf_counter() - t
+        finally:
             if not self.o.keep:
                 shutil.rmtree(kb, ignore_errors=True)
 
@@ -306,25 +321,31 @@ class Bench:
     def say(self, message: str) -> None:
         say(self.o, message)
 
+    def save(self) -> None:
+        """Write bench.json and bench.md with what has been measured so far."""
+        out = Path(self.o.out)
+        self.r["ratios"] = report.ratios(self.r)
+        (out / "bench.json").write_text(json.dumps(self.r, ensure_ascii=False, indent=1), encoding="utf-8")
+        report.write(out, self.r)
+
     def run(self) -> dict[str, Any]:
         t0 = time.perf_counter()
-        out = Path(self.o.out)
-        out.mkdir(parents=True, exist_ok=True)
+        Path(self.o.out).mkdir(parents=True, exist_ok=True)
         parts = set(self.o.parts)
         if "ingest" in parts:
             self.ingest_speed()
         pool = self.pool() if parts & {"scale", "noop"} else None
-        if "scale" in parts and pool is not None:
-            self.scale(pool)
+        # The quick parts first, so a long run at 100k chunks cannot lose them.
         if "noop" in parts and pool is not None:
             self.noop(pool)
         if "compare" in parts:
             self.compare()
+        self.save()
+        if "scale" in parts and pool is not None:
+            self.scale(pool)
         self.r["seconds"] = time.perf_counter() - t0
         self.r["machine"]["load_average_end"] = list(os.getloadavg())
-        self.r["ratios"] = report.ratios(self.r)
-        (out / "bench.json").write_text(json.dumps(self.r, ensure_ascii=False, indent=1), encoding="utf-8")
-        report.write(out, self.r)
+        self.save()
         return self.r
 
 
