@@ -67,8 +67,9 @@ class HttpSession:
         """Start a new conversation (a new session: the old one's turns are left behind)."""
         self.session_hash = uuid.uuid4().hex
 
-    def ask(self, question: str) -> None:
-        """Ask and wait until the answer is complete; RuntimeError when the app reports a failure."""
+    def ask(self, question: str) -> list[Any]:
+        """Ask and wait until the answer is complete: the event's outputs (for the chat: the messages, the
+        sources panel, …); RuntimeError when the app reports a failure."""
         e = self.endpoint
         body = {
             "data": [question] + [None] * (e.inputs - 1),  # state inputs are kept by the server per session
@@ -87,7 +88,7 @@ class HttpSession:
                 if message.get("msg") == COMPLETED:
                     if not message.get("success", False):
                         raise RuntimeError(f"the app failed to answer: {str(message.get('output'))[:200]}")
-                    return
+                    return list(message.get("output", {}).get("data", []))
         raise RuntimeError("the event stream ended before the answer was complete")
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from eval.bench.servers import free_port
+from eval.bench.throughput import Endpoint, HttpSession
 
 pytestmark = pytest.mark.integration
 
@@ -29,10 +30,13 @@ POLL_SECONDS = 1.0
 
 
 def _answer(url: str) -> str:
-    """The answer to QUESTION in a new conversation, as the page shows it (HTML with citation links)."""
-    from gradio_client import Client
-
-    chat, _sources, _box = Client(url, verbose=False, download_files=False).predict(QUESTION, api_name="/ask")
+    """The answer to QUESTION in a new conversation, as the page shows it (HTML with citation links), asked
+    over HTTP the way the benchmark's clients ask."""
+    session = HttpSession(Endpoint.find(url))
+    try:
+        chat = session.ask(QUESTION)[0]
+    finally:
+        session.close()
     return chat[-1]["content"][0]["text"]
 
 
