@@ -204,6 +204,7 @@ def throughput_table(r: dict[str, Any]) -> Table:
         "p50 毫秒",
         "p95 毫秒",
         "应用每答 CPU 毫秒",
+        "压测客户端每答 CPU 毫秒",
         "应用峰值内存 MB",
     ]
     return headers, rows

@@ -136,3 +136,24 @@ def test_the_markdown_names_every_measured_part(tmp_path):
     assert "入库速度" in md and "朴素 langchain" in md and "1.25×" in md
     assert (tmp_path / "ingest_speed.png").read_bytes()[:4] == b"\x89PNG"
     assert tmp_path / "bench.md" in written
+
+
+def test_every_table_row_has_one_cell_per_header():
+    results = _results()
+    rounds = [{"clients": c, "answers": 10, "errors": 0, "wall_s": 1.0, "answers_per_s": 10.0, "p50_ms": 1.0,
+               "p95_ms": 2.0, "app_cpu_ms_per_answer": 50.0, "client_cpu_ms_per_answer": 3.0,
+               "app_peak_rss_mb": 400.0} for c in (1, 8)]  # fmt: skip
+    results["throughput"] = {"size": 10, "rounds": rounds + [rounds[0] | {"driver": "gradio_client"}]}
+    build = {"documents": 2, "chunks": 20, "chars": 900, "real_vectors": 10, "derived_vectors": 10, "ingest_s": 1.0,
+             "other_chars_per_s": 900.0, "noop_s": 0.1, "noop_documents": 2, "peak_rss_mb": 300.0, "disk_mb": 1.0}  # fmt: skip
+    query = {"chunks": 20, "open_s": 0.5, "bm25_rebuild_s": 0.1, "first_answer_s": 1.0, "cpu_ms_per_answer": 40.0,
+             "peak_rss_mb": 300.0, "hit@5": 0.5, "hit@5_items": 4, "stages": _results()["compare"]["ours"]["stages"]}  # fmt: skip
+    results["sizes"] = {
+        "20": {"build": build, "embedded": query, "server": query, "seconds": 9.0},
+        "99": {"error": "x"},
+    }
+    results["ratios"] = report.ratios(results)
+    tables = (report.scale_table, report.query_table, report.open_table)
+    for table in (report.ingest_table, report.compare_table, report.throughput_table, *tables):
+        headers, rows = table(results)
+        assert rows and all(len(row) == len(headers) for row in rows), table.__name__
