@@ -24,7 +24,7 @@ from eval.bench.vectors import DERIVED_NOISE
 from eval.dataset import DEFAULT_DATASET, DEFAULT_KNOWLEDGE, REPO_ROOT, read_items
 from eval.run import _git_commit
 
-DEFAULT_SIZES = (1000, 10000)
+DEFAULT_SIZES = (1000,)  # a quick run; the full one: --sizes 1000,10000,100000
 DEFAULT_WORK = Path("var/bench")
 PARTS = ("ingest", "scale", "server", "noop", "compare", "throughput")
 CONCURRENCY = (1, 8, 32)
