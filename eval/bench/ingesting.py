@@ -22,6 +22,17 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * KIB / 1e6
 
 
+def written_mb() -> Optional[float]:
+    """Bytes this process has caused to be written to disk so far (Linux /proc/self/io), in MB; None elsewhere."""
+    try:
+        for line in Path("/proc/self/io").read_text().splitlines():
+            if line.startswith("write_bytes:"):
+                return int(line.split()[1]) / 1e6
+    except OSError:
+        return None
+    return None
+
+
 def disk_mb(folder: Path) -> float:
     """Bytes of all files under folder, in MB."""
     return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()) / 1e6
@@ -40,10 +51,12 @@ def ingest(
     t0 = time.perf_counter()
     kb = KnowledgeBase(settings, embeddings=embeddings)
     opened = time.perf_counter() - t0
+    written = written_mb()
     report = kb.ingest([Path(p) for p in paths], progress=False)
     if report.errors:
         raise RuntimeError(f"ingest failed: {report.errors[:3]}")
     rss = peak_rss_mb()
+    after = written_mb()
     t1 = time.perf_counter()
     again = kb.ingest([Path(p) for p in paths], progress=False)
     noop = time.perf_counter() - t1
@@ -69,6 +82,8 @@ def ingest(
         "noop_added": again.added,
         "peak_rss_mb": rss,
         "disk_mb": disk_mb(Path(settings.store.kb_dir)),
+        # Bytes written while ingesting, against the size the knowledge base ends up with (write amplification).
+        "written_mb": after - written if after is not None and written is not None else None,
     }
 
 

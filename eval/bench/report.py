@@ -87,11 +87,25 @@ def ingest_table(r: dict[str, Any]) -> Table:
 
 
 def scale_table(r: dict[str, Any]) -> Table:
+    headers = [
+        "片段目标",
+        "文件",
+        "片段",
+        "字数",
+        "真实/派生向量",
+        "入库秒",
+        "字/秒（不含模型）",
+        "无变化重新入库",
+        "峰值内存 MB",
+        "磁盘 MB",
+        "入库写盘 MB",
+        "该规模全部测量秒",
+    ]
     rows = []
     for size, e in r.get("sizes", {}).items():
         b = e.get("build")
         if not b:
-            rows.append([size] + ["—"] * 9 + [f"失败：{str(e.get('error', ''))[:80]}"])
+            rows.append([size] + ["—"] * (len(headers) - 2) + [f"失败：{str(e.get('error', ''))[:80]}"])
             continue
         rows.append(
             [
@@ -105,22 +119,10 @@ def scale_table(r: dict[str, Any]) -> Table:
                 f"{_f(b['noop_s'], 2)} 秒 / {b['noop_documents']} 个",
                 _f(b["peak_rss_mb"]),
                 _f(b["disk_mb"], 1),
+                _f(b.get("written_mb"), 0),
                 _f(e.get("seconds"), 0),
             ]
         )
-    headers = [
-        "片段目标",
-        "文件",
-        "片段",
-        "字数",
-        "真实/派生向量",
-        "入库秒",
-        "字/秒（不含模型）",
-        "无变化重新入库",
-        "峰值内存 MB",
-        "磁盘 MB",
-        "该规模全部测量秒",
-    ]
     return headers, rows
 
 
