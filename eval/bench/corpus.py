@@ -66,7 +66,7 @@ def load_materials(
     from ingest.discovery import find_files
     from ingest.loaders import decode_bytes, load
 
-    found, _ = find_files([Path(f) for f in folders])
+    found = find_files([Path(f) for f in folders]).files
     out = []
     for f in sorted(found, key=lambda f: (str(f.given_root), f.path.name)):
         doc = load(f.path, f.path.name)
