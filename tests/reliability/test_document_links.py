@@ -62,7 +62,7 @@ def test_rendered_text_carries_no_markdown_link_syntax(text):
 def links_url(tmp_path_factory):
     from bot.pipeline import Assistant
     from core.settings import Settings
-    from ingest.store import KnowledgeBase
+    from ingest.index import KnowledgeBase
 
     root = tmp_path_factory.mktemp("links")
     knowledge = root / "knowledge"
