@@ -30,14 +30,15 @@ log = logging.getLogger(__name__)
 
 # The chatbot's like value (True/False from its thumbs, or the option's name) as our rating.
 RATINGS: dict[Any, Rating] = {True: "up", False: "down", CHATBOT_RATING["up"]: "up", CHATBOT_RATING["down"]: "down"}
-# The admin's table and CSV: (header, Gradio datatype) per column, in the order of feedback_rows().
-FEEDBACK_COLUMNS: list[tuple[str, Literal["str"]]] = [
-    ("时间", "str"),
-    ("评价", "str"),
-    ("问题", "str"),
-    ("回答", "str"),
-    ("引用", "str"),
-    ("意见", "str"),
+# The admin's table and CSV: (header, Gradio datatype, share of the table's width) per column, in the order of
+# feedback_rows().
+FEEDBACK_COLUMNS: list[tuple[str, Literal["str"], str]] = [
+    ("时间", "str", "12%"),
+    ("评价", "str", "9%"),
+    ("问题", "str", "19%"),
+    ("回答", "str", "30%"),
+    ("引用", "str", "15%"),
+    ("意见", "str", "15%"),
 ]
 CSV_NAME = "用户反馈-{stamp}.csv"
 CSV_ENCODING = "utf-8-sig"  # with a BOM, so Excel reads the Chinese right
@@ -162,7 +163,8 @@ def citations_text(citations: Any) -> str:
 
 
 def feedback_rows(records: list[dict[str, Any]]) -> list[list[str]]:
-    """One row per record, newest first, in FEEDBACK_COLUMNS order."""
+    """One row per record, the latest written (or updated) first, in FEEDBACK_COLUMNS order."""
+    latest_first = sorted(reversed(records), key=lambda r: str(r.get("time", "")), reverse=True)
     return [
         [
             str(r.get("time", "")).replace("T", " ")[:19],
@@ -172,7 +174,7 @@ def feedback_rows(records: list[dict[str, Any]]) -> list[list[str]]:
             citations_text(r.get("citations")),
             str(r.get("comment", "")),
         ]
-        for r in reversed(records)
+        for r in latest_first
     ]
 
 
@@ -189,6 +191,6 @@ def write_csv(records: list[dict[str, Any]], *, max_age: float) -> Path:
     path = folder / CSV_NAME.format(stamp=datetime.now().strftime("%Y%m%d-%H%M%S"))
     with open(path, "w", encoding=CSV_ENCODING, newline="") as f:
         writer = csv.writer(f)
-        writer.writerow([header for header, _ in FEEDBACK_COLUMNS])
+        writer.writerow([header for header, _, _ in FEEDBACK_COLUMNS])
         writer.writerows([[safe_cell(cell) for cell in row] for row in feedback_rows(records)])
     return path

@@ -149,14 +149,14 @@ def title_of(meta: Meta, turns: list[Turn]) -> str:
 
 def stored_turn(turn: Turn) -> dict[str, Any]:
     """What the browser keeps of a turn: no HTML (it is rendered again), the result or the notice."""
-    out: dict[str, Any] = {"n": turn["n"], "question": turn.get("question", "")}
-    if turn.get("error"):
-        out["notice"] = turn.get("notice") or messages.ERROR_MESSAGE
-    else:
-        out["result"] = StoredResult.model_validate(turn.get("result") or {}).model_dump()
-    if turn.get("feedback"):
-        out["feedback"] = dict(turn["feedback"] or {})
-    return out
+    error = turn.get("error")
+    return StoredTurn(
+        n=turn["n"],
+        question=turn.get("question", ""),
+        result=None if error else StoredResult.model_validate(turn.get("result") or {}),
+        notice=(turn.get("notice") or messages.ERROR_MESSAGE) if error else "",
+        feedback=StoredFeedback.model_validate(turn["feedback"]) if turn.get("feedback") else None,
+    ).model_dump()
 
 
 def restored_turn(stored: StoredTurn) -> Turn:

@@ -250,7 +250,11 @@ def _outline_tab(h: Handlers) -> None:
     outline_result = gr.State(None)
     with gr.Row():
         topic = gr.Textbox(
-            placeholder="输入宣讲主题，例如：冬训工作的重要意义", show_label=False, scale=5, elem_id="topic"
+            label="宣讲主题",
+            placeholder="输入宣讲主题，例如：冬训工作的重要意义",
+            show_label=False,
+            scale=5,
+            elem_id="topic",
         )
         make = gr.Button("生成提纲", variant="primary", scale=1, min_width=100, elem_id="make-outline")
     gr.Examples(messages.OUTLINE_EXAMPLES, inputs=[topic], label="示例主题")
@@ -329,8 +333,9 @@ def _knowledge_tab(admin: AdminHandlers, settings: Settings) -> None:
             export_feedback = gr.Button("导出 CSV", interactive=enabled, elem_id="fb-export")
         feedback_status = gr.Markdown("", elem_id="fb-admin-status")
         feedback_table = gr.Dataframe(
-            headers=[header for header, _ in FEEDBACK_COLUMNS],
-            datatype=[kind for _, kind in FEEDBACK_COLUMNS],
+            headers=[header for header, _, _ in FEEDBACK_COLUMNS],
+            datatype=[kind for _, kind, _ in FEEDBACK_COLUMNS],
+            column_widths=[width for _, _, width in FEEDBACK_COLUMNS],
             interactive=False,
             wrap=True,
             label="反馈记录",

@@ -21,9 +21,35 @@
     'Close': '关闭',
     'Error': '出错了',
     'Warning': '提示',
-    'Info': '提示'
+    'Info': '提示',
+    'Loading': '加载中',
+    'Loading...': '加载中……',
+    'Drop File Here': '将文件拖放到此处',
+    'Click to Upload': '点击上传',
+    '- or -': '或',
+    'Click to upload or drop files': '点击上传或拖放文件',
+    'Empty value': '暂无内容',
+    'Table actions': '表格操作',
+    'Copy table data': '复制表格内容',
+    'Fullscreen': '全屏',
+    'Exit fullscreen mode': '退出全屏',
+    'Download': '下载',
+    'Remove': '移除',
+    'Uploading...': '正在上传……',
+    'File upload': '上传文件',
+    'Open cell menu': '打开本列菜单',
+    'Sort column': '排序',
+    'Sort ascending': '升序排列',
+    'Sort descending': '降序排列',
+    'Clear sort': '取消排序',
+    'Filter': '筛选',
+    'Connection errored out.': '与服务器的连接中断，请刷新页面后再试。'
   };
   var PREFIXES = [[/^user's message: /, '提问：'], [/^bot's message: /, '回答：']];
+  var TAG = /<[^>]*>/g;
+  // Text Gradio writes in English whatever the page (or in the browser's language): whole text nodes that are one
+  // of LABELS, outside what visitors and documents wrote (messages, sources, tables, the editor).
+  var CONTENT = '#chatbot .message-content, .sources, #outline-preview, table, textarea';
 
   // ------------------------------------------------------------------ footnotes
   function reveal(id) {  // the sources panel: open the source (and any folded parents), scroll to it, flash it
@@ -128,28 +154,36 @@
       if (!value) return;
       var chinese = LABELS[value];
       for (var i = 0; !chinese && i < PREFIXES.length; i++) {
-        if (PREFIXES[i][0].test(value)) chinese = value.replace(PREFIXES[i][0], PREFIXES[i][1]);
+        if (PREFIXES[i][0].test(value)) {  // a message: its text, without the markup Gradio reads out too
+          chinese = value.replace(PREFIXES[i][0], PREFIXES[i][1]).replace(TAG, '');
+        }
       }
       if (chinese && chinese !== value) el.setAttribute(attr, chinese);
     });
-    if (el.classList && el.classList.contains('toast-title') && LABELS[el.textContent.trim()]) {
-      el.textContent = LABELS[el.textContent.trim()];
-    }
+  }
+
+  function translateText(node) {
+    var chinese = LABELS[node.nodeValue.trim()];
+    if (chinese && node.parentElement && !node.parentElement.closest(CONTENT)) node.nodeValue = chinese;
   }
 
   function translateAll(root) {
+    if (root.nodeType === 3) { translateText(root); return; }
     if (root.nodeType !== 1) return;
     translate(root);
-    root.querySelectorAll('[aria-label], [title], .toast-title').forEach(translate);
+    root.querySelectorAll('[aria-label], [title]').forEach(translate);
+    var walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (var node = walker.nextNode(); node; node = walker.nextNode()) translateText(node);
   }
 
   new MutationObserver(function (mutations) {
     mutations.forEach(function (m) {
       if (m.type === 'attributes') translate(m.target);
+      else if (m.type === 'characterData') translateAll(m.target);
       else m.addedNodes.forEach(translateAll);
     });
   }).observe(document.documentElement, {
-    subtree: true, childList: true, attributes: true, attributeFilter: ['aria-label', 'title']
+    subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['aria-label', 'title']
   });
 
   // ------------------------------------------------------------------ clicks
