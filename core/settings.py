@@ -195,6 +195,13 @@ class WebSettings(BaseSettings):
         60, ge=1, le=86_400, description="First admin lock-out in seconds; it doubles with each further lock-out."
     )
     admin_lockout_max_seconds: int = Field(3600, ge=1, le=604_800, description="Longest admin lock-out in seconds.")
+    # Conversation history (issue 12): kept in each browser's localStorage, sent back to the server on load.
+    history_max_conversations: int = Field(
+        50, ge=1, le=1000, description="Most conversations a browser keeps in its history; the oldest go first."
+    )
+    history_max_kb: int = Field(
+        768, ge=16, le=1_048_576, description="Most KB of history a browser keeps (held below max_request_kb)."
+    )
     # The HTTP API (bot.web.api) in the same server as the page.
     api_keys: Annotated[tuple[Annotated[str, StringConstraints(min_length=API_KEY_MIN_CHARS)], ...], NoDecode] = Field(
         (), description="Bearer tokens API callers must send, comma-separated; the API is open when empty."

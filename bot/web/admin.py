@@ -1,4 +1,5 @@
-"""The functions behind the 知识库 tab: check the administrator token, then list, upload, delete or re-index.
+"""The functions behind the 知识库 tab: check the administrator token, then list, upload, delete or re-index
+documents, or show and export the visitors' feedback on answers.
 
 The actions themselves are `ingest.admin`'s (shared with the command line); these handlers only check
 the token, call them and turn the outcome into a status line, the document table and the delete list.
@@ -20,6 +21,8 @@ from typing import Any, Literal, Optional
 import gradio as gr
 
 from bot.web import messages
+from bot.web.feedback import feedback_rows, write_csv
+from bot.web.feedback_log import FeedbackLog
 from bot.web.render import esc
 from bot.web.session import forget_replaced_components
 from bot.web.throttle import Throttle
@@ -48,6 +51,7 @@ DOCUMENT_COLUMNS: list[tuple[str, Literal["str", "number"]]] = [
 Update = dict[str, Any]  # what gr.update() returns
 Rows = list[list[Any]]
 AdminOutput = tuple[str, Rows, Update]  # status line, document table, choices of the delete dropdown
+FeedbackOutput = tuple[str, Rows, Optional[str]]  # status line, feedback table, the CSV file (export only)
 UploadOutput = tuple[str, Rows, Update, None]  # the same, and the emptied file picker
 
 
@@ -118,11 +122,14 @@ def uploaded_files(files: Optional[list[Any]]) -> list[tuple[Path, str]]:
 class AdminHandlers:
     """The knowledge-base tab over one KnowledgeBase; every action needs settings.web.admin_token."""
 
-    def __init__(self, settings: Settings, kb: KnowledgeBase):
+    def __init__(self, settings: Settings, kb: KnowledgeBase, feedback_log: Optional[FeedbackLog] = None):
         self.settings = settings
         self.kb = kb
-        self.blocks: Optional[gr.Blocks] = None  # the page, once built (to trim what Gradio keeps per session)
         web = settings.web
+        self.feedback_log = feedback_log or FeedbackLog(
+            web.feedback_log, max_kb=web.feedback_log_max_kb, backups=web.feedback_log_backups
+        )
+        self.blocks: Optional[gr.Blocks] = None  # the page, once built (to trim what Gradio keeps per session)
         self.throttle = Throttle(
             max_failures=web.admin_max_failures,
             lockout_seconds=web.admin_lockout_seconds,
@@ -267,3 +274,31 @@ class AdminHandlers:
             return "\n".join([report.summary(), *errors])
 
         return self._guarded(token, request, action, what="re-index", list_on_error=True)
+
+    # ------------------------------------------------------------------ feedback
+    def _feedback(self, token: Optional[str], request: Optional[gr.Request], *, export: bool) -> FeedbackOutput:
+        denied = self._denied(token, request)
+        if denied:
+            return f"⚠️ {denied}", [], None
+        try:
+            records = self.feedback_log.records()
+            rows = feedback_rows(records)
+            if not records:
+                return messages.FEEDBACK_NONE, rows, None
+            if export:
+                path = write_csv(records, max_age=self.settings.web.temp_file_max_age)
+                return messages.FEEDBACK_EXPORTED.format(count=len(records)), rows, str(path)
+        except Exception:
+            log.exception("reading feedback from %s failed", self.feedback_log.path)
+            return f"⚠️ {messages.ERROR_MESSAGE}", [], None
+        up = sum(1 for r in records if r.get("rating") == "up")
+        status = messages.FEEDBACK_COUNT.format(count=len(records), up=up, down=len(records) - up)
+        return status, rows, None
+
+    def list_feedback(self, token: Optional[str], request: Optional[gr.Request] = None) -> FeedbackOutput:
+        """The visitors' feedback on answers, newest first."""
+        return self._feedback(token, request, export=False)
+
+    def export_feedback(self, token: Optional[str], request: Optional[gr.Request] = None) -> FeedbackOutput:
+        """The visitors' feedback as a CSV file to download."""
+        return self._feedback(token, request, export=True)

@@ -1,8 +1,9 @@
-"""The functions behind the 问答 and 宣讲提纲 tabs: ask (streaming), new chat, feedback, outline and export.
+"""The functions behind the 问答 and 宣讲提纲 tabs: ask (streaming), outline and export. The conversation list
+is `conversations`', the rating of answers `feedback`'s.
 
 Each handler catches its own errors and answers in Chinese; what it shows is built by `render`. What an
 anonymous visitor can make the server keep is bounded by settings.web: the turns (and characters) of a
-conversation, the length of a feedback comment and of an exported outline, and how long exports stay.
+conversation, the length of an exported outline, and how long exports stay.
 """
 
 from __future__ import annotations
@@ -13,18 +14,17 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Optional
 
 import gradio as gr
 
 from bot.export import outline_docx, outline_markdown
 from bot.pipeline import Assistant, QuestionError
 from bot.web import messages
-from bot.web.feedback_log import FeedbackLog
 from bot.web.render import (
     Turn,
+    chat_ratings,
     render_answer,
     render_chat,
     render_notice,
@@ -42,18 +42,25 @@ log = logging.getLogger(__name__)
 
 STREAM_INTERVAL = 0.05  # seconds between streamed UI updates (tokens arrive faster than a page can draw)
 EXPORT_ROOT = Path(tempfile.gettempdir()) / "dongxun-exports"
-# What a stored turn keeps of the Assistant's result: enough to show its sources again and to log feedback.
-KEPT_RESULT_FIELDS = ("answer", "citations")
+# What a turn keeps of the Assistant's result: enough to render the answer and its sources again (when the
+# conversation is reopened from the browser's history) and to log feedback.
+KEPT_RESULT_FIELDS = ("question", "rewritten_question", "answer", "refused", "citations", "unsupported")
 
-Chat = list[dict[str, str]]
 Update = dict[str, Any]  # what gr.update() returns
 # chatbot, sources panel, question box, send button, the session's turns
-AskOutput = tuple[Chat, str, Update, Update, list[Turn]]
-# chatbot, sources panel, question box, the session's turns, feedback status
-NewChatOutput = tuple[Chat, str, str, list[Turn], str]
-# editor text, outline sources panel, status line, the outline result kept for export
-OutlineOutput = tuple[str, str, str, Optional[dict[str, Any]]]
-Rating = Literal["up", "down"]
+AskOutput = tuple[Update, str, Update, Update, list[Turn]]
+# editor text, outline sources panel, status line, the outline result kept for export (each may be gr.skip())
+OutlineOutput = tuple[Any, Any, str, Any]
+
+
+def chat_update(turns: list[Turn]) -> Update:
+    """The chatbot showing the turns, with each answer's 👍/👎 as the visitor left it."""
+    return gr.update(value=render_chat(turns), feedback_value=chat_ratings(turns))
+
+
+def warn(message: str) -> None:
+    """A pop-up notice with a Chinese title."""
+    gr.Warning(message, title=messages.NOTICE_TITLE)
 
 
 def drop_old_exports(max_age: float) -> None:
@@ -88,7 +95,13 @@ def notice_turn(question: Optional[str], message: str, n: int) -> Turn:
         "result": {},
         "error": True,
         "html": render_notice(message),
+        "notice": message,
     }
+
+
+def kept(status: str) -> OutlineOutput:
+    """The outline tab unchanged but for its status line."""
+    return gr.skip(), gr.skip(), status, gr.skip()
 
 
 class Handlers:
@@ -97,10 +110,6 @@ class Handlers:
     def __init__(self, settings: Settings, assistant: Assistant):
         self.settings = settings
         self.assistant = assistant
-        web = settings.web
-        self.feedback_log = FeedbackLog(
-            web.feedback_log, max_kb=web.feedback_log_max_kb, backups=web.feedback_log_backups
-        )
         self.blocks: Optional[gr.Blocks] = None  # the page, once built (to trim what Gradio keeps per session)
 
     def _kept(self, turns: list[Turn]) -> list[Turn]:
@@ -130,7 +139,7 @@ class Handlers:
         }
         try:
             stream = self.assistant.ask_stream(question, history)
-            yield (render_chat(turns + [pending]), render_sources(turns), *busy, turns)
+            yield (chat_update(turns + [pending]), render_sources(turns), *busy, turns)
             text, last = "", 0.0
             result = None
             for event in stream:
@@ -140,7 +149,7 @@ class Handlers:
                     if now - last >= STREAM_INTERVAL:
                         last = now
                         pending["html"] = render_partial(text, turn)
-                        yield (render_chat(turns + [pending]), render_sources(turns), *busy, turns)
+                        yield (chat_update(turns + [pending]), render_sources(turns), *busy, turns)
                 elif event["type"] == "final":
                     result = event["result"]
             if result is None:
@@ -161,62 +170,21 @@ class Handlers:
             log.exception("answering failed")
             turns.append(notice_turn(question, messages.ERROR_MESSAGE, turn))
         turns = self._kept(turns)
-        yield (render_chat(turns), render_sources(turns), *idle, turns)
-
-    def new_chat(self, request: Optional[gr.Request] = None) -> NewChatOutput:
-        """Start a new conversation (forget this session's turns)."""
-        forget_replaced_components(self.blocks, request)
-        return [], render_sources([]), "", [], ""
-
-    # ------------------------------------------------------------------ feedback
-    def feedback(self, rating: Rating, comment: Optional[str], turns: Optional[list[Turn]]) -> tuple[str, str]:
-        """Append one JSON line about the latest answer: time, question, answer, citations, rating, comment."""
-        comment = (comment or "").strip()
-        limit = self.settings.web.feedback_max_comment_chars
-        answered = [t for t in turns or [] if not t.get("error")]
-        if not answered:
-            return messages.FEEDBACK_ASK_FIRST, comment[:limit]
-        if len(comment) > limit:  # refused, and handed back cut to the limit for the visitor to finish
-            return messages.FEEDBACK_TOO_LONG.format(chars=len(comment), limit=limit), comment[:limit]
-        t = answered[-1]
-        record = {
-            "time": datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
-            "question": t["question"],
-            "answer": t["answer"],
-            "citations": [
-                {"n": c.get("n"), "source": c.get("source"), "section": c.get("section")}
-                for c in t["result"].get("citations", [])
-            ],
-            "rating": rating,
-            "comment": comment,
-        }
-        try:
-            self.feedback_log.append(record)
-        except OSError:
-            log.exception("writing feedback to %s failed", self.settings.web.feedback_log)
-            return messages.FEEDBACK_FAILED, comment
-        return (messages.FEEDBACK_THANKS_UP if rating == "up" else messages.FEEDBACK_THANKS_DOWN), ""
-
-    def feedback_up(self, comment: Optional[str], turns: Optional[list[Turn]]) -> tuple[str, str]:
-        """👍 for the latest answer, with an optional comment."""
-        return self.feedback("up", comment, turns)
-
-    def feedback_down(self, comment: Optional[str], turns: Optional[list[Turn]]) -> tuple[str, str]:
-        """👎 for the latest answer, with an optional comment."""
-        return self.feedback("down", comment, turns)
+        yield (chat_update(turns), render_sources(turns), *idle, turns)
 
     # ------------------------------------------------------------------ outline
     def outline(self, topic: Optional[str]) -> OutlineOutput:
-        """Draft a 宣讲提纲 on a topic: editable markdown, its sources, a status line."""
+        """Draft a 宣讲提纲 on a topic: editable markdown, its sources, a status line. When no outline comes
+        (a refused topic, an error), only the status line changes: the outline being edited stays."""
         try:
             result = self.assistant.outline(topic or "")
         except QuestionError as e:
-            return "", render_outline_sources(None), f"⚠️ {e}", None
+            return kept(f"⚠️ {e}")
         except Exception:
             log.exception("outline failed")
-            return "", render_outline_sources(None), f"⚠️ {messages.ERROR_MESSAGE}", None
+            return kept(f"⚠️ {messages.ERROR_MESSAGE}")
         if result.get("refused"):
-            return "", render_outline_sources(None), f"⚠️ {messages.OUTLINE_REFUSED}", None
+            return kept(f"⚠️ {messages.OUTLINE_REFUSED}")
         status = messages.OUTLINE_READY.format(count=len(result["citations"]))
         if result.get("unsupported"):
             status += messages.OUTLINE_UNSUPPORTED.format(count=len(result["unsupported"]))
@@ -226,11 +194,11 @@ class Handlers:
     def _exportable(self, text: str) -> bool:
         """Whether the outline text can be exported; if not, the visitor is told why (Chinese)."""
         if not text.strip():
-            gr.Warning(messages.EXPORT_EMPTY)
+            warn(messages.EXPORT_EMPTY)
             return False
         limit = self.settings.web.max_export_chars
         if len(text) > limit:
-            gr.Warning(messages.EXPORT_TOO_LONG.format(chars=len(text), limit=limit))
+            warn(messages.EXPORT_TOO_LONG.format(chars=len(text), limit=limit))
             return False
         return True
 
@@ -246,7 +214,7 @@ class Handlers:
             return str(outline_docx(text, (result or {}).get("citations", []), self._export_path(text, ".docx")))
         except Exception:
             log.exception("docx export failed")
-            gr.Warning(messages.EXPORT_DOCX_FAILED)
+            warn(messages.EXPORT_DOCX_FAILED)
             return None
 
     def export_md(self, text: Optional[str], result: Optional[dict[str, Any]]) -> Optional[str]:

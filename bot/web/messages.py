@@ -27,12 +27,27 @@ SOURCE_QUESTION = "问：{question}"
 OLDER_SOURCES = "之前的回答来源（{question}）"
 PAGE = "第{page}页"
 
-# ---------------------------------------------------------------------- feedback
-FEEDBACK_ASK_FIRST = "请先提问，得到回答后再评价。"
+NOTICE_TITLE = "提示"  # the title of the page's pop-up notices (Gradio's default is English)
+
+# ---------------------------------------------------------------------- conversation history
+NEW_CONVERSATION = "新对话"
+HISTORY_EMPTY = "还没有历史对话。提问后，对话会保存在本浏览器中，刷新页面也不会丢失。"
+HISTORY_NOTE = "对话只保存在本浏览器中；在公用电脑上使用后，可点“清空全部对话”。"
+HISTORY_DELETED = "已删除对话“{title}”。"
+HISTORY_CLEARED = "已清空本浏览器中的全部对话。"
+HISTORY_NOT_FOUND = "没有找到这个对话，可能已在其他窗口中删除。"
+
+# ---------------------------------------------------------------------- feedback (per answer)
+FEEDBACK_RECORDED_UP = "已记录：第 {number} 轮的回答有帮助。如有意见，可在下方补充。"
+FEEDBACK_RECORDED_DOWN = "已记录：第 {number} 轮的回答没帮助。欢迎在下方写明原因，帮助我们改进。"
+FEEDBACK_WITHDRAWN = "已取消对第 {number} 轮回答的评价。"
+FEEDBACK_NOT_AN_ANSWER = "这条消息不是回答，无需评价。"
+FEEDBACK_RATE_FIRST = "请先点回答下方的 👍 或 👎，再补充意见。"
+FEEDBACK_COMMENT_LABEL = "对第 {number} 轮回答的补充意见（可选）"
+FEEDBACK_THANKS = "感谢您的意见，我们会据此改进回答。"
 FEEDBACK_FAILED = "反馈保存失败，请稍后再试或联系管理员。"
-FEEDBACK_THANKS_UP = "感谢您的反馈！"
-FEEDBACK_THANKS_DOWN = "感谢反馈，我们会据此改进回答。"
 FEEDBACK_TOO_LONG = "评价意见太长（{chars} 字），请精简到 {limit} 字以内后再提交。"
+RATING_LABELS = {"up": "👍 有帮助", "down": "👎 没帮助"}
 
 # ---------------------------------------------------------------------- outline and export
 OUTLINE_REFUSED = f"{NOT_FOUND_LABEL}：资料中没有找到与该主题相关的内容，请换一个主题试试。"
@@ -62,6 +77,9 @@ DELETE_DONE = "已删除 {name}（{chunks} 个片段）{note}。"
 DELETE_FILE_REMOVED = "，上传的文件已删除"
 DELETE_FILE_KEPT = "。原文件不在上传目录中，未删除；重新索引时会再次入库，如需彻底删除请移走该文件"
 REINDEXING = "正在重新索引……"
+FEEDBACK_NONE = "还没有收到反馈。"
+FEEDBACK_COUNT = "共 {count} 条反馈：👍 {up} 条，👎 {down} 条（最新的在前）。"
+FEEDBACK_EXPORTED = "已导出 {count} 条反馈，请点击下方的文件下载（Excel 可直接打开）。"
 PROGRESS_DONE = "完成"
 
 # ---------------------------------------------------------------------- request limits (bot.web.limits)

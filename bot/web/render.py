@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
-from typing import Any, Optional, TypedDict
+from typing import Any, Literal, NotRequired, Optional, TypedDict
 
 from bot.verify import CITE, MARKER, RELATED
 from bot.web import messages
@@ -31,6 +31,18 @@ WWW = re.compile(r"(www)\.", re.I)
 ESCAPED_CITE = re.compile(r"&#91;(\d+)&#93;")  # a [n] marker after esc()
 
 
+Rating = Literal["up", "down"]
+# The chatbot's own feedback values (its thumb icons) for our ratings.
+CHATBOT_RATING: dict[str, str] = {"up": "Like", "down": "Dislike"}
+
+
+class Feedback(TypedDict):
+    """A visitor's rating of one answer, with an optional comment."""
+
+    rating: Rating
+    comment: str
+
+
 class Turn(TypedDict):
     """One exchange of a chat session as the page keeps it in gr.State."""
 
@@ -40,6 +52,8 @@ class Turn(TypedDict):
     result: dict[str, Any]  # the answer and its citations (empty for a notice)
     html: str  # the rendered assistant message
     error: bool  # a notice or a failure, not an answer: skipped by history, sources and feedback
+    notice: NotRequired[str]  # what a notice says (to render it again when the conversation is reopened)
+    feedback: NotRequired[Optional[Feedback]]  # the visitor's rating of this answer
 
 
 def esc(text: Any) -> str:
@@ -219,6 +233,23 @@ def render_chat(turns: list[Turn]) -> list[dict[str, str]]:
             chat.append({"role": "user", "content": esc(short(t["question"]))})
         chat.append({"role": "assistant", "content": t["html"]})
     return chat
+
+
+def turn_at(turns: list[Turn], index: int) -> Optional[Turn]:
+    """The turn whose assistant message is message `index` of render_chat(turns), or None."""
+    position = -1
+    for t in turns:
+        position += 2 if t.get("question") else 1
+        if position == index:
+            return t
+        if position > index:
+            return None
+    return None
+
+
+def chat_ratings(turns: list[Turn]) -> list[Optional[str]]:
+    """The chatbot's feedback value of each assistant message of render_chat(turns) ("Like", "Dislike" or None)."""
+    return [CHATBOT_RATING[f["rating"]] if (f := t.get("feedback")) else None for t in turns]
 
 
 def render_outline_preview(text: Optional[str]) -> str:

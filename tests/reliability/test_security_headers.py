@@ -41,7 +41,8 @@ def test_every_response_carries_the_security_headers(serve):
             "the theme": http.get("/theme.css"),
             "our footnote script": http.get("/web-static/app.js"),
             "API info": http.get("/gradio_api/info"),
-            "an API call": http.post("/gradio_api/run/new_chat", json={"data": []}),
+            # new_chat takes the two session states and the browser's saved conversations (none here)
+            "an API call": http.post("/gradio_api/run/new_chat", json={"data": [None, None, None]}),
             "a missing page": http.get("/no-such-page"),
             "a refused upload": http.post("/gradio_api/upload", files={"files": ("a.txt", b"x")}),
         }

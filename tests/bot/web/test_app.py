@@ -18,7 +18,15 @@ import pytest
 from bot.pipeline import Assistant
 from bot.rewrite import rewrite
 from bot.web.handlers import EXPORT_ROOT
-from bot.web.messages import BAD_TOKEN, NO_TOKEN_NOTE, UPLOAD_DISABLED
+from bot.web.messages import (
+    BAD_TOKEN,
+    FEEDBACK_NONE,
+    FEEDBACK_RATE_FIRST,
+    NO_TOKEN_NOTE,
+    OUTLINE_REFUSED,
+    RATING_LABELS,
+    UPLOAD_DISABLED,
+)
 from ingest.admin import UPLOADS_DIR
 from tests.bot.web.serving import serve_app
 from tests.conftest import hostile_kb
@@ -44,8 +52,34 @@ def message_text(message: dict) -> str:
     return "".join(part.get("text", "") for part in content if isinstance(part, dict))
 
 
-def bot_messages(chat: list[dict]) -> list[str]:
-    return [message_text(m) for m in chat if m["role"] == "assistant"]
+def chat_messages(chat) -> list[dict]:
+    """The chatbot's messages, from its value or from an update that also sets its 👍/👎 (feedback_value)."""
+    return chat["value"] if isinstance(chat, dict) else chat
+
+
+def bot_messages(chat) -> list[str]:
+    return [message_text(m) for m in chat_messages(chat) if m["role"] == "assistant"]
+
+
+def user_messages(chat) -> list[str]:
+    return [message_text(m) for m in chat_messages(chat) if m["role"] == "user"]
+
+
+def unchanged(output) -> bool:
+    """Whether an output was left as it was (gr.skip())."""
+    return isinstance(output, dict) and output.get("__type__") == "update" and "value" not in output
+
+
+def rate(url: str, c: Client, index: int, liked) -> dict:
+    """👍 (True), 👎 (False) or take back ("") the chatbot message `index`, as the page does (the like event)."""
+    body = {"data": [None, None], "event_data": {"index": index, "value": [], "liked": liked}}
+    response = httpx.post(f"{url}gradio_api/run/rate", json={**body, "session_hash": c.session_hash}, timeout=60)
+    response.raise_for_status()
+    return response.json()
+
+
+def log_records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +140,7 @@ def test_overlong_question_gets_chinese_message(seed_app):
     chat, _, _ = client(url).predict(question, api_name="/ask")
     last = bot_messages(chat)[-1]
     assert "问题太长" in last and str(settings.answering.max_question_chars) in last
-    user = [message_text(m) for m in chat if m["role"] == "user"][-1]
+    user = user_messages(chat)[-1]
     assert len(user) < len(question)  # the echo is shortened
 
 
@@ -120,30 +154,42 @@ def test_follow_up_uses_the_conversation_and_new_chat_forgets_it(seed_app):
     assert expected != "那吸引了多少人次？"
     assert f"理解为：{expected}" in bot_messages(chat)[-1]
     assert 'id="src-1-1"' in sources and "之前的回答来源" in sources
-    chat, sources, _, _ = c.predict(api_name="/new_chat")
-    assert chat == [] and 'id="src-' not in sources
+    opened, saved, chat, sources, *_ = c.predict(api_name="/new_chat")
+    assert chat_messages(chat) == [] and 'id="src-' not in sources and opened["turns"] == []
+    assert [(s["title"], len(s["turns"])) for s in saved] == [(first, 2)]  # kept in the browser's history
     chat, _, _ = c.predict("那吸引了多少人次？", api_name="/ask")
     assert "理解为" not in bot_messages(chat)[-1]
 
 
-def test_feedback_appends_one_json_line(seed_app):
+def test_each_answer_is_rated_once_and_a_comment_updates_its_record(seed_app):
     url, settings, _ = seed_app
     log = Path(settings.web.feedback_log)
-    before = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+    before = log_records(log)
     c = client(url)
-    status, _ = c.predict("先评价", api_name="/feedback_up")
-    assert "请先提问" in status
-    assert (log.read_text(encoding="utf-8").splitlines() if log.exists() else []) == before
+    _, _, status = c.predict("先写意见", api_name="/feedback_comment")
+    assert status == FEEDBACK_RATE_FIRST and log_records(log) == before
+    c.predict("去年开展了多少场理论宣讲活动？", api_name="/ask")
     c.predict("6类“飞燕”指什么？", api_name="/ask")
-    status, comment_box = c.predict("来源段落太长", api_name="/feedback_down")
-    assert "感谢" in status and comment_box == ""
-    lines = log.read_text(encoding="utf-8").splitlines()
-    assert len(lines) == len(before) + 1
-    record = json.loads(lines[-1])
-    assert set(record) == {"time", "question", "answer", "citations", "rating", "comment"}
-    assert record["question"] == "6类“飞燕”指什么？" and record["rating"] == "down"
-    assert record["comment"] == "来源段落太长" and "[1]" in record["answer"]
-    assert record["citations"] and set(record["citations"][0]) == {"n", "source", "section"}
+    # messages: 0 question, 1 answer, 2 question, 3 answer
+    for _ in range(2):  # a double click
+        rate(url, c, 3, False)
+    rate(url, c, 1, True)
+    rate(url, c, 1, False)  # changed its mind: the record is updated
+    _, _, status = c.predict("来源段落太长", api_name="/feedback_comment")  # about the answer rated last
+    assert "感谢" in status
+    added = log_records(log)[len(before) :]
+    assert [(r["question"], r["rating"], r["comment"]) for r in added] == [
+        ("6类“飞燕”指什么？", "down", ""),
+        ("去年开展了多少场理论宣讲活动？", "down", "来源段落太长"),
+    ]
+    record = added[1]
+    assert set(record) == {"id", "time", "question", "answer", "citations", "rating", "comment"}
+    assert "[1]" in record["answer"] and record["citations"]
+    assert set(record["citations"][0]) == {"n", "source", "section"}
+    rate(url, c, 3, "")  # taken back
+    assert [r["question"] for r in log_records(log)[len(before) :]] == ["去年开展了多少场理论宣讲活动？"]
+    chat, *_ = c.predict("冬训要与哪些活动结合？", api_name="/ask")
+    assert chat["feedback_value"] == ["Dislike", None, None]  # the page shows each answer's rating
 
 
 def test_concurrent_conversations_do_not_mix(seed_app):
@@ -193,7 +239,7 @@ def test_concurrent_conversations_do_not_mix(seed_app):
     assert not errors, errors
     assert len(results) == len(firsts)
     for i, (_chat1, chat2, _sources2) in results.items():
-        users = [message_text(m) for m in chat2 if m["role"] == "user"]
+        users = user_messages(chat2)
         assert users == [firsts[i], follow], users  # this conversation's turns only
         second = bot_messages(chat2)[-1]
         assert f"理解为：{expected[i]}" in second, (i, second)
@@ -237,7 +283,16 @@ def test_outline_and_exports_use_the_edited_text(seed_app, tmp_path):
 def test_outline_empty_topic_message(seed_app):
     url, _, _ = seed_app
     text, _, status = client(url).predict("", api_name="/outline")
-    assert text == "" and "不能为空" in status
+    assert unchanged(text) and "不能为空" in status
+
+
+def test_a_refused_topic_leaves_the_outline_being_edited(seed_app):
+    url, _, _ = seed_app
+    c = client(url)
+    text, sources, _ = c.predict("冬训工作的重要意义", api_name="/outline")
+    assert text.startswith("# ") and 'id="osrc-1"' in sources
+    text, sources, status = c.predict("量子计算机的发展", api_name="/outline")
+    assert unchanged(text) and unchanged(sources) and status == f"⚠️ {OUTLINE_REFUSED}"
 
 
 # ---------------------------------------------------------------------- knowledge base (admin)
@@ -333,6 +388,30 @@ def test_reindex_with_token(admin_app):
     status, table, _ = client(url).predict(TOKEN, api_name="/admin_reindex")
     assert "共" in status and "个文件" in status
     assert len(table["data"]) == len(kb.documents())
+
+
+def test_admin_sees_and_exports_the_feedback_only_with_the_token(admin_app):
+    url, _, _, _ = admin_app
+    c = client(url)
+    status, rows, csv_file = c.predict(TOKEN, api_name="/admin_feedback")
+    assert status == FEEDBACK_NONE and csv_file is None
+    c.predict("飞燕安全演练有多少名党员参加？", api_name="/ask")
+    rate(url, c, 1, False)
+    c.predict("<b>答案漏了人数</b>", api_name="/feedback_comment")
+    for token in ("", "wrong-token"):
+        for endpoint in ("/admin_feedback", "/admin_feedback_csv"):
+            status, rows, csv_file = c.predict(token, api_name=endpoint)
+            assert BAD_TOKEN in status and not any(row and row[0] for row in rows["data"]) and csv_file is None
+    status, rows, _ = c.predict(TOKEN, api_name="/admin_feedback")
+    assert "共 1 条反馈" in status
+    row = rows["data"][0]
+    assert row[1:3] == [RATING_LABELS["down"], "飞燕安全演练有多少名党员参加？"]
+    assert "[1] hostile.txt" in row[4] and row[5] == "<b>答案漏了人数</b>"  # a table cell shows text
+    status, _, csv_file = c.predict(TOKEN, api_name="/admin_feedback_csv")
+    assert "已导出 1 条反馈" in status
+    content = Path(csv_file).read_text(encoding="utf-8-sig")
+    assert content.splitlines()[0] == "时间,评价,问题,回答,引用,意见"
+    assert "飞燕安全演练有多少名党员参加？" in content and "<b>答案漏了人数</b>" in content
 
 
 # ---------------------------------------------------------------------- escaping (XSS)
