@@ -34,7 +34,7 @@ test: install-dev
 
 ## make test-fast: the unit tier only (no models, no store; seconds)
 test-fast: install-dev
-	$(BIN)/python -m pytest tests -q -m unit
+	$(BIN)/python -m pytest tests -q -m unit -n 2
 
 ## make lint: ruff (lint and format check) and mypy over the packages
 lint: install-dev

@@ -79,9 +79,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     from bot.pipeline import Assistant
     from bot.web.server import serve
     from ingest.admin import reindex
+    from ingest.errors import KnowledgeBaseError
     from ingest.index import KnowledgeBase
 
-    kb = KnowledgeBase(settings)
+    try:
+        kb = KnowledgeBase(settings)
+    except KnowledgeBaseError as e:  # Chroma server down, another embedder: a Chinese message, not a traceback
+        print(e, file=sys.stderr)
+        return USAGE_ERROR
     if not kb.documents():
         print(messages.FIRST_RUN_INGEST.format(folder=settings.store.knowledge_dir), file=sys.stderr)
         report = reindex(kb, settings, progress=True)

@@ -40,6 +40,7 @@ from bot.answering.lists import Siblings, enumeration, heading_items, ordinal_se
 from bot.answering.question import GENERAL, LIST, NAME, Query, is_chinese, is_injection
 from core.grammar import compact, split_sentences
 from ingest.fusion import Scored
+from ingest.instructions import is_instruction
 
 EXTRA_SENTENCE_KEEP = 0.85  # a further sentence must score this share of the best one
 PASSAGE_PRIOR = 0.2  # weight of the passage's retrieval score (relative to the best) in a sentence's score
@@ -132,6 +133,8 @@ class ExtractiveAnswerer(Runnable):
                 if key in seen or (sent.startswith("|") and set(sent) <= set("|-: ")):
                     continue  # the overlap of neighbouring chunks, or a table separator row
                 seen.add(key)
+                if is_instruction(sent):
+                    continue  # document text that addresses the assistant is never an answer (issue 10 item 4)
                 # The passage's own retrieval score carries over: the same words in a better passage win.
                 ctx = f"{context} {header}" if header and sent.startswith("|") else context
                 score = sentence_score(query, sent, ctx, text) + PASSAGE_PRIOR * max(passage_score, 0) / top
