@@ -46,6 +46,7 @@ DOCUMENT_COLUMNS: list[tuple[str, Literal["str", "number"]]] = [
     ("入库时间", "str"),
     ("SHA256", "str"),
     ("来源路径", "str"),
+    ("提醒", "str"),  # e.g. sentences that address the assistant (never used as answers)
 ]
 
 Update = dict[str, Any]  # what gr.update() returns
@@ -103,6 +104,7 @@ def document_rows(documents: list[dict[str, Any]]) -> Rows:
             d["ingested_at"].replace("T", " ")[:19],
             d["sha256"][:SHA_SHORT],
             d["source"],
+            "；".join(d.get("warnings") or []),
         ]
         for d in documents
     ]
