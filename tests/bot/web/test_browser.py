@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from bot.web import messages
-from bot.web.history import OPEN_KEY
+from bot.web.history import OPEN_KEY, SAVED_KEY
 from ingest.loaders import SUPPORTED
 from tests.bot.web.serving import serve_app
 from tests.conftest import hostile_kb
@@ -296,6 +296,8 @@ def test_conversations_survive_a_reload(browser, seed_url):
     ask_and_wait(page, other)
     wait_listed(page, [other, first])
 
+    # Only the history is stored (Gradio's run history, a second copy the visitor could not delete, is off).
+    assert sorted(page.evaluate("() => Object.keys(localStorage)")) == sorted([OPEN_KEY, SAVED_KEY])
     reload(page)  # the list, the open conversation's messages and its sources are all back
     wait_listed(page, [other, first])
     page.wait_for_selector(f"{BOT}")
