@@ -40,10 +40,12 @@ class StageClock:
 class TimedEmbeddings(Embeddings):
     """Delegates to `inner`, adding up the seconds and characters of its calls (the model's share of a run)."""
 
-    def __init__(self, inner: Embeddings, clock: StageClock | None = None, *, stage: str = "embed"):
-        """clock: also report each query embedding there under `stage` (for per-question stage timings)."""
+    def __init__(self, inner: Embeddings, clock: StageClock | None = None, *, stage: str = "embed", as_model: str = ""):
+        """clock: also report each query embedding there under `stage` (for per-question stage timings);
+        as_model: the embedder name a knowledge base built from derived vectors recorded (they stand in for
+        inner's own vectors, so its queries are answered by inner under that name)."""
         self.inner = inner
-        self.model_name = getattr(inner, "model_name", type(inner).__name__)  # the cache keys stay those of inner
+        self.model_name = as_model or getattr(inner, "model_name", type(inner).__name__)  # cache keys stay inner's
         self.clock = clock
         self.stage = stage
         self.seconds = 0.0

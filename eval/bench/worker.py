@@ -118,7 +118,7 @@ def step_query(spec: Spec) -> dict:
     clock = StageClock()
     items = questions(spec)
     t0 = time.perf_counter()
-    kb = KnowledgeBase(settings, embeddings=TimedEmbeddings(_model(), clock))
+    kb = KnowledgeBase(settings, embeddings=TimedEmbeddings(_model(), clock, as_model=DerivedEmbeddings.model_name))
     chunks = len(kb.chunks())  # loads the persisted BM25 index and the chunk cache
     open_s = time.perf_counter() - t0
     t1 = time.perf_counter()

@@ -37,7 +37,8 @@ def _answer(url: str) -> str:
         chat = session.ask(QUESTION)[0]
     finally:
         session.close()
-    return chat[-1]["content"][0]["text"]
+    messages = chat["value"] if isinstance(chat, dict) else chat  # the chatbot with its per-answer ratings
+    return messages[-1]["content"][0]["text"]
 
 
 def _kill_leftovers(run_dir: Path) -> None:
