@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 
 from langchain_core.documents import Document
 
@@ -23,6 +25,41 @@ SUBPOINT_KEEP = 0.6  # sub-points after the first must score this share of the f
 TITLE_CHARS = 30
 MIN_TITLE_CHARS = 8  # a comma earlier than this would leave a heading too short to say anything
 REPEAT_SLACK = 4  # characters a sub-point may add to its heading and still only restate it
+
+CUES_FILE = Path(__file__).parent / "data" / "outline_cues.tsv"
+CUE_KINDS = ("boilerplate", "preamble", "connective", "opening", "closing")
+LEADING_YEAR = re.compile(r"^\d{4}年度?")  # "2025年工作打算" is the heading 工作打算 of a given year
+
+
+@lru_cache(maxsize=1)
+def outline_cues() -> dict[str, tuple[str, ...]]:
+    """kind -> cues, from bot/data/outline_cues.tsv (see its header for the kinds and their provenance)."""
+    table: dict[str, list[str]] = {kind: [] for kind in CUE_KINDS}
+    for line in CUES_FILE.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            kind, cue = line.split("\t")[:2]
+            table[kind.strip()].append(cue.strip())
+    return {kind: tuple(cues) for kind, cues in table.items()}
+
+
+def heading_key(heading: str) -> str:
+    """A heading as the boilerplate list names it: no markdown, numbering, leading year or punctuation."""
+    return compact(LEADING_YEAR.sub("", strip_numbering(heading.strip()).strip()))
+
+
+def is_preamble(text: str) -> bool:
+    """A document's own formula (现就…通知如下, 制定本方案, 我就讲这些): neither a point nor a bullet."""
+    return any(cue in text for cue in outline_cues()["preamble"])
+
+
+def is_boilerplate(heading: str) -> bool:
+    """An administrative or procedural heading (时间安排, 方法步骤) or a formula: never a point heading."""
+    return heading_key(heading) in {compact(c) for c in outline_cues()["boilerplate"]} or is_preamble(heading)
+
+
+def leans_back(clause: str) -> bool:
+    """A clause opening with a word that leans on the clause before it (且…, 其中…)."""
+    return strip_numbering(clause.strip()).startswith(outline_cues()["connective"])
 
 
 @dataclass
