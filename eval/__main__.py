@@ -243,7 +243,9 @@ def _outline_parser(sub) -> None:
     p = sub.add_parser("outline", help="宣讲提纲的讲师检查：套话标题、残句要点、无引用要点、离题提纲，每项应为 0")
     p.add_argument("--heldout", action="store_true", help="检查留出语料 eval/heldout/corpus 及其题目（只报告，不调参）")
     p.add_argument("--topics", type=Path, default=None, help="提纲题目文件（默认 eval/outline_topics.jsonl）")
-    p.add_argument("--knowledge", type=Path, nargs="+", default=None, help="材料文件夹（默认 knowledge/ 和 eval/corpus/）")
+    p.add_argument(
+        "--knowledge", type=Path, nargs="+", default=None, help="材料文件夹（默认 knowledge/ 和 eval/corpus/）"
+    )
     p.add_argument("--kb", type=Path, default=None, help="知识库目录（默认 var/eval-kb-<哈希>）")
     p.add_argument("--show", action="store_true", help="同时打印每份提纲")
     p.add_argument("-q", "--quiet", action="store_true", help="不显示进度")

@@ -41,7 +41,12 @@ DEV_TOPICS = REPO_ROOT / "eval" / "outline_topics.jsonl"
 HELDOUT_TOPICS = REPO_ROOT / "eval" / "heldout" / "outline_topics.jsonl"
 HELDOUT_KNOWLEDGE = (REPO_ROOT / "eval" / "heldout" / "corpus",)
 COUNTS = ("boilerplate", "fragment", "unverified", "off_topic")
-COUNT_LABELS = {"boilerplate": "套话标题", "fragment": "残句要点", "unverified": "无引用或引用不支持", "off_topic": "离题提纲"}
+COUNT_LABELS = {
+    "boilerplate": "套话标题",
+    "fragment": "残句要点",
+    "unverified": "无引用或引用不支持",
+    "off_topic": "离题提纲",
+}
 BULLET = re.compile(r"^\s*[-*+]\s+")
 ELLIPSIS = ("……", "…", "...")
 # Where a clause may start or end in a passage: after or before these marks (、 separates list items inside
@@ -81,20 +86,20 @@ def load_topics(path: Path) -> list[Topic]:
             row = json.loads(line)
             topics.append(Topic(str(row["topic"]), row.get("covered"), str(row.get("why", ""))))
         except (ValueError, KeyError, TypeError) as e:
-            raise EvalError(f"提纲题目文件 {path} 第{i}行格式不对（{e}），应为 {{\"topic\": …, \"covered\": …}}。") from e
+            raise EvalError(f'提纲题目文件 {path} 第{i}行格式不对（{e}），应为 {{"topic": …, "covered": …}}。') from e
     return topics
 
 
 def _at_start(text: str, i: int) -> bool:
     """Whether a clause may start at text[i]: the passage's start, after a clause mark (and any closing
-    quote), or after the numbering that opens its line."""
+    quote), or after the numbering that opens its line or sentence (…意义重大。一是这是…)."""
     j = i
     while j > 0 and text[j - 1] in " \t　":
         j -= 1
     if j == 0 or text[j - 1] in CLAUSE_MARKS or (j > 1 and text[j - 1] in CLOSERS and text[j - 2] in CLAUSE_MARKS):
         return True
-    line = text[text.rfind("\n", 0, j) + 1 : j]
-    return bool(line.strip()) and not strip_numbering(line.strip()).strip()
+    lead = text[max(text.rfind(m, 0, j) for m in CLAUSE_MARKS) + 1 : j].strip()
+    return bool(lead) and not strip_numbering(lead).strip()
 
 
 def _at_end(text: str, i: int) -> bool:
@@ -178,7 +183,11 @@ def report(results: Sequence[TopicResult], *, show: bool = False) -> str:
     lines = []
     for r in results:
         c = r.findings.counts()
-        state = "拒绝（资料未涉及）" if r.refused else f"{sum(1 for x in r.markdown.splitlines() if x.startswith('## '))}个标题"
+        state = (
+            "拒绝（资料未涉及）"
+            if r.refused
+            else f"{sum(1 for x in r.markdown.splitlines() if x.startswith('## '))}个标题"
+        )
         lines.append(f"{r.topic.topic}：{state}；" + "，".join(f"{COUNT_LABELS[k]} {c[k]}" for k in COUNTS))
         for name in COUNTS:
             lines += [f"    {COUNT_LABELS[name]}：{x}" for x in getattr(r.findings, name)]
