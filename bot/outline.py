@@ -40,7 +40,6 @@ MIN_BULLET_CHARS = 12  # shortest run of clauses worth a bullet of its own
 WINDOW_KEEP = 0.9  # a trimmed bullet keeps this share of the best run's score; the earliest such run wins
 OPENING_LABEL = "开场"
 CLOSING_LABEL = "结语"
-TABLE_RULE = re.compile(r"^\|[\s|:-]*$")
 
 CUES_FILE = Path(__file__).parent / "data" / "outline_cues.tsv"
 CUE_KINDS = ("boilerplate", "preamble", "connective", "opening", "closing")
@@ -126,12 +125,12 @@ def _offset(doc: Document) -> int:
 
 
 def _usable(sentence: str) -> bool:
-    """A sentence that can stand as a bullet: it states something, is not a formula, a table rule, an
+    """A sentence that can stand as a bullet: it states something, is not a formula, a table row, an
     instruction to the assistant or a list's announcement, and does not lean on the sentence before it."""
     s = sentence.strip()
     return bool(
         compact(s)
-        and not TABLE_RULE.match(s)
+        and not s.startswith("|")  # a timetable's rows are for a notice, not talking points
         and not is_heading(s)
         and not s.endswith(("：", ":"))
         and not is_preamble(s)
@@ -143,7 +142,7 @@ def _usable(sentence: str) -> bool:
 def _trim(query: Query, sentence: str) -> str:
     """The sentence, or when long its best run of whole clauses (never cut inside a clause, never starting
     with a clause that leans on the one before it)."""
-    if len(sentence) <= BULLET_CHARS or sentence.startswith("|"):
+    if len(sentence) <= BULLET_CHARS:
         return sentence
     parts = clauses(sentence)
     runs = []
@@ -159,7 +158,8 @@ def _trim(query: Query, sentence: str) -> str:
     if not runs:
         return sentence
     best = max(score for score, _, _ in runs)
-    return min((i, len(run), run) for score, i, run in runs if score >= WINDOW_KEEP * best)[2]
+    keep = best - (1 - WINDOW_KEEP) * abs(best)  # scores may be negative (a heading's penalty)
+    return min((i, len(run), run) for score, i, run in runs if score >= keep)[2]
 
 
 def _lines(query: Query, doc: Document) -> list[_Line]:
