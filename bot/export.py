@@ -145,8 +145,18 @@ def _page(doc: Any) -> None:
 
 
 def _styles(doc: Any) -> None:
-    """Body text in 仿宋_GB2312 三号; headings in 黑体 三号, black, upright, on the body's fixed lines."""
+    """Body text in 仿宋_GB2312 三号; the title in 方正小标宋简体 二号, centred, without the template's rule
+    under it; headings in 黑体 三号; all black and upright."""
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml.ns import qn
+
     _fonts(doc.styles["Normal"], BODY_FONT, BODY_PT)
+    title = doc.styles["Title"]
+    _fonts(title, TITLE_FONT, TITLE_PT)
+    title.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    ppr = title.element.get_or_add_pPr()
+    for border in ppr.findall(qn("w:pBdr")):
+        ppr.remove(border)
     for level in range(1, 4):
         style = doc.styles[f"Heading {level}"]
         _fonts(style, HEADING_FONT, HEADING_PT)
@@ -197,7 +207,7 @@ def outline_docx(text: str, citations: list[dict], path: Path) -> Path:
                 continue
             if len(m.group(1)) == 1 and not title:
                 title = words
-                p = doc.add_paragraph()
+                p = doc.add_paragraph(style="Title")
                 p.alignment = WD_ALIGN_PARAGRAPH.CENTER
                 _fonts(p.add_run(title), TITLE_FONT, TITLE_PT)
                 _line(p)

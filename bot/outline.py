@@ -255,7 +255,8 @@ def build_outline(topic: str, query: Query, contexts: list[Scored]) -> Outline:
         key = (doc.metadata.get("source", ""), _point_title(doc, best.text))
         if key not in groups and len(groups) >= MAX_POINTS:
             continue
-        kept = [x for x in lines if x.score >= SUBPOINT_KEEP * best.score and not _repeats(x.text, key[1])]
+        keep = best.score - (1 - SUBPOINT_KEEP) * abs(best.score)  # scores may be negative (a heading's penalty)
+        kept = [x for x in lines if x.score >= keep and not _repeats(x.text, key[1])]
         group = groups.setdefault(key, [])
         for x in sorted(kept, key=lambda x: -x.score):
             if len(group) < MAX_SUBPOINTS and compact(x.text) not in taken:
@@ -271,11 +272,9 @@ def build_outline(topic: str, query: Query, contexts: list[Scored]) -> Outline:
     used: list[Document] = []  # cited passages, numbered 1.. in order of first use
 
     def cited(line: _Line) -> str:
-        ids = [id(d) for d in used]
-        if id(line.doc) not in ids:
+        if not any(d is line.doc for d in used):
             used.append(line.doc)
-            ids.append(id(line.doc))
-        return cite(line.text, ids.index(id(line.doc)) + 1)
+        return cite(line.text, next(n for n, d in enumerate(used, 1) if d is line.doc))
 
     opening_text = cited(opening) if opening else ""
     points = [Point(k[1], [cited(x) for x in sorted(v, key=lambda x: x.at)]) for k, v in ordered]

@@ -76,7 +76,8 @@ def test_docx_title_headings_and_body_have_their_official_fonts(docx_file):
 
     paragraphs = [p for p in docx_file.paragraphs if p.text.strip()]
     title = paragraphs[0]
-    assert title.text == "“冬训责任落实”宣讲提纲" and title.alignment == WD_ALIGN_PARAGRAPH.CENTER
+    assert title.text == "“冬训责任落实”宣讲提纲" and title.style.name == "Title"
+    assert title.alignment == WD_ALIGN_PARAGRAPH.CENTER and title.style.element.pPr.find(f"{W}pBdr") is None
     assert {(r.font.name, east_asian(r), r.font.size.pt) for r in title.runs} == {("方正小标宋简体",) * 2 + (22,)}
     headings = [p for p in paragraphs if p.style.name.startswith("Heading")]
     assert [p.text for p in headings] == ["开场", "一、压实责任", "资料来源"]
