@@ -42,7 +42,7 @@ HELDOUT_TOPICS = REPO_ROOT / "eval" / "heldout" / "outline_topics.jsonl"
 HELDOUT_KNOWLEDGE = (REPO_ROOT / "eval" / "heldout" / "corpus",)
 COUNTS = ("boilerplate", "fragment", "unverified", "off_topic")
 COUNT_LABELS = {
-    "boilerplate": "套话标题",
+    "boilerplate": "套话",
     "fragment": "残句要点",
     "unverified": "无引用或引用不支持",
     "off_topic": "离题提纲",
