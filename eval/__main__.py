@@ -5,6 +5,7 @@ python -m eval compare --dataset eval/dataset.jsonl --knowledge knowledge eval/c
 python -m eval gate [--summary eval/out/summary.json]
 python -m eval thresholds --from eval/out/summary.json --margin 0.03
 python -m eval bench --out DIR [--sizes 1000,10000,100000]
+python -m eval outline [--heldout] [--topics FILE] [--knowledge DIR…] [--kb DIR] [--show]
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     p_thr.add_argument("--split", choices=["dev", "test"], default="dev", help="用哪一部分的指标定阈值")
     p_thr.add_argument("--out", type=Path, default=DEFAULT_THRESHOLDS, help="写入的阈值文件")
     _bench_parser(sub)
+    _outline_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
@@ -86,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.cmd == "bench":
         return _bench(args)
+    if args.cmd == "outline":
+        return _outline(args)
     try:
         if args.cmd in ("run", "compare"):
             split = None if args.split == "all" else args.split
@@ -233,6 +237,33 @@ def _bench(args: argparse.Namespace) -> int:
         return 1
     print(f"基准测试完成：{args.out / 'bench.md'}")
     return 0
+
+
+def _outline_parser(sub) -> None:
+    p = sub.add_parser("outline", help="宣讲提纲的讲师检查：套话标题、残句要点、无引用要点、离题提纲，每项应为 0")
+    p.add_argument("--heldout", action="store_true", help="检查留出语料 eval/heldout/corpus 及其题目（只报告，不调参）")
+    p.add_argument("--topics", type=Path, default=None, help="提纲题目文件（默认 eval/outline_topics.jsonl）")
+    p.add_argument(
+        "--knowledge", type=Path, nargs="+", default=None, help="材料文件夹（默认 knowledge/ 和 eval/corpus/）"
+    )
+    p.add_argument("--kb", type=Path, default=None, help="知识库目录（默认 var/eval-kb-<哈希>）")
+    p.add_argument("--show", action="store_true", help="同时打印每份提纲")
+    p.add_argument("-q", "--quiet", action="store_true", help="不显示进度")
+
+
+def _outline(args: argparse.Namespace) -> int:
+    from eval.dataset import DEFAULT_KNOWLEDGE
+    from eval.outline_check import DEV_TOPICS, HELDOUT_KNOWLEDGE, HELDOUT_TOPICS, report, run_check, totals
+
+    topics = args.topics or (HELDOUT_TOPICS if args.heldout else DEV_TOPICS)
+    knowledge = args.knowledge or list(HELDOUT_KNOWLEDGE if args.heldout else DEFAULT_KNOWLEDGE)
+    try:
+        results = run_check(topics, knowledge, kb_dir=args.kb, progress=not args.quiet)
+    except EvalError as e:
+        print(f"提纲检查无法进行：{e}", file=sys.stderr)
+        return 2
+    print(report(results, show=args.show))
+    return 1 if any(totals(results).values()) else 0
 
 
 if __name__ == "__main__":

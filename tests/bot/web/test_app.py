@@ -269,15 +269,15 @@ def test_outline_and_exports_use_the_edited_text(seed_app, tmp_path):
     points = re.findall(r"^## (.+)$", edited, flags=re.M)
     assert headings[: len(points)] == [p.strip() for p in points]
     assert headings[-1] == "资料来源"
-    bullets = [t for s, t in paragraphs if s == "List Bullet"]
-    assert "手工补充的一点[1]" in bullets
+    body = [t for s, t in paragraphs if s == "Normal"]  # official form: sub-points are indented paragraphs
+    assert "手工补充的一点[1]" in body
     after = [t for _, t in paragraphs[[t for _, t in paragraphs].index("资料来源") + 1 :]]
-    assert after and after[0].startswith("[1] 冬训动员部署会讲话.txt")
+    assert after and after[0].startswith("[1] 冬训动员部署会讲话") and ".txt" not in after[0]  # title, not file
 
     md_path = c.predict(edited, api_name="/export_md")
     md = Path(md_path).read_text(encoding="utf-8")
     assert md.startswith("# 我的冬训宣讲提纲") and "手工补充的一点[1]" in md
-    assert "\n## 资料来源\n" in md and "- [1] 冬训动员部署会讲话.txt" in md
+    assert "\n## 资料来源\n" in md and "- [1] 冬训动员部署会讲话" in md and "讲话.txt" not in md
 
 
 def test_outline_empty_topic_message(seed_app):
