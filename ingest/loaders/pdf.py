@@ -13,7 +13,7 @@ from typing import Any
 
 from ingest.loaders.document import TITLE_MAX_CHARS, LoadError, Parsed, TextBuilder
 from ingest.loaders.limits import DEFAULT_LIMITS, Limits
-from ingest.loaders.pdf_tables import CJK_BREAK_RE, OpenTable, page_text
+from ingest.loaders.pdf_tables import CJK, OpenTable, page_text
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ MAX_UNMAPPED_SHARE = 0.1
 # The issuing office's banner of a 红头文件 (GB/T 9704-2012 7.2.4: the office's name followed by "文件"), set
 # larger than the title beneath it.
 BANNER_ENDINGS = ("文件",)
+CJK_SPACE_RE = re.compile(rf"(?<=[{CJK}])\s+(?=[{CJK}])")
 # Title entries that tools write when the author gave none: reportlab ("(anonymous)", "untitled"), Word and WPS.
 PLACEHOLDER_TITLES = frozenset({"(anonymous)", "anonymous", "untitled", "(untitled)", "(unspecified)", "无标题"})
 
@@ -56,7 +57,7 @@ def load_pdf(data: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS) -> Pars
         for number, page in enumerate(layout.pages, start=1):
             try:
                 page_text = read_page(page, last, text_layer, number)
-                heading = heading or (first_heading(page) if number == 1 else "")
+                heading = first_heading(page, name) if number == 1 else heading
             except Exception as e:  # a damaged page: the others still count
                 log.warning("page %d of %s not readable: %s", number, name, e)
                 continue
@@ -95,9 +96,13 @@ def read_page(page: Any, last: OpenTable, text_layer: TextLayer, number: int) ->
     return UNMAPPED_RE.sub("", page_text(page, last))
 
 
-def first_heading(page: Any) -> str:
+def first_heading(page: Any, name: str) -> str:
     """The title that page 1 shows as its first heading (see heading_title), or ""."""
-    lines = [line for line in page.extract_text_lines() if UNMAPPED_GLYPH not in line["text"]]
+    try:
+        lines = [line for line in page.extract_text_lines() if UNMAPPED_GLYPH not in line["text"]]
+    except Exception as e:  # the page's text was read; only its title is lost
+        log.warning("lines of page 1 of %s not readable: %s", name, e)
+        return ""
     sizes = sorted(c["size"] for line in lines for c in line["chars"])
     if not sizes:
         return ""
@@ -141,7 +146,7 @@ def heading_title(
         if size != largest:
             break
         parts.append(text)
-    title = CJK_BREAK_RE.sub("", "\n".join(parts)).replace("\n", " ")
+    title = CJK_SPACE_RE.sub("", " ".join(parts))  # a title wrapped in two lines, or set letter-spaced (通　知)
     return title if len(title) <= max_chars else ""
 
 

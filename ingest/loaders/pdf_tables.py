@@ -19,8 +19,9 @@ MIN_ROWS = 2
 MIN_COLS = 2
 # A merged cell's box may stop this many points short of the row it spans (ruling line widths, rounding).
 MERGE_TOLERANCE = 1.0
+CJK = "\u3000-\u9fff\uff00-\uffef"  # CJK punctuation, ideographs and full-width forms
 # A line break inside a cell between two CJK characters is the cell's wrapping, not a space.
-CJK_BREAK_RE = re.compile(r"(?<=[\u3000-\u9fff\uff00-\uffef])\s*\n\s*(?=[\u3000-\u9fff\uff00-\uffef])")
+CJK_BREAK_RE = re.compile(rf"(?<=[{CJK}])\s*\n\s*(?=[{CJK}])")
 
 Box = tuple[float, float, float, float]  # x0, top, x1, bottom (pdfplumber's page coordinates)
 
@@ -116,6 +117,7 @@ def table_lines(rows: list[list[str | None]], last: OpenTable, *, first_on_page:
     """One table as text lines: caption rows (one cell across the table) as plain lines, then pipe rows under
     their header. The page's first table that has the last table's number of columns and not its header row
     continues it: it is given that header, or, when nothing came between them, its rows simply follow."""
+    rows = list(rows)
     captions: list[str] = []
     while rows and len(rows[0]) > 1 and sum(cell is not None for cell in rows[0]) == 1:
         captions.append(clean_cell(next(cell for cell in rows.pop(0) if cell is not None)))
@@ -123,7 +125,7 @@ def table_lines(rows: list[list[str | None]], last: OpenTable, *, first_on_page:
     cells = [row for row in cells if any(row)]
     if not cells:
         return captions
-    continues = first_on_page and not captions and last.header and len(cells[0]) == len(last.header)
+    continues = first_on_page and not captions and bool(last.header) and len(cells[0]) == len(last.header)
     if continues and cells[0] != last.header:
         cells.insert(0, last.header)
     joined = continues and last.ends_page

@@ -82,6 +82,7 @@ TITLE = 18.0
             [("中共云岭县委组织部文件", 36.0), ("云组通〔2025〕41号", BODY), ("关于做好冬训的通知", 22.0)],
             "关于做好冬训的通知",
         ),
+        ([("通 知", TITLE), ("各支部：", BODY)], "通知"),  # set letter-spaced
         ([("党员冬训工作安排", BODY), ("全体党员参加集中学习三天。", BODY)], ""),  # one size throughout: no heading
         ([("冬训安排", 12.0), ("正文", BODY)], ""),  # not larger enough than the body
         ([("冬训" * 30, TITLE), ("正文", BODY)], ""),  # a paragraph set large
