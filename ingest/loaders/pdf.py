@@ -57,12 +57,12 @@ def load_pdf(data: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS) -> Pars
         for number, page in enumerate(layout.pages, start=1):
             try:
                 page_text = read_page(page, last, text_layer, number)
-                heading = first_heading(page, name) if number == 1 else heading
-            except Exception as e:  # a damaged page: the others still count
-                log.warning("page %d of %s not readable: %s", number, name, e)
-                continue
-            finally:
-                page.close()  # pdfplumber keeps every parsed object of a page until then
+            except Exception as e:  # a page pdfminer cannot read: pypdf may, and the other pages count anyway
+                log.warning("page %d of %s not readable by pdfminer (%s); reading its text layer", number, name, e)
+                page_text = text_layer.page(number)
+            if number == 1:
+                heading = first_heading(page, name)
+            page.close()  # pdfplumber keeps every parsed object of a page until then
             span = builder.add(unwrap_lines(page_text))
             if span:
                 pages.append((span[0], span[1], number))
@@ -78,13 +78,20 @@ def open_layout(data: bytes, name: str) -> Any | None:
     from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
 
     try:
-        return pdfplumber.open(io.BytesIO(data))
+        pdf = pdfplumber.open(io.BytesIO(data))
     except Exception as e:  # pdfplumber wraps pdfminer's many error types in one
         cause = e.args[0] if e.args else e
         if isinstance(cause, (PDFPasswordIncorrect, PDFEncryptionError)):
             raise encrypted(name) from e
         log.info("pdfminer cannot parse %s (%s); reading its text layer with pypdf", name, cause)
         return None
+    try:
+        len(pdf.pages)  # a damaged page tree fails here
+    except Exception as e:
+        pdf.close()
+        log.info("pdfminer cannot read the pages of %s (%s); reading its text layer with pypdf", name, e)
+        return None
+    return pdf
 
 
 def read_page(page: Any, last: OpenTable, text_layer: TextLayer, number: int) -> str:

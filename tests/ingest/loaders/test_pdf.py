@@ -141,3 +141,29 @@ def test_a_pdf_encrypted_only_against_printing_with_a_font_pdfminer_cannot_map_r
     doc = load(make_pdf(tmp_path / "安排.pdf", encrypt=locked))
     assert [doc.text[s:e].split("\n") for s, e, _ in doc.pages] == PDF_PAGES
     assert "(cid:" not in doc.text and doc.title == "冬训安排"
+
+
+def test_a_page_pdfminer_cannot_read_is_read_by_pypdf(tmp_path, monkeypatch):
+    from ingest.loaders import pdf
+
+    real = pdf.page_text
+
+    def failing(page, last):
+        if page.page_number == 2:
+            raise ValueError("damaged content stream")
+        return real(page, last)
+
+    monkeypatch.setattr(pdf, "page_text", failing)
+    doc = load(make_pdf(tmp_path / "安排.pdf"))
+    assert [doc.text[s:e].split("\n") for s, e, _ in doc.pages] == PDF_PAGES
+
+
+def test_a_file_pdfminer_cannot_open_is_read_by_pypdf(tmp_path, monkeypatch):
+    import pdfplumber
+
+    def failing(*args, **kwargs):
+        raise pdfplumber.utils.exceptions.PdfminerException(ValueError("no xref"))
+
+    monkeypatch.setattr(pdfplumber, "open", failing)
+    doc = load(make_pdf(tmp_path / "安排.pdf"))
+    assert [doc.text[s:e].split("\n") for s, e, _ in doc.pages] == PDF_PAGES and doc.title == "冬训安排"
