@@ -36,6 +36,9 @@ BM25_FORMAT = 2
 # Length of the fingerprint prefix naming a persisted BM25 folder.
 BM25_NAME_CHARS = 16
 IDS_FILE = "ids.json"
+# The chunks themselves (id, text, metadata) beside the index: opening a knowledge base then reads one file
+# instead of fetching every chunk from Chroma (at 20k chunks the fetch was 3.5 of the 8.4 s it took to open).
+CHUNKS_FILE = "chunks.json"
 TMP_PREFIX = ".tmp-"
 # Chunk metadata keys holding the chunk's BM25 tokens (a JSON list), written at ingest, and the tokenizer
 # version they were made with: a rebuild from Chroma then needs no jieba pass (at 100k chunks that pass was
@@ -175,6 +178,9 @@ class Bm25Index:
             if self.index is not None:
                 self.index.save(str(tmp), show_progress=False)
             ids = [d.metadata["id"] for d in self.chunks.docs]
+            rows = [[d.metadata["id"], d.page_content, d.metadata] for d in self.chunks.docs]
+            (tmp / CHUNKS_FILE).write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+            # Written last: a folder without it is incomplete and never loaded.
             (tmp / IDS_FILE).write_text(json.dumps({"fingerprint": self.fingerprint, "ids": ids}), encoding="utf-8")
             if folder.exists():
                 shutil.rmtree(tmp, ignore_errors=True)  # another process wrote the same index
@@ -202,13 +208,29 @@ class Bm25Index:
         except (OSError, ValueError, KeyError) as e:
             log.info("BM25 index in %s unusable (%s); rebuilding", folder, e)
             return None
-        docs_by_id = fetch(ids)
-        if len(docs_by_id) != len(ids):
-            return None
-        docs = [docs_by_id[c] for c in ids]
-        for d in docs:
-            drop_tokens(d.metadata)
+        docs = _read_chunks(folder / CHUNKS_FILE, ids)
+        if docs is None:  # written before the chunks were kept beside the index
+            docs_by_id = fetch(ids)
+            if len(docs_by_id) != len(ids):
+                return None
+            docs = [docs_by_id[c] for c in ids]
+            for d in docs:
+                drop_tokens(d.metadata)
         return cls(fp, ChunkCache(docs), index)
+
+
+def _read_chunks(path: Path, ids: list[str]) -> Optional[list[Document]]:
+    """The chunks saved beside an index, in the order of `ids`; None when absent or not matching."""
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        docs = [Document(page_content=text, metadata=meta, id=cid) for cid, text, meta in rows]
+    except (OSError, ValueError, TypeError) as e:
+        if path.exists():
+            log.info("chunks beside the BM25 index unusable (%s); fetching them from Chroma", e)
+        return None
+    if [d.id for d in docs] != ids:
+        return None
+    return docs
 
 
 def load_or_build(root: Path, records: dict[str, Record], fetch: Fetch) -> Bm25Index:

@@ -106,7 +106,12 @@ def test_save_then_load_gives_the_same_results(tmp_path):
             (d.metadata["id"], s) for d, s in built.search(query, 3)
         ]
     assert Bm25Index.load(tmp_path, "f" * 64, _fetch) is None  # another content
-    assert Bm25Index.load(tmp_path, fp, lambda ids: {}) is None  # chunks gone from Chroma
+    # the chunks kept beside the index: opening asks Chroma for nothing
+    beside = Bm25Index.load(tmp_path, fp, lambda ids: {})
+    assert beside is not None and [d.metadata for d in beside.chunks.all()] == [d.metadata for d in loaded.chunks.all()]
+    (tmp_path / fp[:BM25_NAME_CHARS] / bm25.CHUNKS_FILE).write_text("[", encoding="utf-8")  # damaged: from Chroma
+    assert Bm25Index.load(tmp_path, fp, _fetch) is not None
+    assert Bm25Index.load(tmp_path, fp, lambda ids: {}) is None  # and chunks gone from Chroma
     (tmp_path / fp[:BM25_NAME_CHARS] / "ids.json").write_text("{", encoding="utf-8")
     assert Bm25Index.load(tmp_path, fp, _fetch) is None  # damaged: rebuilt by the caller
 
