@@ -108,26 +108,26 @@ class Manifest:
                 return out
             offset += self.batch
 
-    def _bump(self) -> None:
-        """Write a new generation token: after a commit or drop, so readers elsewhere re-read."""
-        self.collection.upsert(
-            ids=[GENERATION_ID],
-            embeddings=np.asarray([MANIFEST_VECTOR], dtype=np.float32),
-            documents=[json.dumps([])],  # lists no chunk, like an empty document, for readers of the raw collection
-            metadatas=[{"token": uuid.uuid4().hex}],
-        )
+    def _generation_row(self) -> tuple[str, list[float], str, dict[str, Any]]:
+        """A new generation token as a row (id, vector, document, metadata), written with each change."""
+        # Its document lists no chunk, like an empty document, for readers of the raw collection.
+        return GENERATION_ID, MANIFEST_VECTOR, json.dumps([]), {"token": uuid.uuid4().hex}
 
     def commit(self, source: str, chunk_ids: list[str], meta: dict[str, Any]) -> None:
-        """Write the record of `source` listing `chunk_ids`: from now on readers see exactly these chunks."""
+        """Write the record of `source` listing `chunk_ids`: from now on readers see exactly these chunks.
+        The new generation token goes in the same write, so readers elsewhere re-read (one Chroma call)."""
+        gid, gvec, gdoc, gmeta = self._generation_row()
         self.collection.upsert(
-            ids=[source],
-            embeddings=np.asarray([MANIFEST_VECTOR], dtype=np.float32),
-            documents=[json.dumps(chunk_ids)],
-            metadatas=[meta],
+            ids=[source, gid],
+            embeddings=np.asarray([MANIFEST_VECTOR, gvec], dtype=np.float32),
+            documents=[json.dumps(chunk_ids), gdoc],
+            metadatas=[meta, gmeta],
         )
-        self._bump()
 
     def drop(self, source: str) -> None:
-        """Delete the record of `source`: the commit point of a removal."""
+        """Delete the record of `source`: the commit point of a removal; then a new generation token."""
         self.collection.delete(ids=[source])
-        self._bump()
+        gid, gvec, gdoc, gmeta = self._generation_row()
+        self.collection.upsert(
+            ids=[gid], embeddings=np.asarray([gvec], dtype=np.float32), documents=[gdoc], metadatas=[gmeta]
+        )
