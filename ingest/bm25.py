@@ -52,8 +52,9 @@ Fetch = Callable[[list[str]], dict[str, Document]]
 
 
 def fingerprint(records: dict[str, Record]) -> str:
-    """Hash of the committed content (sorted source, sha256 pairs); changes whenever any document does."""
-    pairs = sorted((src, rec.get("sha256", "")) for src, rec in records.items())
+    """Hash of the committed content (sorted source, sha256 and chunk ids); changes whenever any document
+    does, and when one is re-chunked (its chunk ids change, its file's hash does not)."""
+    pairs = sorted((src, rec.get("sha256", ""), list(rec.get("ids", []))) for src, rec in records.items())
     # The index format is part of the identity, so an index built the old way is rebuilt.
     return hashlib.sha256(json.dumps([BM25_FORMAT, pairs], ensure_ascii=False).encode("utf-8")).hexdigest()
 

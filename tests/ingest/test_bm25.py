@@ -46,12 +46,15 @@ def _fetch(ids):
 
 # ------------------------------------------------------------------ pure parts
 @pytest.mark.unit
-def test_fingerprint_follows_sources_and_hashes_only():
+def test_fingerprint_follows_sources_hashes_and_chunks_only():
     fp = fingerprint(RECORDS)
     assert fp == fingerprint(dict(reversed(list(RECORDS.items()))))
     assert fp != fingerprint({**RECORDS, "knowledge/a.txt": {**RECORDS["knowledge/a.txt"], "sha256": "a2"}})
     assert fp != fingerprint({"corpus/a.txt" if k == "knowledge/a.txt" else k: v for k, v in RECORDS.items()})
     assert fp == fingerprint({k: {**v, "title": "别的标题"} for k, v in RECORDS.items()})
+    # re-chunked under other settings: the file's hash is the same, its chunks are not
+    rechunked = {**RECORDS, "knowledge/a.txt": {**RECORDS["knowledge/a.txt"], "ids": ["knowledge/a.txt#9"]}}
+    assert fp != fingerprint(rechunked)
 
 
 @pytest.mark.unit
