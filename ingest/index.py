@@ -34,7 +34,7 @@ from ingest.embedders import EmbedderIdentity, embedder_identity, make_embedding
 from ingest.errors import KnowledgeBaseError, chroma_unreachable, dimension_mismatch, embedder_mismatch, missing_kb
 from ingest.instructions import instruction_warning
 from ingest.legacy_ids import is_legacy
-from ingest.manifest import MANIFEST_SUFFIX, Manifest, Record
+from ingest.manifest import MANIFEST_SUFFIX, REFRESH_SECONDS, Manifest, Record
 from ingest.pipeline import IngestReport, Pipeline
 
 __all__ = ["KnowledgeBase", "KnowledgeBaseError", "chroma_document"]
@@ -76,6 +76,10 @@ class KnowledgeBase:
         self.manifest = Manifest(self.manifest_collection, self.batch)
         self._lock = threading.RLock()
         self._bm25: Optional[bm25.Bm25Index] = None
+        # The fingerprint of the manifest records last seen (the records dict is replaced on every re-read).
+        self._fingerprint: tuple[Optional[dict[str, Record]], str] = (None, "")
+        # Chroma's chunk count and when it was taken: re-counted at most every REFRESH_SECONDS.
+        self._count: tuple[float, int] = (float("-inf"), 0)
         self._dimension = self._check_embedder()
 
     def _connect(self) -> None:
@@ -156,7 +160,24 @@ class KnowledgeBase:
     # ------------------------------------------------------------------ documents
     def fingerprint(self) -> str:
         """Hash of the committed content (sorted source, sha256 pairs); changes whenever any document does."""
-        return bm25.fingerprint(self.manifest.records())
+        return self._fingerprint_of(self.manifest.records())
+
+    def _fingerprint_of(self, records: dict[str, Record]) -> str:
+        """bm25.fingerprint(records), computed once per manifest read (it hashes every record)."""
+        seen, fp = self._fingerprint
+        if seen is not records:
+            fp = bm25.fingerprint(records)
+            self._fingerprint = (records, fp)
+        return fp
+
+    def _chunk_count(self) -> int:
+        """How many chunks Chroma holds, committed or not (re-counted at most every REFRESH_SECONDS)."""
+        taken_at, count = self._count
+        now = time.monotonic()
+        if now - taken_at >= REFRESH_SECONDS:
+            count = self.collection.count()
+            self._count = (now, count)
+        return count
 
     def documents(self) -> list[dict]:
         """One dict per committed file: source, title, chunks, sha256, chars, ingested_at (ISO), path ("" if unknown),
@@ -250,12 +271,13 @@ class KnowledgeBase:
             self.collection.delete(ids=ids[i : i + self.batch])
 
     def fetch(self, ids: list[str]) -> dict[str, Document]:
-        """The chunks Chroma holds among `ids`, as Documents (metadata "id" = chunk id)."""
+        """The chunks Chroma holds among `ids`, as Documents (metadata "id" = chunk id), for the BM25 index:
+        their stored tokens stay in the metadata until the index takes them out."""
         out: dict[str, Document] = {}
         for i in range(0, len(ids), self.batch):
             got = self.collection.get(ids=ids[i : i + self.batch], include=["documents", "metadatas"])
             for cid, text, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or []):
-                out[cid] = chroma_document(cid, text, meta)
+                out[cid] = chroma_document(cid, text, meta, keep_tokens=True)
         return out
 
     def fetch_with_vectors(self, ids: list[str]) -> list[tuple[str, str, dict, list[float]]]:
@@ -294,6 +316,7 @@ class KnowledgeBase:
     def refresh(self) -> None:
         """Re-read the manifest and bring BM25 up to date (after this process changed the knowledge base)."""
         self.manifest.records(force=True)
+        self._count = (float("-inf"), 0)
         self._refresh_bm25(force=True)
 
     def _all_chunk_ids(self, with_meta: bool = False) -> list[tuple[str, dict]]:
@@ -314,7 +337,7 @@ class KnowledgeBase:
     def dense_search(self, query: str, k: int) -> list[tuple[Document, float]]:
         """Top-k committed chunks by cosine similarity to the query (higher is better)."""
         committed = self.manifest.committed()
-        count = self.collection.count()
+        count = max(self._chunk_count(), len(committed))
         if k <= 0 or count == 0 or not committed:
             return []
         # Uncommitted chunks (an ingest in progress elsewhere) may crowd the top; ask for enough to filter them.
@@ -355,7 +378,7 @@ class KnowledgeBase:
         """The BM25 index of the current manifest: in memory, else from kb_dir/bm25, else rebuilt from Chroma."""
         with self._lock:
             records: dict[str, Record] = self.manifest.records(force=force)
-            if self._bm25 is None or self._bm25.fingerprint != bm25.fingerprint(records):
+            if self._bm25 is None or self._bm25.fingerprint != self._fingerprint_of(records):
                 self._bm25 = bm25.load_or_build(self.kb_dir / bm25.BM25_DIR, records, self.fetch)
             return self._bm25
 
@@ -368,9 +391,12 @@ def record_warnings(rec: Record) -> list[str]:
     return [instruction_warning(str(rec.get("file_name", "")), count, str(rec.get("instruction_quote", "")))]
 
 
-def chroma_document(cid: str, text: Optional[str], meta: Any) -> Document:
-    """A chunk as Chroma returns it, as a Document (metadata "id" = chunk id, the write time dropped)."""
+def chroma_document(cid: str, text: Optional[str], meta: Any, *, keep_tokens: bool = False) -> Document:
+    """A chunk as Chroma returns it, as a Document (metadata "id" = chunk id, the write time dropped, and the
+    stored BM25 tokens too unless keep_tokens)."""
     metadata = dict(meta or {})
     metadata.pop("written_at", None)
+    if not keep_tokens:
+        bm25.drop_tokens(metadata)
     metadata["id"] = cid
     return Document(page_content=text or "", metadata=metadata, id=cid)

@@ -19,6 +19,8 @@ from core.grammar import sentences
 PATTERNS_FILE = Path(__file__).parent / "data" / "instruction_patterns.toml"
 # Characters of a flagged sentence quoted in a warning.
 QUOTE_CHARS = 40
+# Sentences whose verdict is remembered: the answerer asks about the same retrieved sentences on every question.
+RULE_CACHE = 16384
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ def fold(sentence: str) -> str:
     return "".join(ch for ch in text if not ch.isspace() and unicodedata.category(ch) != "Cf")
 
 
+@lru_cache(maxsize=RULE_CACHE)
 def matching_rule(sentence: str) -> Rule | None:
     """The first rule the sentence matches, or None."""
     folded = fold(sentence)

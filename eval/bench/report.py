@@ -180,12 +180,16 @@ def open_table(r: dict[str, Any]) -> Table:
     return headers, rows
 
 
+# How each kind of client is named in the throughput table (the page's queue protocol is the unmarked row).
+DRIVER_LABELS = {"http": "（网页）", "api": "（HTTP API）", "gradio_client": "（gradio_client）"}
+
+
 def throughput_table(r: dict[str, Any]) -> Table:
     rows = []
     for t in r.get("throughput", {}).get("rounds", []):
         rows.append(
             [
-                str(t["clients"]) + ("" if t.get("driver", "http") == "http" else f"（{t['driver']}）"),
+                str(t["clients"]) + DRIVER_LABELS.get(t.get("driver", "http"), f"（{t.get('driver')}）"),
                 _f(t["answers"]),
                 _f(t["errors"]),
                 _f(t["wall_s"], 1),
@@ -303,7 +307,8 @@ def markdown(r: dict[str, Any], images: Sequence[str]) -> str:
         t = r["throughput"]
         lines += [f"## 吞吐量（经 HTTP 接口，知识库 {t['size']} 个片段）", ""] + _md(throughput_table(r))
         lines += [
-            "客户端直接用 HTTP 说 Gradio 的排队协议（join，再读事件流直到回答完成），一个会话连续问 5 题后换新访客；"
+            "标“网页”的行直接用 HTTP 说 Gradio 的排队协议（join，再读事件流直到回答完成），一个会话连续问 5 题后换新访客；"
+            "标“HTTP API”的行向 /api/ask 提问并带上本会话之前的问答；"
             "标 gradio_client 的一行用官方客户端，它本身每答要花几十毫秒 CPU，与应用争用同样的 2 个核。",
             "",
         ]
@@ -371,11 +376,18 @@ def plots(r: dict[str, Any]) -> dict[str, bytes]:
     rounds = r.get("throughput", {}).get("rounds", [])
     if rounds:
         fig, ax = plt.subplots(figsize=(6, 3.4))
-        http = [t for t in rounds if t.get("driver", "http") == "http"]
-        ax.plot([t["clients"] for t in http], [t["answers_per_s"] or 0 for t in http], "-o", label="answers/s (HTTP)")
+        for driver, style, name in (("http", "-o", "page"), ("api", "-s", "HTTP API")):
+            line = [t for t in rounds if t.get("driver", "http") == driver]
+            if line:
+                ax.plot(
+                    [t["clients"] for t in line],
+                    [t["answers_per_s"] or 0 for t in line],
+                    style,
+                    label=f"answers/s ({name})",
+                )
         for t in rounds:
-            if t not in http:
-                ax.plot([t["clients"]], [t["answers_per_s"] or 0], "s", label=f"answers/s ({t['driver']})")
+            if t.get("driver") == "gradio_client":
+                ax.plot([t["clients"]], [t["answers_per_s"] or 0], "^", label="answers/s (gradio_client)")
         ax.axhline(TARGETS["answers_per_s_32"], color="k", linestyle=":", label="target at 32 clients")
         ax.set_xscale("log", base=2)
         ax.set_xlabel("concurrent clients")

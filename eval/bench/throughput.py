@@ -1,8 +1,9 @@
 """Answers per second through the running app's HTTP interface, with several clients at once, and the
 cold start from process start to the first answer.
 
-Clients speak Gradio's queue protocol over plain HTTP (join, then read the event stream until the answer
-is complete), one visitor per session as the page does. gradio_client speaks the same protocol but spends
+Page clients speak Gradio's queue protocol over plain HTTP (join, then read the event stream until the
+answer is complete), one visitor per session as the page does. API clients post to /api/ask with the
+conversation's earlier turns, as a program using the HTTP API does. gradio_client speaks the same protocol but spends
 ~60 ms of CPU and ~250 ms of latency per answer on its own side; on a 2-core machine that load generator
 would be measured as if it were the app, so it runs only in one comparison round.
 """
@@ -16,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 import httpx
 
@@ -33,6 +34,8 @@ SESSION_TURNS = 5
 REQUEST_SECONDS = 120.0
 HTTP = "http"
 GRADIO_CLIENT = "gradio_client"
+API = "api"
+ASK_PATH = "/api/ask"
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,31 @@ class HttpSession:
         self.http.close()
 
 
+class ApiSession:
+    """One program using the HTTP API: questions posted to /api/ask with the conversation's earlier turns."""
+
+    def __init__(self, url: str, http: Optional[httpx.Client] = None):
+        """url: the app's base URL; http: the client to post with (a new one by default)."""
+        self.url = url.rstrip("/") + ASK_PATH
+        self.http = http if http is not None else httpx.Client(timeout=REQUEST_SECONDS)
+        self.history: list[dict[str, str]] = []
+
+    def new_visitor(self) -> None:
+        self.history = []
+
+    def ask(self, question: str) -> dict[str, Any]:
+        """The API's answer; RuntimeError when it is not a 200."""
+        r = self.http.post(self.url, json={"question": question, "history": self.history})
+        if r.status_code != 200:
+            raise RuntimeError(f"/api/ask answered {r.status_code}: {r.text[:200]}")
+        body: dict[str, Any] = r.json()
+        self.history.append({"question": question, "answer": str(body.get("answer", ""))})
+        return body
+
+    def close(self) -> None:
+        self.http.close()
+
+
 class GradioClientSession:
     """One visitor through gradio_client (for the comparison round)."""
 
@@ -146,11 +174,13 @@ def load_round(
     session_turns: int = SESSION_TURNS,
 ) -> dict[str, Any]:
     """`clients` concurrent visitors, each asking `per_client` questions in turn; rate, latency and CPU."""
-    make: Callable[[], Any] = (
-        functools.partial(HttpSession, Endpoint.find(app.url))
-        if driver == HTTP
-        else functools.partial(GradioClientSession, app.url)
-    )
+    make: Callable[[], Any]
+    if driver == HTTP:
+        make = functools.partial(HttpSession, Endpoint.find(app.url))
+    elif driver == API:
+        make = functools.partial(ApiSession, app.url)
+    else:
+        make = functools.partial(GradioClientSession, app.url)
     sessions = [make() for _ in range(clients)]
     latencies: list[float] = []
     errors: list[str] = []
@@ -213,13 +243,16 @@ def rounds(
     answers: int,
     min_per_client: int,
     compare_clients: int = 0,
+    drivers: Sequence[str] = (HTTP, API),
 ) -> list[dict[str, Any]]:
-    """One round per number of clients over plain HTTP, each about `answers` answers (at least min_per_client
-    per client); then, when compare_clients > 0, one round through gradio_client with that many clients."""
+    """For each driver (the page's queue protocol, the HTTP API), one round per number of clients, each about
+    `answers` answers (at least min_per_client per client); then, when compare_clients > 0, one round through
+    gradio_client with that many clients."""
     out: list[dict[str, Any]] = []
-    for c in concurrency:
-        per_client = max(min_per_client, -(-answers // c))
-        out.append(load_round(app, questions, clients=c, per_client=per_client))
+    for driver in drivers:
+        for c in concurrency:
+            per_client = max(min_per_client, -(-answers // c))
+            out.append(load_round(app, questions, clients=c, per_client=per_client, driver=driver))
     if compare_clients:
         per_client = max(min_per_client, -(-answers // compare_clients))
         out.append(load_round(app, questions, clients=compare_clients, per_client=per_client, driver=GRADIO_CLIENT))

@@ -8,7 +8,16 @@ import pytest
 from langchain_core.documents import Document
 
 from ingest import bm25
-from ingest.bm25 import BM25_NAME_CHARS, Bm25Index, ChunkCache, fingerprint, indexed_text, load_or_build, ordered_ids
+from ingest.bm25 import (
+    BM25_NAME_CHARS,
+    Bm25Index,
+    ChunkCache,
+    copy_doc,
+    fingerprint,
+    indexed_text,
+    load_or_build,
+    ordered_ids,
+)
 from tests.ingest.samples import BOOKS, CLEANUP, TREES, write
 
 
@@ -37,12 +46,15 @@ def _fetch(ids):
 
 # ------------------------------------------------------------------ pure parts
 @pytest.mark.unit
-def test_fingerprint_follows_sources_and_hashes_only():
+def test_fingerprint_follows_sources_hashes_and_chunks_only():
     fp = fingerprint(RECORDS)
     assert fp == fingerprint(dict(reversed(list(RECORDS.items()))))
     assert fp != fingerprint({**RECORDS, "knowledge/a.txt": {**RECORDS["knowledge/a.txt"], "sha256": "a2"}})
     assert fp != fingerprint({"corpus/a.txt" if k == "knowledge/a.txt" else k: v for k, v in RECORDS.items()})
     assert fp == fingerprint({k: {**v, "title": "别的标题"} for k, v in RECORDS.items()})
+    # re-chunked under other settings: the file's hash is the same, its chunks are not
+    rechunked = {**RECORDS, "knowledge/a.txt": {**RECORDS["knowledge/a.txt"], "ids": ["knowledge/a.txt#9"]}}
+    assert fp != fingerprint(rechunked)
 
 
 @pytest.mark.unit
@@ -97,7 +109,12 @@ def test_save_then_load_gives_the_same_results(tmp_path):
             (d.metadata["id"], s) for d, s in built.search(query, 3)
         ]
     assert Bm25Index.load(tmp_path, "f" * 64, _fetch) is None  # another content
-    assert Bm25Index.load(tmp_path, fp, lambda ids: {}) is None  # chunks gone from Chroma
+    # the chunks kept beside the index: opening asks Chroma for nothing
+    beside = Bm25Index.load(tmp_path, fp, lambda ids: {})
+    assert beside is not None and [d.metadata for d in beside.chunks.all()] == [d.metadata for d in loaded.chunks.all()]
+    (tmp_path / fp[:BM25_NAME_CHARS] / bm25.CHUNKS_FILE).write_text("[", encoding="utf-8")  # damaged: from Chroma
+    assert Bm25Index.load(tmp_path, fp, _fetch) is not None
+    assert Bm25Index.load(tmp_path, fp, lambda ids: {}) is None  # and chunks gone from Chroma
     (tmp_path / fp[:BM25_NAME_CHARS] / "ids.json").write_text("{", encoding="utf-8")
     assert Bm25Index.load(tmp_path, fp, _fetch) is None  # damaged: rebuilt by the caller
 
@@ -113,6 +130,42 @@ def test_load_or_build_persists_only_a_complete_index(tmp_path):
     other = tmp_path / "other"
     index = load_or_build(other, partial, _fetch)  # a writer's race: a listed chunk is not in Chroma yet
     assert len(index.chunks.docs) == 4 and not other.exists()
+
+
+def _with_tokens(doc: Document, **override: str) -> Document:
+    """A fresh copy of doc carrying its stored tokens, as Chroma hands a chunk written by the ingest."""
+    meta = dict(doc.metadata) | bm25.token_metadata(doc) | override
+    return Document(page_content=doc.page_content, metadata=meta, id=doc.id)
+
+
+@pytest.mark.unit
+def test_a_rebuild_uses_the_stored_tokens_and_hands_out_no_tokens(monkeypatch):
+    stored = [_with_tokens(d) for d in DOCS]
+    expected = Bm25Index.build("fp", [copy_doc(d) for d in DOCS])
+
+    def no_tokenize(text, *args, **kwargs):
+        raise AssertionError("tokenized again although the chunk carries its tokens")
+
+    monkeypatch.setattr(bm25, "tokenize", no_tokenize)
+    built = Bm25Index.build("fp", stored)
+    monkeypatch.undo()  # the questions are tokenized, of course
+    for query in ("银杏树", "管理办法", "读书 分享会"):
+        assert [(d.metadata["id"], s) for d, s in built.search(query, 3)] == [
+            (d.metadata["id"], s) for d, s in expected.search(query, 3)
+        ]
+    for doc in built.chunks.all():
+        assert bm25.TOKENS_KEY not in doc.metadata and bm25.TOKENS_VERSION_KEY not in doc.metadata
+
+
+@pytest.mark.unit
+def test_tokens_of_another_tokenizer_or_damaged_are_made_again():
+    tokens = bm25.tokenize(indexed_text(DOCS[1]))
+    old = _with_tokens(DOCS[1], **{bm25.TOKENS_KEY: '["旧词"]', bm25.TOKENS_VERSION_KEY: "another"})
+    assert bm25.take_tokens(old) == tokens
+    damaged = _with_tokens(DOCS[1], **{bm25.TOKENS_KEY: "[不是 JSON"})
+    assert bm25.take_tokens(damaged) == tokens
+    assert bm25.take_tokens(copy_doc(DOCS[1])) == tokens  # written before tokens were stored
+    assert bm25.TOKENS_KEY not in old.metadata and bm25.TOKENS_VERSION_KEY not in old.metadata
 
 
 # ------------------------------------------------------------------ with the store
@@ -134,3 +187,26 @@ def test_a_second_process_loads_the_persisted_index(make_kb, monkeypatch):
     again = type(kb)(kb.settings, embeddings=kb.embeddings)
     assert [(d.metadata["id"], s) for d, s in again.bm25_search("读书 分享会 植树", 5)] == expected
     assert [d.metadata["id"] for d in again.chunks()] == [d.metadata["id"] for d in kb.chunks()]
+
+
+@pytest.mark.integration
+def test_the_ingest_stores_tokens_and_readers_never_see_them(make_kb, monkeypatch):
+    kb = make_kb()
+    folder = kb.settings.store.knowledge_dir
+    write(folder / "植树.txt", TREES)
+    write(folder / "读书.txt", BOOKS)
+    kb.ingest([folder], progress=False)
+    metas = kb.collection.get(include=["metadatas"])["metadatas"]
+    assert metas and all(m.get(bm25.TOKENS_VERSION_KEY) == bm25.tokens_version() for m in metas)
+    expected = [(d.metadata["id"], s) for d, s in kb.bm25_search("读书 分享会 植树", 5)]
+
+    def no_tokenize(text, *args, **kwargs):
+        raise AssertionError("a chunk was tokenized again on the rebuild")
+
+    monkeypatch.setattr(bm25, "tokenize", no_tokenize)
+    records = kb.manifest.records(force=True)
+    rebuilt = bm25.Bm25Index.build(fingerprint(records), list(kb.fetch(ordered_ids(records)).values()))
+    monkeypatch.undo()
+    assert [(d.metadata["id"], s) for d, s in rebuilt.search("读书 分享会 植树", 5)] == expected
+    shown = [d for d, _ in kb.dense_search("植树", 5)] + [d for d, _ in kb.bm25_search("植树", 5)] + kb.chunks()
+    assert shown and not any(bm25.TOKENS_KEY in d.metadata or bm25.TOKENS_VERSION_KEY in d.metadata for d in shown)

@@ -361,12 +361,13 @@ import json, sys
 from pathlib import Path
 from core.settings import Settings
 from ingest.index import KnowledgeBase
+from ingest.manifest import GENERATION_ID
 kb = KnowledgeBase(Settings.load(env_file=None, kb_dir=Path(sys.argv[1])))
 got = kb.collection.get(include=["metadatas"])
 man = kb.manifest_collection.get(include=["documents"])
 print(json.dumps({
     "chunks": [[cid, m["source"], m["chunk_index"]] for cid, m in zip(got["ids"], got["metadatas"])],
-    "manifest": {src: json.loads(doc) for src, doc in zip(man["ids"], man["documents"])},
+    "manifest": {src: json.loads(doc) for src, doc in zip(man["ids"], man["documents"]) if src != GENERATION_ID},
     "dense": [[d.metadata["id"], d.metadata["source"]] for d, _ in kb.dense_search("冬训工作的重要意义", 5)],
     "bm25": [[d.metadata["id"], d.metadata["source"]] for d, _ in kb.bm25_search("冬训 宣传", 5)],
 }))

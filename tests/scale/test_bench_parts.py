@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -157,3 +159,29 @@ def test_every_table_row_has_one_cell_per_header():
     for table in (report.ingest_table, report.compare_table, report.throughput_table, *tables):
         headers, rows = table(results)
         assert rows and all(len(row) == len(headers) for row in rows), table.__name__
+
+
+def test_an_api_client_carries_its_conversation_and_reports_failures():
+    import httpx
+
+    from eval.bench.throughput import ApiSession
+
+    seen: list[dict] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        seen.append(body)
+        if body["question"] == "坏":
+            return httpx.Response(400, json={"error": "不行"})
+        return httpx.Response(200, json={"answer": "答" + body["question"], "citations": [], "refused": False})
+
+    session = ApiSession("http://app/", http=httpx.Client(transport=httpx.MockTransport(answer)))
+    session.ask("一")
+    session.ask("二")
+    assert seen[1]["history"] == [{"question": "一", "answer": "答一"}]
+    session.new_visitor()
+    session.ask("三")
+    assert seen[2]["history"] == []
+    with pytest.raises(RuntimeError, match="400"):
+        session.ask("坏")
+    session.close()
