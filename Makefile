@@ -32,9 +32,10 @@ run: install
 test: install-dev
 	$(BIN)/python -m pytest tests -q
 
-## make test-fast: the unit tier only (no models, no store; seconds)
+## make test-fast: the unit tier only (no models, no store; seconds). One process: with -n 2 each worker
+## imports the test modules again (jieba's dictionary, Gradio), which costs more than the tests' run on 2 cores.
 test-fast: install-dev
-	$(BIN)/python -m pytest tests -q -m unit -n 2
+	$(BIN)/python -m pytest tests -q -m unit
 
 ## make lint: ruff (lint and format check) and mypy over the packages
 lint: install-dev

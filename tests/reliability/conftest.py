@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
-from tests.bot.web.serving import Served, serve_app
+if TYPE_CHECKING:  # imported where used: collecting this folder's unit tests loads no server or Gradio
+    from tests.bot.web.serving import Served
 
 
 @pytest.fixture
 def serve(seed_kb, tmp_path):
     """Factory: serve(**settings_overrides) starts the page over the (read-only) seed knowledge base; stopped after."""
     from bot.pipeline import Assistant
+    from tests.bot.web.serving import serve_app
 
     started: list[Served] = []
 

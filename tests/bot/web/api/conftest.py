@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import httpx
-import openai
 import pytest
 
-from bot.pipeline import Assistant
 from core.settings import Settings
-from tests.bot.web.serving import serve_app
+
+if TYPE_CHECKING:  # imported where used: collecting this folder's unit tests loads no server, Gradio or openai
+    import openai
+
+    from bot.pipeline import Assistant
 
 API_KEY = "test-key-0123456789abcdef"
 OTHER_KEY = "other-key-9876543210fedcba"
@@ -30,6 +32,8 @@ class Api:
 
     def openai(self, api_key: Optional[str] = None) -> openai.OpenAI:
         """The official client, without retries (a refused request must show as it is)."""
+        import openai
+
         return openai.OpenAI(
             base_url=self.url + "v1", api_key=api_key or "unused", max_retries=0, timeout=CLIENT_SECONDS
         )
@@ -42,6 +46,9 @@ class Api:
 @pytest.fixture(scope="package")
 def seed_api(seed_kb, tmp_path_factory) -> Iterator[Api]:
     """The server over the shared seed knowledge base, API open (no keys)."""
+    from bot.pipeline import Assistant
+    from tests.bot.web.serving import serve_app
+
     root = tmp_path_factory.mktemp("seed_api")
     settings = seed_kb.settings.replace(feedback_log=root / "feedback.jsonl", api_keys=())
     assistant = Assistant(settings, kb=seed_kb)
@@ -53,6 +60,9 @@ def seed_api(seed_kb, tmp_path_factory) -> Iterator[Api]:
 @pytest.fixture(scope="package")
 def keyed_api(seed_kb, tmp_path_factory) -> Iterator[Api]:
     """The server over the seed knowledge base with two API keys configured."""
+    from bot.pipeline import Assistant
+    from tests.bot.web.serving import serve_app
+
     root = tmp_path_factory.mktemp("keyed_api")
     settings = seed_kb.settings.replace(feedback_log=root / "feedback.jsonl", api_keys=f"{API_KEY},{OTHER_KEY}")
     assistant = Assistant(settings, kb=seed_kb)
