@@ -47,13 +47,9 @@ RECORDED_SETTINGS = (
     "rerank_fusion_prior",
     "max_answer_sentences",
     "support_threshold",
-    "judge_top",
-    "name_min_coverage",
-    "min_coverage",
-    "off_topic_dense",
-    "strong_coverage",
-    "weak_coverage",
-    "min_dense",
+    "gate_threshold",
+    "second_within",
+    "shorter_within",
     "min_related",
 )
 

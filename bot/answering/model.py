@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -106,6 +106,10 @@ class AnswerModel:
                 f"{path}: weights were trained on other features; retrain with python -m bot.answering.train"
             )
         return model
+
+    def at(self, *, threshold: float, second_within: float, shorter_within: float) -> AnswerModel:
+        """The same weights at another operating point (the settings' gate threshold and shown-answer rule)."""
+        return replace(self, threshold=threshold, second_within=second_within, shorter_within=shorter_within)
 
     def to_json(self) -> dict[str, Any]:
         return {
