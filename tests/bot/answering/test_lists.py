@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from langchain_core.documents import Document
 
-from bot.answering.corpus_stats import CorpusStats
 from bot.answering.candidates import SENTENCE, Candidate
+from bot.answering.corpus_stats import CorpusStats
 from bot.answering.lists import enumeration, heading_items, items_under, ordinal_section
 from bot.answering.question import analyse
 

@@ -40,7 +40,12 @@ def contexts(*texts: str, dense: float | None = 0.9) -> list[tuple[Document, flo
 
 
 def answerer(threshold: float = MODEL.threshold, **options) -> ExtractiveAnswerer:
-    model = MODEL.at(threshold=threshold, second_within=MODEL.second_within, shorter_within=MODEL.shorter_within)
+    model = MODEL.at(
+        threshold=threshold,
+        second_within=MODEL.second_within,
+        length_cost=MODEL.length_cost,
+        max_shown_chars=MODEL.max_shown_chars,
+    )
     return ExtractiveAnswerer(model, lambda: STATS, **options)
 
 
@@ -53,7 +58,8 @@ def test_the_settings_hold_the_operating_point_chosen_with_the_committed_weights
     fields = AnsweringSettings.model_fields
     assert fields["gate_threshold"].default == pytest.approx(calib["threshold"], abs=1e-4)
     assert fields["second_within"].default == calib["second_within"]
-    assert fields["shorter_within"].default == calib["shorter_within"]
+    assert fields["length_cost"].default == calib["length_cost"]
+    assert fields["max_shown_chars"].default == calib["max_shown_chars"]
 
 
 def test_the_sentence_holding_the_count_answers():
