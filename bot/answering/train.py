@@ -19,7 +19,7 @@ import random
 import subprocess
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -38,7 +38,7 @@ from bot.answering.features import (
     tagged,
 )
 from bot.answering.model import WEIGHTS_FILE, AnswerModel, Decision, Logistic, Scorer, Trees
-from core.grammar import compact, split_sentences
+from core.grammar import compact, split_sentences, tokenize
 
 Scored = tuple[Document, float]
 
@@ -88,6 +88,27 @@ def holds(text: str, answers: list[str]) -> bool:
 
 
 # ---------------------------------------------------------------- negatives
+class _Less(Counter):
+    """Document frequencies with one paragraph's tokens taken out (a view; the base is not copied)."""
+
+    def __init__(self, base: Counter, gone: set[str]):
+        super().__init__()
+        self.base, self.gone = base, gone
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        n = self.base.get(key, 0) - (key in self.gone)
+        return n if n > 0 else default
+
+
+class WithoutParagraph:
+    """A knowledge base's token statistics as if one paragraph were not in it: the collection a hard
+    negative is asked against (so a word only that paragraph uses is unknown, as it is at evaluation)."""
+
+    def __init__(self, stats: Stats, text: str):
+        self.n_docs = max(stats.n_docs - 1, 1)
+        self.df: Counter = _Less(stats.df, set(tokenize(text)))
+
+
 def without_answer(contexts: list[Scored], pid_of, pid: str, answers: list[str]) -> list[Scored]:
     """The passages with the sentences of the question's own paragraph that hold an answer removed."""
     out = []
@@ -334,8 +355,11 @@ def cmrc_examples(
     vocab: Optional[dict[str, list[str]]] = None,
     kinds: tuple[str, ...] = (ANSWERABLE, HARD, REMOVED, SWAPPED),
     progress: bool = False,
+    stats: Optional[Stats] = None,
 ) -> list[Example]:
-    """Examples of the given kinds for the questions of these paragraphs (at most limit questions, seeded)."""
+    """Examples of the given kinds for the questions of these paragraphs (at most limit questions, seeded).
+
+    stats: the collection's token statistics; a hard negative then sees them without its paragraph."""
     from eval.cmrc_data import pid_of_source
 
     rng = random.Random(seed)
@@ -356,7 +380,8 @@ def cmrc_examples(
             out.append(Example(qa["id"], question, full, answers, ANSWERABLE))
         if HARD in kinds:
             others = [x for x in wide if pid_of(x[0]) != p.pid][:TOP_K]
-            out.append(Example(qa["id"], question, others, answers, HARD))
+            gone = WithoutParagraph(stats, f"{p.title}\n{p.context}") if stats is not None else None
+            out.append(Example(qa["id"], question, others, answers, HARD, gone))
         if REMOVED in kinds and any(pid_of(d) == p.pid for d, _ in full):
             out.append(Example(qa["id"], question, without_answer(full, pid_of, p.pid, answers), answers, REMOVED))
         if SWAPPED in kinds and vocab is not None:
@@ -474,8 +499,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parts = split_paragraphs(load_paragraphs(cmrc_dir))
     vocab = vocabulary([p.context for p in parts["train"]])
     t0 = time.time()
-    train = cmrc_examples(parts["train"], retriever, limit=args.limit, seed=args.seed, vocab=vocab, progress=True)
-    calib = cmrc_examples(parts["calib"], retriever, limit=args.calib_limit, seed=args.seed, vocab=vocab, progress=True)
+    common = dict(seed=args.seed, vocab=vocab, progress=True, stats=stats)
+    train = cmrc_examples(parts["train"], retriever, limit=args.limit, **common)
+    calib = cmrc_examples(parts["calib"], retriever, limit=args.calib_limit, **common)
     if str(args.dev) not in ("", "."):
         dev_settings, dev_kb = open_dev_kb(args.dev_kb)
         dev_retriever = HybridRetriever.from_settings(dev_kb, dev_settings)
