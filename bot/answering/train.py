@@ -1,13 +1,18 @@
 """Train the answer selector and the refusal gate; write their weights with the provenance.
 
-    python -m bot.answering.train [--cmrc DIR] [--limit N] [--seed 0] --out bot/answering/data/weights.json
+    python -m bot.answering.train [--cmrc DIR] [--limit N] [--seed 0] [--model trees|logistic] --out FILE
+
+(the committed weights: `python -m bot.answering.train --out bot/answering/data/weights.json`, ~20 min on two
+cores with the retrieval cache of /tmp/cmrc-kb; without it the CMRC questions are retrieved first.)
 
 Data (CMRC 2018, CC BY-SA 4.0, split by paragraph in eval.cmrc_data): questions of the train part are
-asked through the project's HybridRetriever over a knowledge base of every CMRC paragraph. Selector:
-candidates of the top passages, positive when they contain a gold answer. Gate: the question against the
-full collection (positive when a candidate holds the answer), against the collection without its paragraph
-(hard negative), against its paragraph with the answer sentences removed, and with one content word or
-number swapped for a same-POS word the paragraph lacks (near misses). Thresholds are chosen on the calib part.
+asked through the project's HybridRetriever over a knowledge base of every CMRC paragraph; the project's
+dev split joins them, each item weighing DEV_WEIGHT. Selector: candidates of the top passages, positive
+when they contain a gold answer. Gate: the question against the full collection (positive when a candidate
+holds the answer), against the collection without its paragraph (hard negative, with the statistics of
+that collection), against its paragraph with the answer sentences removed, and with one content word or
+number swapped for a same-POS word the paragraph lacks (near misses); the dev items give the same near
+misses in the project's genre. The shown-answer rule and the threshold are chosen on the calib part.
 """
 
 from __future__ import annotations

@@ -84,12 +84,13 @@ def test_retrain_on_a_small_slice_is_fast_and_loadable(tmp_path):
     again = AnswerModel.load(path)
     d = again.decide("参训学员有多少人？", [(_doc("冬训工作由区委统一部署。参训学员共77人。"), 1.0)], Stats())
     assert "77人" in d.shown[0].text
-    np.testing.assert_allclose(again.selector.coef, model.selector.coef)
+    X = np.random.default_rng(0).random((5, len(model.selector.names)))
+    np.testing.assert_allclose(again.selector.prob(X), model.selector.prob(X))
 
 
 def test_retrain_is_reproducible():
     a, b = fit(_slice(16), Stats(), seed=0), fit(_slice(16), Stats(), seed=0)
-    np.testing.assert_allclose(a.gate.coef, b.gate.coef)
+    assert a.gate.to_json() == b.gate.to_json()
 
 
 def test_threshold_keeps_false_refusals_at_the_budget():
