@@ -92,9 +92,11 @@ def test_tokens_stream_before_the_final_event(assistant, extractive, fake_openai
     reply = f"过去一年，全区深化青年论坛、“老书记讲堂”品牌项目，开展各类理论宣讲活动215场[{n}]。"
     fake_openai.script(reply)
     events = list(assistant.ask_stream(QUESTION))
-    tokens = [e["text"] for e in events[:-1]]
+    # the refusal gate decides before the LLM writes: its event comes first, then the tokens, then the result
+    assert events[0]["type"] == "gate"
+    tokens = [e["text"] for e in events[1:-1]]
     assert events[-1]["type"] == "final"
-    assert all(e["type"] == "token" for e in events[:-1])
+    assert all(e["type"] == "token" for e in events[1:-1])
     assert len(tokens) >= 5
     assert "".join(tokens) == reply
     assert fake_openai.requests[0]["stream"] is True
