@@ -5,6 +5,7 @@ python -m eval compare --dataset eval/dataset.jsonl --knowledge knowledge eval/c
 python -m eval gate [--summary eval/out/summary.json]
 python -m eval thresholds --from eval/out/summary.json --margin 0.03
 python -m eval bench --out DIR [--sizes 1000,10000,100000]
+python -m eval cmrc --out DIR [--limit N] [--pipeline]
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     p_thr.add_argument("--split", choices=["dev", "test"], default="dev", help="用哪一部分的指标定阈值")
     p_thr.add_argument("--out", type=Path, default=DEFAULT_THRESHOLDS, help="写入的阈值文件")
     _bench_parser(sub)
+    p_cmrc = sub.add_parser("cmrc", help="CMRC 2018 公开数据评测：答案片段召回、拒答曲线与选定的工作点")
+    from eval import cmrc
+
+    cmrc.add_arguments(p_cmrc)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
@@ -87,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "bench":
         return _bench(args)
     try:
+        if args.cmd == "cmrc":
+            return cmrc.run(args)
         if args.cmd in ("run", "compare"):
             split = None if args.split == "all" else args.split
             common = dict(
