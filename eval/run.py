@@ -47,6 +47,7 @@ RECORDED_SETTINGS = (
     "rerank_fusion_prior",
     "max_answer_sentences",
     "support_threshold",
+    "gate",
     "gate_threshold",
     "second_within",
     "length_cost",

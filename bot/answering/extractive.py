@@ -128,7 +128,9 @@ class ExtractiveAnswerer(Runnable):
     def refuse(self, query: Query, sources: list[Document], decision: Decision) -> Draft:
         """The refusal naming the question's key entity the passages lack (or saying plainly that they do not
         answer it), with the best candidate's sentence as a labelled related passage when it touches the question."""
-        where = " ".join(f"{d.metadata.get('title', '')} {d.metadata.get('section', '')} {d.page_content}" for d in sources)
+        where = " ".join(
+            f"{d.metadata.get('title', '')} {d.metadata.get('section', '')} {d.page_content}" for d in sources
+        )
         text = refusal_text(query, where)
         reason = f"answerable {decision.answerable:.3f} < {self.model.threshold}"
         best = decision.shown[0]

@@ -26,8 +26,15 @@ from bot.answering.features import (
     gate_features,
     question_of,
 )
+from bot.answering.question import analyse
+from bot.answering.rule_cues import RULE_FEATURES, rule_cues
 
 WEIGHTS_FILE = Path(__file__).with_name("data") / "weights.json"
+GATE_INPUTS = GATE_FEATURES + RULE_FEATURES  # what the gate reads: the question-level features, then the rule cues
+RULE_VERDICT = GATE_INPUTS.index("rule_ok")
+# What decides a refusal: the learned probability, the rule judge's verdict (bot/answering/rule_cues.py), or
+# either of them (a union: refuse when one says so).
+LEARNED, RULES, UNION = "learned", "rules", "union"
 Scored = tuple[Document, float]
 LOGIT_CLIP = 30.0  # keeps exp() finite for far-out feature values
 LENGTH_UNIT = 100  # characters the length cost is counted per
@@ -223,6 +230,7 @@ class AnswerModel:
     max_shown_chars: int  # never add a second candidate past this length
     length_cost: float = 0.0  # probability a candidate gives up per 100 characters (shorter answers read better)
     meta: dict[str, Any] = field(default_factory=dict)
+    decider: str = LEARNED  # what decides a refusal: LEARNED, RULES or UNION
 
     @classmethod
     def load(cls, path: Path = WEIGHTS_FILE) -> AnswerModel:
@@ -237,21 +245,37 @@ class AnswerModel:
             float(d.get("length_cost", 0.0)),
             d.get("meta", {}),
         )
-        if tuple(model.selector.names) != CANDIDATE_FEATURES or tuple(model.gate.names) != GATE_FEATURES:
+        if tuple(model.selector.names) != CANDIDATE_FEATURES or tuple(model.gate.names) != GATE_INPUTS:
             raise ValueError(
                 f"{path}: weights were trained on other features; retrain with python -m bot.answering.train"
             )
         return model
 
-    def at(self, *, threshold: float, second_within: float, length_cost: float, max_shown_chars: int) -> AnswerModel:
-        """The same weights at another operating point (the settings' gate threshold and shown-answer rule)."""
+    def at(
+        self,
+        *,
+        threshold: float,
+        second_within: float,
+        length_cost: float,
+        max_shown_chars: int,
+        decider: str = LEARNED,
+    ) -> AnswerModel:
+        """The same weights at another operating point (the settings' gate, threshold and shown-answer rule)."""
         return replace(
             self,
             threshold=threshold,
             second_within=second_within,
             length_cost=length_cost,
             max_shown_chars=max_shown_chars,
+            decider=decider,
         )
+
+    def refuses(self, p: float, g: np.ndarray) -> bool:
+        """Whether the gate refuses: the learned probability p below the threshold, the rule judge's verdict
+        (g: a GATE_INPUTS vector), or either, as the decider says."""
+        learned = p < self.threshold
+        rules = not g[RULE_VERDICT]
+        return {LEARNED: learned, RULES: rules, UNION: learned or rules}[self.decider]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -308,8 +332,24 @@ class AnswerModel:
         cands = build_candidates(contexts, top_k=top_k)
         X = candidate_features(q, cands, passages, stats, sentence_cosines=sentence_cosines)
         probs = self.select(X)
-        g = gate_features(q, cands, X, probs, passages, stats)
+        g = gate_inputs(question, q, cands, X, probs, contexts, stats)
         p = self.answerable(g) if cands else 0.0
         order = np.argsort(-probs, kind="stable")
         ranked = [cands[i] for i in order]
-        return Decision(ranked, probs[order], self.shown(cands, probs), p, p < self.threshold, g)
+        refuse = self.refuses(p, g) if cands else True
+        return Decision(ranked, probs[order], self.shown(cands, probs), p, refuse, g)
+
+
+def gate_inputs(
+    question: str,
+    q: Any,
+    cands: list[Candidate],
+    X: np.ndarray,
+    probs: np.ndarray,
+    contexts: list[Scored],
+    stats: Stats,
+) -> np.ndarray:
+    """The gate's input vector (GATE_INPUTS): question-level features of the candidates, then the rule cues."""
+    passages = [d for d, _ in contexts]
+    rules = rule_cues(analyse(question, stats), passages, [float(s) for _, s in contexts])  # type: ignore[arg-type]
+    return np.concatenate([gate_features(q, cands, X, probs, passages, stats), rules])
