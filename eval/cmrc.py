@@ -90,8 +90,23 @@ def summarise(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
     return out
 
 
+def by_decider(rows: list[dict[str, Any]], threshold: float) -> dict[str, dict[str, Any]]:
+    """The summary as each decider of the refusal would have it (bot.answering.model: learned, rules, union)."""
+    from bot.answering.model import LEARNED, RULES, UNION
+
+    def answered(r: dict[str, Any], decider: str) -> bool:
+        learned, rules = r["p"] >= threshold, r["rule_ok"]
+        return {LEARNED: learned, RULES: rules, UNION: learned and rules}[decider]
+
+    return {
+        decider: summarise([{**r, "p": float(answered(r, decider))} for r in rows], PIPELINE_THRESHOLD)
+        for decider in (LEARNED, RULES, UNION)
+    }
+
+
 def run_model(model, examples, stats) -> tuple[list[dict[str, Any]], list[float]]:
     """Outcome rows of the learned model and its per-question latency (candidates + features + model, ms)."""
+    from bot.answering.model import RULE_VERDICT
     from bot.answering.train import holds
 
     rows, ms = [], []
@@ -106,6 +121,7 @@ def run_model(model, examples, stats) -> tuple[list[dict[str, Any]], list[float]
                 "kind": ex.kind,
                 "question": ex.question,
                 "p": round(d.answerable, 4),
+                "rule_ok": bool(d.gate[RULE_VERDICT]) if len(d.gate) else False,
                 "hit": holds(text, ex.answers) if ex.answers else False,
                 # a negative whose passages still hold the gold answer (another paragraph repeats the fact)
                 "present": any(holds(c.text, ex.answers) for c in d.candidates),
@@ -202,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
         "limit": args.limit,
         "threshold": model.threshold,
         "after": summarise(rows, model.threshold),
+        "by_decider": by_decider(rows, model.threshold),
         "refusal_curve": [
             {"threshold": float(t), **summarise(rows, float(t))} for t in sorted({*CURVE, model.threshold})
         ],

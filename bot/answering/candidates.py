@@ -49,9 +49,7 @@ def passage_sentences(text: str) -> list[tuple[int, int]]:
     """Sentence spans of a passage, table separator rows dropped, and so is document text that addresses the
     assistant (ingest.instructions): it is never an answer (issue 10 item 4)."""
     return [
-        (s, e)
-        for s, e in split_sentences(text)
-        if not set(text[s:e]) <= set("|-: ") and not is_instruction(text[s:e])
+        (s, e) for s, e in split_sentences(text) if not set(text[s:e]) <= set("|-: ") and not is_instruction(text[s:e])
     ]
 
 

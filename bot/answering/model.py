@@ -17,9 +17,11 @@ import numpy as np
 from langchain_core.documents import Document
 
 from bot.answering.candidates import Candidate, build_candidates
+from bot.answering.corpus_stats import CorpusStats
 from bot.answering.features import (
     CANDIDATE_FEATURES,
     GATE_FEATURES,
+    Question,
     SentenceCosines,
     Stats,
     candidate_features,
@@ -342,7 +344,7 @@ class AnswerModel:
 
 def gate_inputs(
     question: str,
-    q: Any,
+    q: Question,
     cands: list[Candidate],
     X: np.ndarray,
     probs: np.ndarray,
@@ -351,5 +353,6 @@ def gate_inputs(
 ) -> np.ndarray:
     """The gate's input vector (GATE_INPUTS): question-level features of the candidates, then the rule cues."""
     passages = [d for d, _ in contexts]
-    rules = rule_cues(analyse(question, stats), passages, [float(s) for _, s in contexts])  # type: ignore[arg-type]
+    corpus = stats if isinstance(stats, CorpusStats) else CorpusStats(stats.n_docs, stats.df)
+    rules = rule_cues(analyse(question, corpus), passages, [float(s) for _, s in contexts])
     return np.concatenate([gate_features(q, cands, X, probs, passages, stats), rules])

@@ -6,13 +6,17 @@
 cores with the retrieval cache of /tmp/cmrc-kb; without it the CMRC questions are retrieved first.)
 
 Data (CMRC 2018, CC BY-SA 4.0, split by paragraph in eval.cmrc_data): questions of the train part are
-asked through the project's HybridRetriever over a knowledge base of every CMRC paragraph; the project's
-dev split joins them, each item weighing DEV_WEIGHT. Selector: candidates of the top passages, positive
-when they contain a gold answer. Gate: the question against the full collection (positive when a candidate
-holds the answer), against the collection without its paragraph (hard negative, with the statistics of
-that collection), against its paragraph with the answer sentences removed, and with one content word or
-number swapped for a same-POS word the paragraph lacks (near misses); the dev items give the same near
-misses in the project's genre. The shown-answer rule and the threshold are chosen on the calib part.
+asked through the project's HybridRetriever over a knowledge base of every CMRC paragraph. The project's
+genre joins them (genre_training): the dev split of eval/dataset.jsonl over knowledge/ + eval/corpus/, all of
+eval/heldout over its corpus, each answerable question asked against the other corpus (a negative when none of
+its quotes or answer occurs there), and near misses; together they weigh GENRE_SHARE of the CMRC examples.
+The test split of eval/dataset.jsonl is never read. Selector: candidates of the top passages, positive when
+they contain a gold answer. Gate: the question against the full collection (positive when a candidate holds
+the answer), against the collection without its paragraph (hard negative, with the statistics of that
+collection), against its paragraph with the answer sentences removed, and with one content word or number
+swapped for a same-POS word the paragraph lacks (near misses). The shown-answer rule is chosen on the calib
+part; the threshold is the lower of the one keeping calib false refusals <= MAX_FALSE_REFUSALS and the one
+keeping the genre's out-of-fold false refusals <= MAX_GENRE_FALSE_REFUSALS.
 """
 
 from __future__ import annotations
@@ -58,7 +62,6 @@ TREE_LEARNING_RATE = 0.05
 TREE_DEPTH = 5
 TREE_MIN_LEAF = 40
 TREE_L2 = 1.0
-DEV_WEIGHT = 5.0  # a project dev item counts as this many CMRC questions (its genre is the one members ask about)
 MAX_FALSE_REFUSALS = 0.02  # the gate threshold keeps answerable refusals on calib at or below this
 MAX_GENRE_FALSE_REFUSALS = 0.01  # ... and on the genre's answerable items (out of fold) at or below this
 GENRE_FOLDS = 5  # folds (by item) of the genre's out-of-fold gate probabilities
@@ -663,7 +666,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     for ex in genre:  # the genre weighs GENRE_SHARE of CMRC's total, so its few items are not drowned
         ex.weight = GENRE_SHARE * len(train) / max(len(genre), 1)
     print(
-        f"检索完成：训练 {len(train)} 例（其中本项目 {len(genre)} 例），校准 {len(calib)} 例，{time.time() - t0:.0f} 秒",
+        f"检索完成：CMRC 训练 {len(train)} 例，本项目 {len(genre)} 例，校准 {len(calib)} 例，{time.time() - t0:.0f} 秒",
         file=sys.stderr,
     )
     examples = train + genre
