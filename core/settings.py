@@ -132,10 +132,10 @@ class AnsweringSettings(BaseSettings):
         description="What decides a refusal: the learned gate, the rule judge, or either (chosen on the dev split).",
     )
     gate_threshold: float = Field(
-        0.0529,
+        0.0011,
         ge=0,
         le=1,
-        description="Refuse below this answerable probability (chosen on CMRC calib for <=2% false refusals).",
+        description="With gate=learned: refuse below this probability (<=2% CMRC calib, <=1% genre out-of-fold false refusals).",
     )
     second_within: float = Field(
         0.5,
@@ -144,7 +144,7 @@ class AnsweringSettings(BaseSettings):
         description="Show the runner-up candidate too when its length-penalised score is this close (CMRC calib).",
     )
     length_cost: float = Field(
-        0.1, ge=0, le=1, description="Probability a shown candidate gives up per 100 characters (CMRC calib)."
+        0.15, ge=0, le=1, description="Probability a shown candidate gives up per 100 characters (CMRC calib)."
     )
     max_shown_chars: int = Field(
         150, ge=20, le=2000, description="Longest answer of two shown candidates (chosen on CMRC calib)."
