@@ -75,7 +75,9 @@ def test_the_rule_cues_say_what_the_passages_lack():
     lacks = dict(zip(RULE_FEATURES, rule_cues(analyse("2022年度冬训误工补贴每天多少钱？", STATS), *_split(ctx))))
     assert fits["rule_ok"] == 1 and fits["rule_type_ok"] == 1 and fits["rule_missing_years"] == 0
     assert lacks["rule_ok"] == 0 and lacks["rule_missing_years"] == 1
-    far = dict(zip(RULE_FEATURES, rule_cues(analyse("冬训误工补贴每天多少钱？", STATS), *_split(passages(PLACE, dense=0.8)))))
+    far = dict(
+        zip(RULE_FEATURES, rule_cues(analyse("冬训误工补贴每天多少钱？", STATS), *_split(passages(PLACE, dense=0.8))))
+    )
     assert far["rule_ok"] == 0 and far["rule_dense_low"] == 1
 
 
