@@ -15,7 +15,7 @@ from bot.answering.candidates import Candidate
 from bot.answering.drafts import Part, item_lead, source_index
 from bot.answering.evidence import is_heading, term_coverage
 from bot.answering.numbering import ENUM_ANNOUNCE, ENUM_ITEM
-from bot.answering.question import LAST, LIST, Query, ordinal
+from bot.answering.question import GENERAL, LAST, LIST, Query, ordinal
 from core.grammar import SECTION_SEP, compact, numbering_kind, section_parts, section_path, split_sentences
 from ingest.fusion import Scored
 
@@ -34,7 +34,9 @@ def enumeration(
     # like "分为以下6类：" does; a document's own title announces nothing.
     doc = sources[best.passage]
     section = doc.metadata.get("section", "")
-    heading_announces = query.kind == LIST and is_heading(best.text) and bool(section)
+    # A heading chosen as the answer to an open question ("要怎样压得实、落得细？" -> "三、要“压得实、落得细”…")
+    # states nothing itself: its items do.
+    heading_announces = query.kind in (LIST, GENERAL) and is_heading(best.text) and bool(section)
     announces = bool(ENUM_ANNOUNCE.search(best.text)) or heading_announces
     is_item = bool(ENUM_ITEM.match(best.text)) and not is_heading(best.text)
     if not (announces or (is_item and query.kind == LIST)):
