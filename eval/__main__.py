@@ -6,6 +6,7 @@ python -m eval gate [--summary eval/out/summary.json]
 python -m eval thresholds --from eval/out/summary.json --margin 0.03
 python -m eval bench --out DIR [--sizes 1000,10000,100000]
 python -m eval outline [--heldout] [--topics FILE] [--knowledge DIR…] [--kb DIR] [--show]
+python -m eval cmrc --out DIR [--limit N] [--pipeline]
 """
 
 from __future__ import annotations
@@ -80,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     p_thr.add_argument("--out", type=Path, default=DEFAULT_THRESHOLDS, help="写入的阈值文件")
     _bench_parser(sub)
     _outline_parser(sub)
+    p_cmrc = sub.add_parser("cmrc", help="CMRC 2018 公开数据评测：答案片段召回、拒答曲线与选定的工作点")
+    from eval import cmrc
+
+    cmrc.add_arguments(p_cmrc)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
@@ -91,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "outline":
         return _outline(args)
     try:
+        if args.cmd == "cmrc":
+            return cmrc.run(args)
         if args.cmd in ("run", "compare"):
             split = None if args.split == "all" else args.split
             common = dict(

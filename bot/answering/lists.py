@@ -11,10 +11,11 @@ from typing import Optional
 
 from langchain_core.documents import Document
 
+from bot.answering.candidates import Candidate
 from bot.answering.drafts import Part, item_lead, source_index
-from bot.answering.evidence import Candidate, is_heading, term_coverage
+from bot.answering.evidence import is_heading, term_coverage
 from bot.answering.numbering import ENUM_ANNOUNCE, ENUM_ITEM
-from bot.answering.question import LAST, LIST, Query, ordinal
+from bot.answering.question import GENERAL, LAST, LIST, Query, ordinal
 from core.grammar import SECTION_SEP, compact, numbering_kind, section_parts, section_path, split_sentences
 from ingest.fusion import Scored
 
@@ -31,9 +32,11 @@ def enumeration(
     """Sibling items when the best sentence is, or announces, one item of a list."""
     # For a list question a section heading ("六、评分标准") announces what its section holds,
     # like "分为以下6类：" does; a document's own title announces nothing.
-    doc = sources[best.ctx]
+    doc = sources[best.passage]
     section = doc.metadata.get("section", "")
-    heading_announces = query.kind == LIST and is_heading(best.text) and bool(section)
+    # A heading chosen as the answer to an open question ("要怎样压得实、落得细？" -> "三、要“压得实、落得细”…")
+    # states nothing itself: its items do.
+    heading_announces = query.kind in (LIST, GENERAL) and is_heading(best.text) and bool(section)
     announces = bool(ENUM_ANNOUNCE.search(best.text)) or heading_announces
     is_item = bool(ENUM_ITEM.match(best.text)) and not is_heading(best.text)
     if not (announces or (is_item and query.kind == LIST)):
@@ -41,7 +44,7 @@ def enumeration(
     # 1) items inside the same passage, after the announcement or around the item
     text = doc.page_content
     items = _enumerated(
-        [(best.ctx, text[s:e]) for s, e in split_sentences(text) if not announces or s >= best.end], exclude=""
+        [(best.passage, text[s:e]) for s, e in split_sentences(text) if not announces or s >= best.end], exclude=""
     )
     if len(items) >= MIN_ITEMS or siblings is None:
         return items if len(items) >= MIN_ITEMS else []

@@ -1,13 +1,15 @@
 """The learned answer selector and refusal gate: committed JSON weights, scored with numpy only.
 
-`AnswerModel.load()` reads bot/answering/data/weights.json (written by `python -m bot.answering.train`);
-`decide()` runs candidates -> features -> selector -> gate for one question's ranked passages.
+`AnswerModel.load()` reads bot/answering/data/weights.json (written by `python -m bot.answering.train`): two
+scorers, each gradient-boosted trees (trained offline with scikit-learn, exported node by node) or a logistic
+regression, plus the operating point chosen on CMRC calib. `decide()` runs candidates -> features ->
+selector -> the shown-answer rule -> gate for one question's ranked passages.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -15,19 +17,29 @@ import numpy as np
 from langchain_core.documents import Document
 
 from bot.answering.candidates import Candidate, build_candidates
+from bot.answering.corpus_stats import CorpusStats
 from bot.answering.features import (
     CANDIDATE_FEATURES,
     GATE_FEATURES,
+    Question,
     SentenceCosines,
     Stats,
     candidate_features,
     gate_features,
     question_of,
 )
+from bot.answering.question import analyse
+from bot.answering.rule_cues import RULE_FEATURES, rule_cues
 
 WEIGHTS_FILE = Path(__file__).with_name("data") / "weights.json"
+GATE_INPUTS = GATE_FEATURES + RULE_FEATURES  # what the gate reads: the question-level features, then the rule cues
+RULE_VERDICT = GATE_INPUTS.index("rule_ok")
+# What decides a refusal: the learned probability, the rule judge's verdict (bot/answering/rule_cues.py), or
+# either of them (a union: refuse when one says so).
+LEARNED, RULES, UNION = "learned", "rules", "union"
 Scored = tuple[Document, float]
 LOGIT_CLIP = 30.0  # keeps exp() finite for far-out feature values
+LENGTH_UNIT = 100  # characters the length cost is counted per
 
 
 @dataclass
@@ -48,6 +60,7 @@ class Logistic:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "kind": "logistic",
             "names": list(self.names),
             "coef": self.coef.tolist(),
             "intercept": self.intercept,
@@ -67,6 +80,138 @@ class Logistic:
 
 
 @dataclass
+class Trees:
+    """Gradient-boosted trees (trained offline with scikit-learn's HistGradientBoostingClassifier, exported
+    node by node): p = sigmoid(baseline + the sum of each tree's leaf value). Trees are padded to one width;
+    a row goes left when its feature value is <= the node's threshold (a missing value as the node says)."""
+
+    names: list[str]
+    baseline: float
+    feature: np.ndarray  # (trees, nodes) feature index of each split node
+    threshold: np.ndarray  # (trees, nodes) split value
+    left: np.ndarray  # (trees, nodes) child node indices
+    right: np.ndarray
+    missing_left: np.ndarray  # (trees, nodes) where a NaN goes
+    leaf: np.ndarray  # (trees, nodes) whether the node is a leaf
+    value: np.ndarray  # (trees, nodes) leaf value (learning rate applied)
+    depth: int  # deepest leaf
+    size: np.ndarray  # (trees,) real node count of each tree (the rest is padding)
+
+    def raw(self, X: np.ndarray) -> np.ndarray:
+        """The trees' summed log-odds for the rows of X (columns in the order of names)."""
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        trees = np.arange(len(self.feature))
+        rows = np.arange(len(X))[:, None]
+        node = np.zeros((len(X), len(trees)), dtype=int)  # every row walks every tree at once
+        for _ in range(self.depth):
+            x = X[rows, self.feature[trees, node]]
+            go_left = np.where(np.isnan(x), self.missing_left[trees, node], x <= self.threshold[trees, node])
+            down = np.where(go_left, self.left[trees, node], self.right[trees, node])
+            node = np.where(self.leaf[trees, node], node, down)
+        return self.baseline + self.value[trees, node].sum(axis=1)
+
+    def prob(self, X: np.ndarray) -> np.ndarray:
+        """Probabilities for the rows of X."""
+        return np.asarray(1.0 / (1.0 + np.exp(-np.clip(self.raw(X), -LOGIT_CLIP, LOGIT_CLIP))))
+
+    def to_json(self) -> dict[str, Any]:
+        trees = []
+        for t in range(len(self.feature)):
+            n = int(self.size[t])
+            trees.append(
+                {
+                    "feature": self.feature[t, :n].tolist(),
+                    "threshold": [float(v) for v in self.threshold[t, :n]],  # exact: a rounded split moves rows
+                    "left": self.left[t, :n].tolist(),
+                    "right": self.right[t, :n].tolist(),
+                    "missing_left": [int(v) for v in self.missing_left[t, :n]],
+                    "leaf": [int(v) for v in self.leaf[t, :n]],
+                    "value": [round(float(v), 8) for v in self.value[t, :n]],
+                }
+            )
+        return {"kind": "trees", "names": list(self.names), "baseline": self.baseline, "trees": trees}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Trees:
+        trees = d["trees"]
+        width = max(len(t["value"]) for t in trees)
+
+        def pad(key: str, fill: float, dtype: type) -> np.ndarray:
+            return np.array([t[key] + [fill] * (width - len(t[key])) for t in trees], dtype=dtype)
+
+        left = pad("left", -1, int)
+        leaf = pad("leaf", 1, bool)
+        depth = _depth(left, pad("right", -1, int), leaf)
+        return cls(
+            list(d["names"]),
+            float(d["baseline"]),
+            pad("feature", 0, int),
+            pad("threshold", 0.0, float),
+            left,
+            pad("right", -1, int),
+            pad("missing_left", 0, bool),
+            leaf,
+            pad("value", 0.0, float),
+            depth,
+            np.array([len(t["value"]) for t in trees]),
+        )
+
+    @classmethod
+    def from_sklearn(cls, model: Any, names: list[str]) -> Trees:
+        """The trees of a fitted binary HistGradientBoostingClassifier."""
+        trees = []
+        for (predictor,) in model._predictors:  # one tree per iteration for a binary task
+            nodes = predictor.nodes
+            trees.append(
+                {
+                    "feature": nodes["feature_idx"].tolist(),
+                    "threshold": nodes["num_threshold"].tolist(),
+                    "left": [int(v) if not lf else -1 for v, lf in zip(nodes["left"], nodes["is_leaf"])],
+                    "right": [int(v) if not lf else -1 for v, lf in zip(nodes["right"], nodes["is_leaf"])],
+                    "missing_left": nodes["missing_go_to_left"].astype(int).tolist(),
+                    "leaf": nodes["is_leaf"].astype(int).tolist(),
+                    "value": nodes["value"].tolist(),
+                }
+            )
+        return cls.from_json(
+            {"names": names, "baseline": float(np.ravel(model._baseline_prediction)[0]), "trees": trees}
+        )
+
+    def importances(self) -> dict[str, float]:
+        """Share of the trees' splits on each feature (how often the model asks about it)."""
+        counts = np.zeros(len(self.names))
+        for t in range(len(self.feature)):
+            n = int(self.size[t])
+            for f, lf in zip(self.feature[t, :n], self.leaf[t, :n]):
+                if not lf:
+                    counts[f] += 1
+        total = counts.sum() or 1.0
+        return {name: round(float(c / total), 4) for name, c in zip(self.names, counts)}
+
+
+def _depth(left: np.ndarray, right: np.ndarray, leaf: np.ndarray) -> int:
+    """The deepest leaf over all trees (root at depth 0)."""
+    deepest = 0
+    for t in range(len(left)):
+        stack = [(0, 0)]
+        while stack:
+            node, d = stack.pop()
+            if leaf[t, node]:
+                deepest = max(deepest, d)
+            else:
+                stack += [(int(left[t, node]), d + 1), (int(right[t, node]), d + 1)]
+    return deepest
+
+
+Scorer = Logistic | Trees
+
+
+def scorer_from_json(d: dict[str, Any]) -> Scorer:
+    """A Logistic or Trees from its JSON form."""
+    return Trees.from_json(d) if d.get("kind") == "trees" else Logistic.from_json(d)
+
+
+@dataclass
 class Decision:
     """One question's outcome: the candidates best first, the shown answer and whether to refuse."""
 
@@ -80,32 +225,59 @@ class Decision:
 
 @dataclass
 class AnswerModel:
-    selector: Logistic
-    gate: Logistic
+    selector: Scorer
+    gate: Scorer
     threshold: float  # refuse below this answerable probability
-    second_within: float  # show the second candidate too when its probability is within this of the best
+    second_within: float  # show the runner-up too when its length-penalised score is within this of the best
     max_shown_chars: int  # never add a second candidate past this length
-    shorter_within: float = 1.0  # the shortest candidate whose probability is at least this share of the best wins
+    length_cost: float = 0.0  # probability a candidate gives up per 100 characters (shorter answers read better)
     meta: dict[str, Any] = field(default_factory=dict)
+    decider: str = LEARNED  # what decides a refusal: LEARNED, RULES or UNION
 
     @classmethod
     def load(cls, path: Path = WEIGHTS_FILE) -> AnswerModel:
         """The committed weights (plain JSON; no pickle)."""
         d = json.loads(Path(path).read_text(encoding="utf-8"))
         model = cls(
-            Logistic.from_json(d["selector"]),
-            Logistic.from_json(d["gate"]),
+            scorer_from_json(d["selector"]),
+            scorer_from_json(d["gate"]),
             float(d["threshold"]),
             float(d["second_within"]),
             int(d["max_shown_chars"]),
-            float(d.get("shorter_within", 1.0)),
+            float(d.get("length_cost", 0.0)),
             d.get("meta", {}),
         )
-        if tuple(model.selector.names) != CANDIDATE_FEATURES or tuple(model.gate.names) != GATE_FEATURES:
+        if tuple(model.selector.names) != CANDIDATE_FEATURES or tuple(model.gate.names) != GATE_INPUTS:
             raise ValueError(
                 f"{path}: weights were trained on other features; retrain with python -m bot.answering.train"
             )
         return model
+
+    def at(
+        self,
+        *,
+        threshold: float,
+        second_within: float,
+        length_cost: float,
+        max_shown_chars: int,
+        decider: str = LEARNED,
+    ) -> AnswerModel:
+        """The same weights at another operating point (the settings' gate, threshold and shown-answer rule)."""
+        return replace(
+            self,
+            threshold=threshold,
+            second_within=second_within,
+            length_cost=length_cost,
+            max_shown_chars=max_shown_chars,
+            decider=decider,
+        )
+
+    def refuses(self, p: float, g: np.ndarray) -> bool:
+        """Whether the gate refuses: the learned probability p below the threshold, the rule judge's verdict
+        (g: a GATE_INPUTS vector), or either, as the decider says."""
+        learned = p < self.threshold
+        rules = not g[RULE_VERDICT]
+        return {LEARNED: learned, RULES: rules, UNION: learned or rules}[self.decider]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -114,7 +286,7 @@ class AnswerModel:
             "threshold": self.threshold,
             "second_within": self.second_within,
             "max_shown_chars": self.max_shown_chars,
-            "shorter_within": self.shorter_within,
+            "length_cost": self.length_cost,
             "meta": self.meta,
         }
 
@@ -127,22 +299,24 @@ class AnswerModel:
         return float(self.gate.prob(g)[0])
 
     def shown(self, cands: list[Candidate], probs: np.ndarray) -> list[Candidate]:
-        """The best candidate (the shortest of those nearly as likely), and the second when it is close and
-        does not overlap it."""
+        """The candidate with the best probability less its length cost, and the runner-up when its score is
+        close, it does not overlap the first and both stay within max_shown_chars."""
         if not cands:
             return []
-        order = np.argsort(-probs, kind="stable")
-        top = probs[order[0]]
-        near = [i for i in order if probs[i] >= self.shorter_within * top]
-        pick = min(near, key=lambda i: len(cands[i].text))
-        order = np.array([pick] + [i for i in order if i != pick])
+        score = probs - self.length_cost * np.array([len(c.text) for c in cands]) / LENGTH_UNIT
+        order = np.argsort(-score, kind="stable")
         best = cands[order[0]]
         out = [best]
-        if len(order) > 1 and probs[order[0]] - probs[order[1]] <= self.second_within:
-            nxt = cands[order[1]]
-            overlaps = nxt.passage == best.passage and nxt.start < best.end and best.start < nxt.end
-            if not overlaps and len(best.text) + len(nxt.text) <= self.max_shown_chars:
+        for i in order[1:]:
+            nxt = cands[i]
+            if nxt.passage == best.passage and nxt.start < best.end and best.start < nxt.end:
+                continue  # the runner-up is the first non-overlapping candidate
+            if (
+                score[order[0]] - score[i] <= self.second_within
+                and len(best.text) + len(nxt.text) <= self.max_shown_chars
+            ):
                 out.append(nxt)
+            break
         return out
 
     def decide(
@@ -160,8 +334,25 @@ class AnswerModel:
         cands = build_candidates(contexts, top_k=top_k)
         X = candidate_features(q, cands, passages, stats, sentence_cosines=sentence_cosines)
         probs = self.select(X)
-        g = gate_features(q, cands, X, probs, passages, stats)
+        g = gate_inputs(question, q, cands, X, probs, contexts, stats)
         p = self.answerable(g) if cands else 0.0
         order = np.argsort(-probs, kind="stable")
         ranked = [cands[i] for i in order]
-        return Decision(ranked, probs[order], self.shown(cands, probs), p, p < self.threshold, g)
+        refuse = self.refuses(p, g) if cands else True
+        return Decision(ranked, probs[order], self.shown(cands, probs), p, refuse, g)
+
+
+def gate_inputs(
+    question: str,
+    q: Question,
+    cands: list[Candidate],
+    X: np.ndarray,
+    probs: np.ndarray,
+    contexts: list[Scored],
+    stats: Stats,
+) -> np.ndarray:
+    """The gate's input vector (GATE_INPUTS): question-level features of the candidates, then the rule cues."""
+    passages = [d for d, _ in contexts]
+    corpus = stats if isinstance(stats, CorpusStats) else CorpusStats(stats.n_docs, stats.df)
+    rules = rule_cues(analyse(question, corpus), passages, [float(s) for _, s in contexts])
+    return np.concatenate([gate_features(q, cands, X, probs, passages, stats), rules])

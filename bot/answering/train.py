@@ -1,24 +1,34 @@
 """Train the answer selector and the refusal gate; write their weights with the provenance.
 
-    python -m bot.answering.train [--cmrc DIR] [--limit N] [--seed 0] --out bot/answering/data/weights.json
+    python -m bot.answering.train [--cmrc DIR] [--limit N] [--seed 0] [--model trees|logistic] --out FILE
+
+(the committed weights: `python -m bot.answering.train --out bot/answering/data/weights.json`, ~20 min on two
+cores with the retrieval cache of /tmp/cmrc-kb; without it the CMRC questions are retrieved first.)
 
 Data (CMRC 2018, CC BY-SA 4.0, split by paragraph in eval.cmrc_data): questions of the train part are
-asked through the project's HybridRetriever over a knowledge base of every CMRC paragraph. Selector:
-candidates of the top passages, positive when they contain a gold answer. Gate: the question against the
-full collection (positive when a candidate holds the answer), against the collection without its paragraph
-(hard negative), against its paragraph with the answer sentences removed, and with one content word or
-number swapped for a same-POS word the paragraph lacks (near misses). Thresholds are chosen on the calib part.
+asked through the project's HybridRetriever over a knowledge base of every CMRC paragraph. The project's
+genre joins them (genre_training): the dev split of eval/dataset.jsonl over knowledge/ + eval/corpus/, all of
+eval/heldout over its corpus, each answerable question asked against the other corpus (a negative when none of
+its quotes or answer occurs there), and near misses; together they weigh GENRE_SHARE of the CMRC examples.
+The test split of eval/dataset.jsonl is never read. Selector: candidates of the top passages, positive when
+they contain a gold answer. Gate: the question against the full collection (positive when a candidate holds
+the answer), against the collection without its paragraph (hard negative, with the statistics of that
+collection), against its paragraph with the answer sentences removed, and with one content word or number
+swapped for a same-POS word the paragraph lacks (near misses). The shown-answer rule is chosen on the calib
+part; the threshold is the lower of the one keeping calib false refusals <= MAX_FALSE_REFUSALS and the one
+keeping the genre's out-of-fold false refusals <= MAX_GENRE_FALSE_REFUSALS.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import subprocess
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -27,17 +37,16 @@ import numpy as np
 from langchain_core.documents import Document
 
 from bot.answering.candidates import Candidate, build_candidates
+from bot.answering.corpus_stats import CorpusStats
 from bot.answering.features import (
     CANDIDATE_FEATURES,
-    GATE_FEATURES,
     Stats,
     candidate_features,
-    gate_features,
     question_of,
     tagged,
 )
-from bot.answering.model import WEIGHTS_FILE, AnswerModel, Decision, Logistic
-from core.grammar import compact, split_sentences
+from bot.answering.model import GATE_INPUTS, WEIGHTS_FILE, AnswerModel, Decision, Logistic, Scorer, Trees, gate_inputs
+from core.grammar import compact, split_sentences, tokenize
 
 Scored = tuple[Document, float]
 
@@ -46,11 +55,24 @@ TOP_K = 5  # passages whose sentences become candidates
 WIDE_K = 12  # passages fetched so that five remain once the question's own paragraph is dropped
 SELECTOR_C = 1.0  # inverse L2 strength of the selector
 GATE_C = 1.0
+TREES, LOGISTIC = "trees", "logistic"  # the scorer kinds fit() can train
+# Gradient-boosted trees (sklearn HistGradientBoostingClassifier), set on the calib part.
+TREE_ITERATIONS = 200
+TREE_LEARNING_RATE = 0.05
+TREE_DEPTH = 5
+TREE_MIN_LEAF = 40
+TREE_L2 = 1.0
 MAX_FALSE_REFUSALS = 0.02  # the gate threshold keeps answerable refusals on calib at or below this
-SECOND_WITHIN = (0.0, 0.05, 0.1, 0.2)  # tried on calib for showing the second candidate
-SHORTER_WITHIN = (1.0, 0.9, 0.8, 0.7)  # tried on calib for preferring a shorter, nearly as likely candidate
+MAX_GENRE_FALSE_REFUSALS = 0.01  # ... and on the genre's answerable items (out of fold) at or below this
+GENRE_FOLDS = 5  # folds (by item) of the genre's out-of-fold gate probabilities
+# The shown-answer rule's grid, tried on calib: length cost per 100 characters, how close the runner-up's
+# score must be to be shown too, and the longest two-candidate answer.
+LENGTH_COST = (0.0, 0.03, 0.05, 0.07, 0.1, 0.15)
+SECOND_WITHIN = (0.0, 0.1, 0.2, 0.3, 0.5)
+MAX_SHOWN = (120, 150)
 MAX_SHOWN_CHARS = 120
-MAX_MEDIAN_CHARS = 70  # issue 9: the median shown answer stays this short
+THRESHOLD_DIGITS = 4  # the gate threshold as written to the weights and to core.settings
+MAX_MEDIAN_CHARS = 68  # issue 9 wants the median shown answer <= 70; calib keeps a little room
 SWAP_TAGS = frozenset("n nr ns nt nz v vn a t".split())
 ANSWERABLE, HARD, REMOVED, SWAPPED = "answerable", "hard", "removed", "swapped"
 
@@ -62,9 +84,11 @@ class Example:
     qid: str
     question: str
     contexts: list[Scored]
-    answers: list[str]  # gold answer texts ([] for a negative)
+    answers: list[str]  # gold answer texts of the question (a negative keeps them: another passage may hold one)
     kind: str
     stats: Optional[Stats] = None  # token statistics of its own knowledge base, when not the shared one
+    weight: float = 1.0  # how much it counts in training
+    group: str = "cmrc"  # where it comes from: cmrc, or a genre source (GENRE_GROUPS)
 
 
 def holds(text: str, answers: list[str]) -> bool:
@@ -74,6 +98,29 @@ def holds(text: str, answers: list[str]) -> bool:
 
 
 # ---------------------------------------------------------------- negatives
+class _Less(Counter):
+    """Document frequencies with one paragraph's tokens taken out (a view; the base is not copied)."""
+
+    def __init__(self, base: Counter, gone: set[str]):
+        super().__init__()
+        self.base, self.gone = base, gone
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        n = self.base.get(key, 0) - (key in self.gone)
+        return n if n > 0 else default
+
+
+class WithoutParagraph(CorpusStats):
+    """A knowledge base's token statistics as if one paragraph were not in it: the collection a hard
+    negative is asked against (so a word only that paragraph uses is unknown, as it is at evaluation)."""
+
+    def __init__(self, stats: Stats, text: str):
+        super().__init__(max(stats.n_docs - 1, 1), _Less(stats.df, set(tokenize(text))))
+
+    def known(self, token: str) -> bool:
+        return self.df.get(token, 0) > 0
+
+
 def without_answer(contexts: list[Scored], pid_of, pid: str, answers: list[str]) -> list[Scored]:
     """The passages with the sentences of the question's own paragraph that hold an answer removed."""
     out = []
@@ -102,9 +149,13 @@ def vocabulary(texts: list[str], *, min_count: int = 3) -> dict[str, list[str]]:
     return vocab
 
 
-def swap_word(question: str, paragraph: str, vocab: dict[str, list[str]], rng: random.Random) -> Optional[str]:
-    """The question with one content word or number of the paragraph replaced by a same-POS word it lacks."""
+def swap_word(
+    question: str, paragraph: str, vocab: dict[str, list[str]], rng: random.Random, *, absent_from: str = ""
+) -> Optional[str]:
+    """The question with one content word or number of the paragraph replaced by a same-POS word it lacks (and
+    absent_from lacks too: the whole corpus, for a near miss that no passage answers)."""
     para = compact(paragraph)
+    lacks = compact(absent_from) or para
     toks = [(at, w, tag) for at, w, tag in tagged(question) if compact(w) in para]
     numbers = [(at, w) for at, w, _ in toks if w.isdigit()]
     words = [(at, w, tag) for at, w, tag in toks if tag in SWAP_TAGS and len(w) >= 2 and not w.isdigit()]
@@ -115,11 +166,11 @@ def swap_word(question: str, paragraph: str, vocab: dict[str, list[str]], rng: r
             at, w = rng.choice(numbers)
             for _ in range(10):
                 new = str(int(w) + rng.choice((-2, -1, 1, 2, 10)))
-                if new not in para and int(new) >= 0:
+                if new not in lacks and int(new) >= 0:
                     return question[:at] + new + question[at + len(w) :]
         if what == "word" and words:
             at, w, tag = rng.choice(words)
-            pool = [v for v in vocab.get(tag, []) if len(v) == len(w) and v != w and compact(v) not in para]
+            pool = [v for v in vocab.get(tag, []) if len(v) == len(w) and v != w and compact(v) not in lacks]
             if pool:
                 return question[:at] + rng.choice(pool) + question[at + len(w) :]
     return None
@@ -136,15 +187,92 @@ def featurize(ex: Example, stats: Stats, *, top_k: int = TOP_K) -> tuple[list[Ca
     return cands, X, y
 
 
-def _fit(X: np.ndarray, y: np.ndarray, names: tuple[str, ...], c: float, seed: int) -> Logistic:
+def _fit(
+    X: np.ndarray,
+    y: np.ndarray,
+    names: tuple[str, ...],
+    seed: int,
+    *,
+    kind: str = TREES,
+    c: float = 1.0,
+    weight: Optional[np.ndarray] = None,
+) -> Scorer:
+    """A scorer fitted to (X, y): gradient-boosted trees exported to JSON form, or a standardised logistic regression."""
+    if kind == TREES:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        gb = HistGradientBoostingClassifier(
+            max_iter=TREE_ITERATIONS,
+            learning_rate=TREE_LEARNING_RATE,
+            max_depth=TREE_DEPTH,
+            min_samples_leaf=TREE_MIN_LEAF,
+            l2_regularization=TREE_L2,
+            early_stopping=False,
+            random_state=seed,
+        )
+        gb.fit(X, y, sample_weight=weight)
+        return Trees.from_sklearn(gb, list(names))
     from sklearn.linear_model import LogisticRegression
 
     mean = X.mean(axis=0)
     scale = X.std(axis=0)
     scale[scale == 0] = 1.0
     lr = LogisticRegression(C=c, max_iter=2000, random_state=seed)
-    lr.fit((X - mean) / scale, y)
+    lr.fit((X - mean) / scale, y, sample_weight=weight)
     return Logistic(list(names), lr.coef_[0].copy(), float(lr.intercept_[0]), mean, scale)
+
+
+Features = tuple[list[Candidate], np.ndarray, np.ndarray]
+
+
+@dataclass
+class GateData:
+    """The gate's training matrix: one row per clean example (GATE_INPUTS), its label and weight, and which
+    example it came from."""
+
+    G: np.ndarray
+    y: np.ndarray
+    w: np.ndarray
+    rows: list[int]  # index of each row's example
+
+
+def gate_data(
+    examples: list[Example],
+    stats: Stats,
+    feats: list[Features],
+    *,
+    seed: int = SEED,
+    kind: str = TREES,
+    selector_c: float = SELECTOR_C,
+    folds: int = 2,
+) -> tuple[Scorer, GateData]:
+    """The selector trained on the answerable examples' candidates, and the gate's training matrix.
+
+    The gate sees selector probabilities from a model that did not train on the same question
+    (cross-fitting by question id), so its inputs look as they will at inference."""
+    fold = [hash_fold(ex.qid, folds) for ex in examples]
+
+    def selector_on(keep: set[int]) -> Scorer:
+        rows = [i for i, ex in enumerate(examples) if ex.kind == ANSWERABLE and fold[i] in keep and len(feats[i][2])]
+        X = np.vstack([feats[i][1] for i in rows])
+        y = np.concatenate([feats[i][2] for i in rows])
+        w = np.concatenate([np.full(len(feats[i][2]), examples[i].weight) for i in rows])
+        return _fit(X, y, CANDIDATE_FEATURES, seed, kind=kind, c=selector_c, weight=w)
+
+    selector = selector_on(set(range(folds)))
+    partial = {f: selector_on(set(range(folds)) - {f}) for f in range(folds)}
+    G, labels, weights, rows = [], [], [], []
+    for i, ex in enumerate(examples):
+        cands, X, y = feats[i]
+        if not clean(ex, y):
+            continue
+        probs = partial[fold[i]].prob(X) if len(X) else np.zeros(0)
+        st = ex.stats or stats
+        G.append(gate_inputs(ex.question, question_of(ex.question, st), cands, X, probs, ex.contexts, st))
+        labels.append(int(ex.kind == ANSWERABLE and (bool(y.any()) or ex.group != CMRC)))
+        weights.append(ex.weight)
+        rows.append(i)
+    return selector, GateData(np.vstack(G), np.array(labels), np.array(weights), rows)
 
 
 def fit(
@@ -152,34 +280,24 @@ def fit(
     stats: Stats,
     *,
     seed: int = SEED,
+    kind: str = TREES,
     selector_c: float = SELECTOR_C,
     gate_c: float = GATE_C,
     folds: int = 2,
+    feats: Optional[list[Features]] = None,
 ) -> AnswerModel:
-    """A selector trained on the answerable examples' candidates and a gate trained on every example.
-
-    The gate sees selector probabilities from a model that did not train on the same question
-    (cross-fitting by question id), so its inputs look as they will at inference."""
-    feats = [featurize(ex, stats) for ex in examples]
-    fold = [hash_fold(ex.qid, folds) for ex in examples]
-
-    def selector_on(keep: set[int]) -> Logistic:
-        rows = [i for i, ex in enumerate(examples) if ex.kind == ANSWERABLE and fold[i] in keep and len(feats[i][2])]
-        X = np.vstack([feats[i][1] for i in rows])
-        y = np.concatenate([feats[i][2] for i in rows])
-        return _fit(X, y, CANDIDATE_FEATURES, selector_c, seed)
-
-    selector = selector_on(set(range(folds)))
-    partial = {f: selector_on(set(range(folds)) - {f}) for f in range(folds)}
-    G, labels = [], []
-    for i, ex in enumerate(examples):
-        cands, X, y = feats[i]
-        probs = partial[fold[i]].prob(X) if len(X) else np.zeros(0)
-        st = ex.stats or stats
-        G.append(gate_features(question_of(ex.question, st), cands, X, probs, [d for d, _ in ex.contexts], st))
-        labels.append(int(ex.kind == ANSWERABLE and bool(y.any())))
-    gate = _fit(np.vstack(G), np.array(labels), GATE_FEATURES, gate_c, seed)
+    """A selector trained on the answerable examples' candidates and a gate trained on every example, each
+    example counting with its weight. feats: featurize() of each example, when already computed."""
+    feats = feats if feats is not None else [featurize(ex, stats) for ex in examples]
+    selector, data = gate_data(examples, stats, feats, seed=seed, kind=kind, selector_c=selector_c, folds=folds)
+    gate = _fit(data.G, data.y, GATE_INPUTS, seed, kind=kind, c=gate_c, weight=data.w)
     return AnswerModel(selector, gate, 0.5, 0.0, MAX_SHOWN_CHARS)
+
+
+def clean(ex: Example, labels: np.ndarray) -> bool:
+    """Whether an example is a clean gate example: not a question with its paragraph removed (hard, removed)
+    whose gold answer another passage happens to hold (CMRC articles repeat facts across paragraphs)."""
+    return not (ex.kind in (HARD, REMOVED) and bool(labels.any()))
 
 
 def hash_fold(qid: str, folds: int) -> int:
@@ -213,9 +331,12 @@ def outcomes(
     return out
 
 
-def choose_threshold(rows: list[dict[str, Any]], *, max_false: float = MAX_FALSE_REFUSALS) -> float:
-    """The highest threshold that refuses at most max_false of the answerable examples whose answer is present."""
-    ps = sorted(r["p"] for r in rows if r["kind"] == ANSWERABLE and r["present"])
+def choose_threshold(
+    rows: list[dict[str, Any]], *, max_false: float = MAX_FALSE_REFUSALS, present_only: bool = True
+) -> float:
+    """The highest threshold that refuses at most max_false of the answerable examples (those whose answer is
+    present among the candidates, with present_only)."""
+    ps = sorted(r["p"] for r in rows if r["kind"] == ANSWERABLE and (r["present"] or not present_only))
     if not ps:
         return 0.5
     allowed = int(max_false * len(ps))
@@ -242,28 +363,28 @@ def refusal_curve(rows: list[dict[str, Any]], thresholds: np.ndarray) -> list[di
 
 
 def tune(model: AnswerModel, calib: list[Example], stats: Stats) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Set the second-candidate rule and the refusal threshold on the calib examples; (choice, outcome rows)."""
+    """Set the shown-answer rule and the refusal threshold on the calib examples; (choice, outcome rows)."""
     decisions = [model.decide(ex.question, ex.contexts, ex.stats or stats) for ex in calib]
     best = None
-    for within in SECOND_WITHIN:
-        for shorter in SHORTER_WITHIN:
-            model.second_within, model.shorter_within = within, shorter
-            rows = [r for r in outcomes(model, calib, stats, decisions) if r["kind"] == ANSWERABLE]
-            hit = float(np.mean([r["hit"] for r in rows])) if rows else 0.0
-            median = float(np.median([r["chars"] for r in rows])) if rows else 0.0
-            # Prefer the rule with the best span recall whose median answer stays short.
-            key = (median <= MAX_MEDIAN_CHARS, hit)
-            if best is None or key > best[0]:
-                best = (key, within, hit, median, shorter)
+    for cost, within, most in itertools.product(LENGTH_COST, SECOND_WITHIN, MAX_SHOWN):
+        model.length_cost, model.second_within, model.max_shown_chars = cost, within, most
+        rows = [r for r in outcomes(model, calib, stats, decisions) if r["kind"] == ANSWERABLE]
+        hit = float(np.mean([r["hit"] for r in rows])) if rows else 0.0
+        median = float(np.median([r["chars"] for r in rows])) if rows else 0.0
+        # The rule with the best span recall whose median answer stays short (ties: the shorter).
+        key = (median <= MAX_MEDIAN_CHARS, hit, -median)
+        if best is None or key > best[0]:
+            best = (key, cost, within, most, hit, median)
     assert best is not None
-    model.second_within, model.shorter_within = best[1], best[4]
+    _, model.length_cost, model.second_within, model.max_shown_chars, hit, median = best
     rows = outcomes(model, calib, stats, decisions)
-    model.threshold = choose_threshold(rows)
+    model.threshold = round(choose_threshold(rows), THRESHOLD_DIGITS)
     chosen = {
-        "second_within": best[1],
-        "shorter_within": best[4],
-        "span_recall": best[2],
-        "median_chars": best[3],
+        "length_cost": model.length_cost,
+        "second_within": model.second_within,
+        "max_shown_chars": model.max_shown_chars,
+        "span_recall": round(hit, 4),
+        "median_chars": median,
         "threshold": model.threshold,
     }
     return chosen, rows
@@ -279,8 +400,11 @@ def cmrc_examples(
     vocab: Optional[dict[str, list[str]]] = None,
     kinds: tuple[str, ...] = (ANSWERABLE, HARD, REMOVED, SWAPPED),
     progress: bool = False,
+    stats: Optional[Stats] = None,
 ) -> list[Example]:
-    """Examples of the given kinds for the questions of these paragraphs (at most limit questions, seeded)."""
+    """Examples of the given kinds for the questions of these paragraphs (at most limit questions, seeded).
+
+    stats: the collection's token statistics; a hard negative then sees them without its paragraph."""
     from eval.cmrc_data import pid_of_source
 
     rng = random.Random(seed)
@@ -300,9 +424,11 @@ def cmrc_examples(
         if ANSWERABLE in kinds:
             out.append(Example(qa["id"], question, full, answers, ANSWERABLE))
         if HARD in kinds:
-            out.append(Example(qa["id"], question, [x for x in wide if pid_of(x[0]) != p.pid][:TOP_K], [], HARD))
+            others = [x for x in wide if pid_of(x[0]) != p.pid][:TOP_K]
+            gone = WithoutParagraph(stats, f"{p.title}\n{p.context}") if stats is not None else None
+            out.append(Example(qa["id"], question, others, answers, HARD, gone))
         if REMOVED in kinds and any(pid_of(d) == p.pid for d, _ in full):
-            out.append(Example(qa["id"], question, without_answer(full, pid_of, p.pid, answers), [], REMOVED))
+            out.append(Example(qa["id"], question, without_answer(full, pid_of, p.pid, answers), answers, REMOVED))
         if SWAPPED in kinds and vocab is not None:
             swapped = swap_word(question, p.context, vocab, rng)
             if swapped:
@@ -314,23 +440,162 @@ def cmrc_examples(
 
 DEV_DATASET = Path("eval/dataset.jsonl")
 DEV_FOLDERS = (Path("knowledge"), Path("eval/corpus"))
+HELDOUT_DATASET = Path("eval/heldout/dataset.jsonl")
+HELDOUT_FOLDERS = (Path("eval/heldout/corpus"),)
+CMRC, DEV, HELDOUT, CROSS = "cmrc", "dev", "heldout", "cross"  # example groups
+GENRE_GROUPS = (DEV, HELDOUT, CROSS)
+GENRE_SHARE = 1.0  # the genre's examples together weigh this share of the CMRC training examples' total
 
 
-def dev_examples(dataset: Path, retriever, stats: Optional[Stats] = None) -> list[Example]:
-    """The project's dev items (never "test", never eval/heldout): an answerable item's candidates are
-    positive when they hold an evidence quote or the answer; an unanswerable item is a gate negative."""
+CROSS_SUFFIX = "@cross"  # a cross-corpus negative's id: its item's id and this
+
+
+def ask(retriever, question: str, stats: Stats) -> list[Scored]:
+    """The passages the answering path searches for a question (bot.pipeline: search with the analysed query)."""
+    from bot.answering.question import analyse
+
+    return retriever.search(question, analyse(question, stats))  # type: ignore[arg-type]  # a CorpusStats
+
+
+def genre_items(dataset: Path, splits: Optional[tuple[str, ...]]) -> list[dict]:
+    """The question items of a project dataset in these splits (None: all), outlines and follow-ups left out
+    (an outline is no question, a follow-up cannot be asked without its turn)."""
+    items = [json.loads(line) for line in Path(dataset).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        it
+        for it in items
+        if (splits is None or it.get("split") in splits) and it.get("type") != "outline" and not it.get("history")
+    ]
+
+
+def item_gold(item: dict) -> list[str]:
+    """What shows an item answered: its evidence quotes and its reference answer."""
+    quotes = [e["quote"] for e in item.get("evidence", []) if e.get("quote")]
+    return [g for g in quotes + [str(item.get("answer", ""))] if g]
+
+
+def genre_examples(
+    items: list[dict],
+    retriever,
+    stats: Stats,
+    *,
+    group: str,
+    vocab: Optional[dict[str, list[str]]] = None,
+    corpus: str = "",
+    seed: int = SEED,
+) -> list[Example]:
+    """The project's own questions (weight 1 each; main() rescales): an answerable item's candidates are
+    positive when they hold an evidence quote or the answer, an unanswerable item is a gate negative; an
+    answerable item also yields the near misses members ask in this genre (with vocab): its passages with
+    the evidence sentences removed, and the question with one word swapped for one its evidence lacks
+    (补贴 → 津贴, 2024 → 2023) from vocab (words of another corpus), a word the whole corpus lacks."""
+    rng = random.Random(seed)
     out = []
-    for line in Path(dataset).read_text(encoding="utf-8").splitlines():
-        item = json.loads(line) if line.strip() else None
-        if not item or item.get("split") != "dev":
+    for item in items:
+        question = item["question"]
+        contexts = ask(retriever, question, stats)
+        if not item.get("answerable", True):
+            out.append(Example(item["id"], question, contexts, [], HARD, stats, group=group))
             continue
-        contexts = retriever.search(item["question"], k=TOP_K)
-        if item.get("answerable", True):
-            gold = [e["quote"] for e in item.get("evidence", []) if e.get("quote")] + [str(item.get("answer", ""))]
-            out.append(Example(item["id"], item["question"], contexts, [g for g in gold if g], ANSWERABLE, stats))
-        else:
-            out.append(Example(item["id"], item["question"], contexts, [], HARD, stats))
+        quotes = [e["quote"] for e in item.get("evidence", []) if e.get("quote")]
+        out.append(Example(item["id"], question, contexts, item_gold(item), ANSWERABLE, stats, group=group))
+        if vocab is None or not quotes:
+            continue
+        kept = without_answer(contexts, lambda d: "", "", quotes)
+        if kept:
+            out.append(Example(item["id"], question, kept, quotes, REMOVED, stats, group=group))
+        swapped = swap_word(question, "".join(quotes), vocab, rng, absent_from=corpus)
+        if swapped:
+            found = ask(retriever, swapped, stats)
+            out.append(Example(item["id"], swapped, found, [], SWAPPED, stats, group=group))
     return out
+
+
+def cross_examples(items: list[dict], retriever, stats: Stats, corpus: str) -> tuple[list[Example], int]:
+    """Answerable questions of one corpus asked against another, as negatives of the genre: only those none of
+    whose evidence quotes or reference answer occurs in that corpus (compared compact). (examples, dropped)."""
+    text = compact(corpus)
+    out, dropped = [], 0
+    for item in items:
+        if not item.get("answerable", True):
+            continue
+        if any(compact(g) and compact(g) in text for g in item_gold(item)):
+            dropped += 1
+            continue
+        contexts = ask(retriever, item["question"], stats)
+        out.append(Example(f"{item['id']}{CROSS_SUFFIX}", item["question"], contexts, [], HARD, stats, group=CROSS))
+    return out, dropped
+
+
+GENRE_KB = Path("/tmp/cmrc-kb/genre")
+
+
+def genre_training(kb_root: Path, *, seed: int = SEED) -> tuple[list[Example], dict[str, int]]:
+    """The genre's examples (DEV, HELDOUT, CROSS groups) and how many cross-corpus negatives were kept and
+    dropped (an item whose quote or answer the other corpus holds is no negative there)."""
+    from bot.retrieval.hybrid import HybridRetriever
+
+    sides = {}
+    for name, folders in ((DEV, DEV_FOLDERS), (HELDOUT, HELDOUT_FOLDERS)):
+        settings, kb = open_dev_kb(kb_root / name, folders)
+        chunks = [d.page_content for d in kb.chunks()]
+        sides[name] = (HybridRetriever.from_settings(kb, settings), CorpusStats.from_texts(chunks), chunks)
+    items = {DEV: genre_items(DEV_DATASET, ("dev",)), HELDOUT: genre_items(HELDOUT_DATASET, None)}
+    out: list[Example] = []
+    counts: dict[str, int] = {}
+    for name, other in ((DEV, HELDOUT), (HELDOUT, DEV)):
+        retriever, stats, chunks = sides[name]
+        corpus = "".join(chunks)
+        # Swapped-in words come from the other corpus (the genre's own vocabulary) and are absent from this one.
+        out += genre_examples(
+            items[name], retriever, stats, group=name, vocab=vocabulary(sides[other][2]), corpus=corpus, seed=seed
+        )
+        o_retriever, o_stats, o_chunks = sides[other]
+        cross, dropped = cross_examples(items[name], o_retriever, o_stats, "".join(o_chunks))
+        out += cross
+        counts[f"{name}_on_{other}_kept"], counts[f"{name}_on_{other}_dropped"] = len(cross), dropped
+    return out, counts
+
+
+def item_of(qid: str) -> str:
+    """The project item an example comes from (a cross-corpus negative shares its item's id)."""
+    return qid.removesuffix(CROSS_SUFFIX)
+
+
+def out_of_fold(
+    examples: list[Example], data: GateData, *, seed: int = SEED, kind: str = TREES, folds: int = GENRE_FOLDS
+) -> list[dict[str, Any]]:
+    """Gate probabilities of the genre's examples from gates that did not train on their item (k folds by item;
+    CMRC rows always train), as outcome rows (kind, group, p) for choosing the threshold."""
+    genre = [j for j, i in enumerate(data.rows) if examples[i].group in GENRE_GROUPS]
+    fold = {j: hash_fold(item_of(examples[data.rows[j]].qid), folds) for j in genre}
+    out = []
+    for f in range(folds):
+        held = [j for j in genre if fold[j] == f]
+        if not held:
+            continue
+        keep = np.ones(len(data.rows), dtype=bool)
+        keep[held] = False
+        gate = _fit(data.G[keep], data.y[keep], GATE_INPUTS, seed, kind=kind, c=GATE_C, weight=data.w[keep])
+        for j, p in zip(held, gate.prob(data.G[held])):
+            ex = examples[data.rows[j]]
+            out.append({"qid": ex.qid, "kind": ex.kind, "group": ex.group, "p": float(p), "present": True})
+    return out
+
+
+def save_cache(path: Path, examples: list[Example], data: GateData) -> None:
+    """The gate's training matrix with each row's example id, kind and group (npz), for quick experiments."""
+    ex = [examples[i] for i in data.rows]
+    np.savez_compressed(
+        path,
+        G=data.G,
+        y=data.y,
+        w=data.w,
+        qid=np.array([e.qid for e in ex]),
+        kind=np.array([e.kind for e in ex]),
+        group=np.array([e.group for e in ex]),
+        names=np.array(GATE_INPUTS),
+    )
 
 
 def open_dev_kb(kb_dir: Path, folders: tuple[Path, ...] = DEV_FOLDERS):
@@ -342,6 +607,22 @@ def open_dev_kb(kb_dir: Path, folders: tuple[Path, ...] = DEV_FOLDERS):
     kb = KnowledgeBase(settings)
     kb.ingest(list(folders), progress=False)
     return settings, kb
+
+
+def importances(scorer: Scorer) -> dict[str, float]:
+    """Each feature's share of the trees' splits, or of the logistic regression's standardised |coefficients|."""
+    if isinstance(scorer, Trees):
+        return scorer.importances()
+    weight = np.abs(scorer.coef)
+    return {n: round(float(w / (weight.sum() or 1.0)), 4) for n, w in zip(scorer.names, weight)}
+
+
+def dumps(model: AnswerModel) -> str:
+    """The weights file: provenance and operating point readable, one line per scorer."""
+    d = model.to_json()
+    head = {k: v for k, v in d.items() if k not in ("selector", "gate")}
+    body = ",\n".join(f" {json.dumps(k)}: {json.dumps(d[k], separators=(',', ':'))}" for k in ("selector", "gate"))
+    return json.dumps(head, ensure_ascii=False, indent=1)[:-2] + ",\n" + body + "\n}\n"
 
 
 def git_commit() -> str:
@@ -360,14 +641,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="训练部分最多使用的问题数")
     ap.add_argument("--calib-limit", type=int, default=None, help="校准部分最多使用的问题数")
     ap.add_argument("--seed", type=int, default=SEED)
-    ap.add_argument(
-        "--dev", type=Path, default=DEV_DATASET, help="项目开发集（只用 split=dev 的条目）；空字符串表示不用"
-    )
-    ap.add_argument("--dev-kb", type=Path, default=Path("/tmp/cmrc-kb/project-dev"), help="项目开发集知识库目录")
+    ap.add_argument("--no-genre", action="store_true", help="不用本项目的问题（只用 CMRC）")
+    ap.add_argument("--genre-kb", type=Path, default=GENRE_KB, help="本项目语料知识库的目录（开发集与原留出集各一个）")
+    ap.add_argument("--cache", type=Path, default=None, help="把门限的特征矩阵另存为 npz，供快速重训实验")
     ap.add_argument("--out", type=Path, default=WEIGHTS_FILE, help="权重文件")
+    ap.add_argument("--model", choices=[TREES, LOGISTIC], default=TREES, help="模型：梯度提升树或逻辑回归")
     args = ap.parse_args(argv)
 
-    from bot.answering.corpus_stats import CorpusStats
     from bot.retrieval.hybrid import HybridRetriever
     from eval.cmrc_data import CMRC_DIR, KB_DIR, SEARCH_CACHE, CachedSearch, load_paragraphs, open_kb, split_paragraphs
 
@@ -379,33 +659,53 @@ def main(argv: Optional[list[str]] = None) -> int:
     parts = split_paragraphs(load_paragraphs(cmrc_dir))
     vocab = vocabulary([p.context for p in parts["train"]])
     t0 = time.time()
-    train = cmrc_examples(parts["train"], retriever, limit=args.limit, seed=args.seed, vocab=vocab, progress=True)
-    calib = cmrc_examples(parts["calib"], retriever, limit=args.calib_limit, seed=args.seed, vocab=vocab, progress=True)
-    if str(args.dev) not in ("", "."):
-        dev_settings, dev_kb = open_dev_kb(args.dev_kb)
-        dev_retriever = HybridRetriever.from_settings(dev_kb, dev_settings)
-        dev_stats = CorpusStats.from_texts(d.page_content for d in dev_kb.chunks())
-        dev = dev_examples(args.dev, dev_retriever, dev_stats)
-        train += dev
-    print(f"检索完成：训练 {len(train)} 例，校准 {len(calib)} 例，{time.time() - t0:.0f} 秒", file=sys.stderr)
-    model = fit(train, stats, seed=args.seed)
+    common = dict(seed=args.seed, vocab=vocab, progress=True, stats=stats)
+    train = cmrc_examples(parts["train"], retriever, limit=args.limit, **common)
+    calib = cmrc_examples(parts["calib"], retriever, limit=args.calib_limit, **common)
+    genre, cross_counts = ([], {}) if args.no_genre else genre_training(args.genre_kb, seed=args.seed)
+    for ex in genre:  # the genre weighs GENRE_SHARE of CMRC's total, so its few items are not drowned
+        ex.weight = GENRE_SHARE * len(train) / max(len(genre), 1)
+    print(
+        f"检索完成：CMRC 训练 {len(train)} 例，本项目 {len(genre)} 例，校准 {len(calib)} 例，{time.time() - t0:.0f} 秒",
+        file=sys.stderr,
+    )
+    examples = train + genre
+    feats = [featurize(ex, stats) for ex in examples]
+    selector, data = gate_data(examples, stats, feats, seed=args.seed, kind=args.model)
+    gate = _fit(data.G, data.y, GATE_INPUTS, args.seed, kind=args.model, c=GATE_C, weight=data.w)
+    model = AnswerModel(selector, gate, 0.5, 0.0, MAX_SHOWN_CHARS)
+    if args.cache:
+        save_cache(args.cache, examples, data)
     chosen, rows = tune(model, calib, stats)
+    genre_rows = out_of_fold(examples, data, seed=args.seed, kind=args.model)
+    genre_threshold = choose_threshold(
+        [r for r in genre_rows if r["group"] != CROSS], max_false=MAX_GENRE_FALSE_REFUSALS, present_only=False
+    )
+    model.threshold = round(min(model.threshold, genre_threshold), THRESHOLD_DIGITS)
+    chosen.update(calib_threshold=chosen["threshold"], genre_threshold=round(genre_threshold, THRESHOLD_DIGITS))
+    chosen["threshold"] = model.threshold
     model.meta = {
-        "data": "CMRC 2018 trial+dev (Cui et al. 2019, CC BY-SA 4.0), github.com/ymcui/cmrc2018 c0eb1b6",
+        "data": "CMRC 2018 trial+dev (Cui et al. 2019, CC BY-SA 4.0), github.com/ymcui/cmrc2018 c0eb1b6; "
+        "the project's genre: eval/dataset.jsonl split=dev over knowledge/ + eval/corpus/, eval/heldout (all) over "
+        f"eval/heldout/corpus/, each asked against the other corpus; together weighing {GENRE_SHARE} of CMRC",
+        "model": args.model,
+        "importances": {"selector": importances(model.selector), "gate": importances(model.gate)},
         "split": "by paragraph, sha256(paragraph id) % 100: train <60, calib <75, report rest (eval.cmrc_data)",
         "examples": {
             part: {k: sum(ex.kind == k for ex in exs) for k in (ANSWERABLE, HARD, REMOVED, SWAPPED)}
-            for part, exs in (("train", train), ("calib", calib))
+            for part, exs in (("train", train), ("calib", calib), ("genre", genre))
         },
+        "cross_corpus": cross_counts,
         "command": "python -m bot.answering.train " + " ".join(argv if argv is not None else sys.argv[1:]),
         "git_commit": git_commit(),
         "seed": args.seed,
         "calib": chosen,
         "calib_curve": refusal_curve(rows, np.linspace(0.05, 0.95, 19)),
+        "genre_oof_curve": refusal_curve(genre_rows, np.linspace(0.05, 0.95, 19)),
         "sentence_cosine": "passage dense cosine as proxy (no sentence vectors)",
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(model.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    args.out.write_text(dumps(model), encoding="utf-8")
     print(json.dumps(chosen, ensure_ascii=False))
     print(f"权重已写入 {args.out}")
     return 0

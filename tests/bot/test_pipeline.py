@@ -43,8 +43,10 @@ def test_bad_question_raises_chinese_error(seed_kb, question):
 @pytest.mark.integration
 def test_stream_tokens_add_up_to_the_answer(seed_kb):
     events = list(Assistant(seed_kb.settings, kb=seed_kb).ask_stream("去年开展了多少场理论宣讲活动？"))
+    # the answer's pieces, then the result with the refusal gate's probability beside it
     assert events[-1]["type"] == "final" and all(e["type"] == "token" for e in events[:-1])
-    assert len(events) > 2
+    assert 0.0 <= events[-1]["answerable"] <= 1.0
+    assert len(events) > 3
     assert "".join(e["text"] for e in events[:-1]) == events[-1]["result"]["answer"]
 
 

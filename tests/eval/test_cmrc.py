@@ -33,3 +33,11 @@ def test_corpus_files_name_their_paragraph(tmp_path):
     path = tmp_path / "DEV_7.txt"
     assert path.read_text(encoding="utf-8").splitlines()[0] == "标题"
     assert pid_of_source(str(path)) == "DEV_7"
+
+
+def test_python_m_eval_has_the_cmrc_subcommand(capsys):
+    from eval.__main__ import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["cmrc", "--help"])
+    assert e.value.code == 0 and "--limit" in capsys.readouterr().out

@@ -70,7 +70,8 @@ def test_run_covers_every_dev_item_and_writes_outputs(dev_run):
 
 def test_report_is_self_contained(dev_run):
     page = (REPORT_DIR / "report.html").read_text(encoding="utf-8")
-    assert page.count("data:image/png;base64,") == 2  # metrics by type + latency histogram
+    # metrics by type + latency histogram + the refusal curve with its operating point
+    assert page.count("data:image/png;base64,") == 3 and "拒答曲线" in page
     links = re.findall(r"""(?:src|href)=["']([^"']*)""", page)
     assert links and all(link.startswith(("data:", "#")) for link in links)  # nothing fetched from elsewhere
     assert "<style>" in page

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from langchain_core.documents import Document
 
+from bot.answering.candidates import SENTENCE, Candidate
 from bot.answering.corpus_stats import CorpusStats
-from bot.answering.evidence import Candidate
 from bot.answering.lists import enumeration, heading_items, items_under, ordinal_section
 from bot.answering.question import analyse
 
@@ -56,7 +56,7 @@ def test_an_announcement_brings_the_items_of_the_sections_below_it():
     doc = DOCS[SPEECH][0]
     sentence = "我讲三点意见。"
     start = doc.page_content.index(sentence)
-    best = Candidate(0, start, start + len(sentence), sentence, 1.0)
+    best = Candidate(sentence, 0, start, start + len(sentence), SENTENCE, 0, 1, 1.0)
     sources = [doc]
     items = enumeration(analyse("讲了哪三点意见？", STATS), best, sources, siblings)
     assert texts(items) == ["一、要站得高", "二、要抓得准", "三、要压得实"]
@@ -68,7 +68,7 @@ def test_items_inside_one_passage_need_no_siblings():
     doc = Document(page_content="冬训要做到：\n一是抓牢学的主体。二是建好用的载体。", metadata={"section": ""})
     sentence = "二是建好用的载体。"
     start = doc.page_content.index(sentence)
-    best = Candidate(0, start, start + len(sentence), sentence, 1.0)
+    best = Candidate(sentence, 0, start, start + len(sentence), SENTENCE, 0, 1, 1.0)
     items = enumeration(analyse("要抓好哪些方面？", STATS), best, [doc])
     assert texts(items) == ["一是抓牢学的主体。", "二是建好用的载体。"]
 

@@ -1,0 +1,105 @@
+"""The refusal gate on a small corpus built here: a planted near miss of the project's genre (an on-topic
+passage that lacks the asked year, or the asked kind of thing) is refused, its answerable twin answered; the
+rule cues the gate reads; and the decider setting (learned, rules, union)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from langchain_core.documents import Document
+
+from bot.answering.corpus_stats import CorpusStats
+from bot.answering.extractive import ExtractiveAnswerer
+from bot.answering.model import LEARNED, RULE_VERDICT, RULES, UNION, AnswerModel
+from bot.answering.question import analyse
+from bot.answering.rule_cues import RULE_FEATURES, rule_cues
+from core.settings import AnsweringSettings
+
+pytestmark = pytest.mark.unit
+
+SUBSIDY = "2024年度冬训期间，参训党员误工补贴标准为每人每天50元，由乡镇财政统一列支。"
+PLACE = "冬训集中学习地点设在各村党群服务中心，每期不少于3天。"
+OLD = "2022年度冬训工作总结已经印发，各村要对照整改。"
+CORPUS = [SUBSIDY, PLACE, OLD, "冬训结束后各村要报送学习台账。", "宣讲员由乡镇党委统一选派。"]
+STATS = CorpusStats.from_texts(CORPUS)
+DEFAULT_GATE = AnsweringSettings.model_fields["gate"].default
+
+
+def passages(*texts: str, dense: float = 0.9) -> list[tuple[Document, float]]:
+    meta = {"title": "冬训通知", "section": "", "source": "通知.txt", "dense": dense}
+    return [(Document(page_content=t, metadata={**meta, "id": f"p{i}"}), 1.0 / (i + 1)) for i, t in enumerate(texts)]
+
+
+def answerer(decider: str = DEFAULT_GATE) -> ExtractiveAnswerer:
+    model = AnswerModel.load()
+    model = model.at(
+        threshold=model.threshold,
+        second_within=model.second_within,
+        length_cost=model.length_cost,
+        max_shown_chars=model.max_shown_chars,
+        decider=decider,
+    )
+    return ExtractiveAnswerer(model, lambda: STATS)
+
+
+@pytest.mark.parametrize(
+    ("twin", "near_miss", "found"),
+    [
+        # a year the on-topic passage lacks
+        ("2024年度冬训的误工补贴每天多少钱？", "2022年度冬训的误工补贴每天多少钱？", (SUBSIDY, PLACE, OLD)),
+        # an amount where the on-topic passage gives days
+        ("冬训集中学习每期多少天？", "冬训集中学习每期交多少钱？", (PLACE, OLD)),
+        pytest.param(
+            "冬训误工补贴每天发多少钱？",
+            "冬训集中学习地点的租金每天多少钱？",
+            (PLACE, SUBSIDY, OLD),
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="near miss not refused: another top passage states an amount (50元) and the one word the "
+                "materials lack (租金) weighs like an ordinary word, so neither the rule judge nor the learned gate "
+                "sees the question's key term missing",
+            ),
+        ),
+    ],
+)
+def test_the_gate_refuses_a_planted_near_miss_and_answers_its_twin(twin, near_miss, found):
+    answered = answerer().answer(analyse(twin, STATS), passages(*found))
+    assert not answered.refused and ("50元" in answered.text or "3天" in answered.text)
+    refused = answerer().answer(analyse(near_miss, STATS), passages(*found))
+    assert refused.refused, refused.text
+
+
+def test_the_rule_cues_say_what_the_passages_lack():
+    ctx = passages(SUBSIDY, PLACE)
+    fits = dict(zip(RULE_FEATURES, rule_cues(analyse("2024年度冬训误工补贴每天多少钱？", STATS), *_split(ctx))))
+    lacks = dict(zip(RULE_FEATURES, rule_cues(analyse("2022年度冬训误工补贴每天多少钱？", STATS), *_split(ctx))))
+    assert fits["rule_ok"] == 1 and fits["rule_type_ok"] == 1 and fits["rule_missing_years"] == 0
+    assert lacks["rule_ok"] == 0 and lacks["rule_missing_years"] == 1
+    far = dict(
+        zip(RULE_FEATURES, rule_cues(analyse("冬训误工补贴每天多少钱？", STATS), *_split(passages(PLACE, dense=0.8))))
+    )
+    assert far["rule_ok"] == 0 and far["rule_dense_low"] == 1
+
+
+def _split(ctx):
+    return [d for d, _ in ctx], [s for _, s in ctx]
+
+
+@pytest.mark.parametrize(
+    ("decider", "p", "rule_ok", "refused"),
+    [
+        (LEARNED, 0.9, 0, False),
+        (LEARNED, 0.0, 1, True),
+        (RULES, 0.0, 1, False),
+        (RULES, 0.9, 0, True),
+        (UNION, 0.9, 1, False),
+        (UNION, 0.9, 0, True),
+        (UNION, 0.0, 1, True),
+    ],
+)
+def test_the_decider_setting_chooses_what_refuses(decider, p, rule_ok, refused):
+    model = AnswerModel.load()
+    model = model.at(threshold=0.5, second_within=0, length_cost=0, max_shown_chars=100, decider=decider)
+    g = np.ones(RULE_VERDICT + len(RULE_FEATURES))
+    g[RULE_VERDICT] = rule_ok
+    assert model.refuses(p, g) is refused
