@@ -79,8 +79,7 @@ def leans_back(clause: str) -> bool:
 
 def topic_covered(answerer: ExtractiveAnswerer, query: Query, contexts: list[Scored]) -> bool:
     """Whether the materials cover the topic: the refusal gate of the answers, asked the topic as a question."""
-    docs = [d for d, _ in contexts]
-    return bool(contexts) and answerer.judge(query, answerer.candidates(query, contexts), answerer.best_dense(docs))[0]
+    return bool(contexts) and not answerer.decide(query, contexts).refuse
 
 
 @dataclass

@@ -18,7 +18,7 @@ from bot.answering.drafts import REFUSAL, Draft, merge_drafts
 from bot.answering.extractive import ExtractiveAnswerer, injection_refusal, not_chinese_refusal
 from bot.answering.model import AnswerModel
 from bot.answering.question import analyse, is_chinese, is_injection
-from bot.outline import build_outline
+from bot.outline import build_outline, topic_covered
 from bot.retrieval.hybrid import HybridRetriever
 from bot.retrieval.rerank import load_cross_encoder
 from bot.rewrite import rewrite, split_question
@@ -221,7 +221,7 @@ class Assistant:
             contexts = self.retriever.search(topic, query, k=OUTLINE_K, rerank_candidates=OUTLINE_K)
         with timer.stage("answer"):
             # An outline needs material on its topic: the gate that refuses a question refuses the topic.
-            if not contexts or self.extractive.decide(query, contexts).refuse:
+            if not topic_covered(self.extractive, query, contexts):
                 return self._outline_refusal(topic, contexts, timer)
             if self.llm is not None:
                 text, sources = self.llm.outline(topic, [d for d, _ in contexts]), [d for d, _ in contexts]
@@ -244,7 +244,9 @@ class Assistant:
             if outline is None
             else {
                 "title": outline.title,
+                "opening": outline.opening,
                 "points": [{"title": p.title, "subpoints": p.subpoints} for p in outline.points],
+                "closing": outline.closing,
             },
             "timings_ms": timer.total(),
         }

@@ -114,6 +114,9 @@ def test_outline_json(runs):
     assert ASK_KEYS <= set(r)
     assert r["refused"] is False
     assert 3 <= len(r["outline"]["points"]) <= 6
+    # the cited opening and closing travel in the JSON too (each a materials sentence with its [n], or "")
+    assert set(r["outline"]) == {"title", "opening", "points", "closing"}
+    assert all(r["outline"][k] == "" or "[" in r["outline"][k] for k in ("opening", "closing"))
     assert len(r["citations"]) >= 3
     assert r["answer"].startswith("# ") and "[1]" in r["answer"]
 
