@@ -280,7 +280,7 @@ class Bench:
         items = [it for it in read_items(Path(self.o.dataset)) if it.type != "outline"]
         questions = [it.question for it in items]
         env = {"DONGXUN_FEEDBACK_LOG": str(self.work / "feedback.jsonl")}
-        with servers.web_app(kb, self.steps / "app.log", env=env) as app:
+        with servers.web_app(kb, self.steps / "app.log", env=env, derived=True) as app:
             cold = throughput.cold_start(app, COLD_START_QUESTION)
             first = throughput.first_tokens(app, questions, n=FIRST_TOKEN_QUESTIONS)
             rounds = throughput.rounds(
