@@ -175,19 +175,20 @@ def api_first_token(url: str, question: str, http: httpx.Client) -> float:
     """Milliseconds from posting a streaming chat completion until its first content arrives."""
     body = {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": question}]}
     t = time.perf_counter()
+    ms: Optional[float] = None
     with http.stream("POST", url.rstrip("/") + CHAT_PATH, json=body) as stream:
         if stream.status_code != 200:
             raise RuntimeError(f"{CHAT_PATH} answered {stream.status_code}")
+        # Read to the end, so the next request starts on a quiet server.
         for line in stream.iter_lines():
-            if not line.startswith(DATA_PREFIX) or line.endswith("[DONE]"):
+            if ms is not None or not line.startswith(DATA_PREFIX) or line.endswith("[DONE]"):
                 continue
             choices = json.loads(line[len(DATA_PREFIX) :]).get("choices") or [{}]
             if (choices[0].get("delta") or {}).get("content"):
                 ms = (time.perf_counter() - t) * 1000
-                for _ in stream.iter_lines():  # read to the end: the next request starts on a quiet server
-                    pass
-                return ms
-    raise RuntimeError("the stream ended without content")
+    if ms is None:
+        raise RuntimeError("the stream ended without content")
+    return ms
 
 
 def page_first_token(session: HttpSession, question: str) -> float:
