@@ -29,7 +29,10 @@ CONFIG_PATH = "config"
 DEFAULT_API_PREFIX = "/gradio_api"
 DATA_PREFIX = "data:"
 COMPLETED = "process_completed"
-GENERATING = "process_generating"  # a streamed partial answer on the page's event stream
+GENERATING = "process_generating"  # a streamed update on the page's event stream
+# The page's first update shows a placeholder (正在查找资料……) before any answer text; the first token is
+# the first update without it.
+PLACEHOLDER_MARK = 'class="thinking"'
 CHAT_PATH = "/v1/chat/completions"
 MODEL = "dongxun-assistant"  # the model id the API lists
 # Questions one visitor asks in one conversation before a new visitor comes (the chat keeps its turns).
@@ -76,7 +79,7 @@ class HttpSession:
     def ask(self, question: str, on_first: Optional[Callable[[], None]] = None) -> list[Any]:
         """Ask and wait until the answer is complete: the event's outputs (for the chat: the messages, the
         sources panel, …); RuntimeError when the app reports a failure. on_first is called when the first
-        part of the answer is on the wire."""
+        part of the answer's text is on the wire (after the placeholder)."""
         e = self.endpoint
         body = {
             "data": [question] + [None] * (e.inputs - 1),  # state inputs are kept by the server per session
@@ -93,8 +96,9 @@ class HttpSession:
                     continue
                 message = json.loads(line[len(DATA_PREFIX) :])
                 if on_first is not None and message.get("msg") in (GENERATING, COMPLETED):
-                    on_first()
-                    on_first = None
+                    if PLACEHOLDER_MARK not in json.dumps(message.get("output", {}), ensure_ascii=False):
+                        on_first()
+                        on_first = None
                 if message.get("msg") == COMPLETED:
                     if not message.get("success", False):
                         raise RuntimeError(f"the app failed to answer: {str(message.get('output'))[:200]}")
@@ -192,7 +196,8 @@ def api_first_token(url: str, question: str, http: httpx.Client) -> float:
 
 
 def page_first_token(session: HttpSession, question: str) -> float:
-    """Milliseconds from joining the page's queue until the first part of the answer is on the event stream."""
+    """Milliseconds from joining the page's queue until the first part of the answer's text is on the event
+    stream (the placeholder shown before it does not count)."""
     t = time.perf_counter()
     first: list[float] = []
     session.ask(question, on_first=lambda: first.append((time.perf_counter() - t) * 1000))
