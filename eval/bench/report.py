@@ -320,6 +320,19 @@ def markdown(r: dict[str, Any], images: Sequence[str]) -> str:
             f"从进程启动到网页可访问 {_f(cs['ready_s'], 1)} 秒，到第一个回答 {_f(cs['first_answer_s'], 1)} 秒。",
             "",
         ]
+    if r.get("first_token"):
+        ft = r["first_token"]
+        lines += [
+            "## 首字时间（一次一个客户端）",
+            "",
+            "| 途径 | p50 毫秒 | p95 毫秒 |",
+            "|---|---:|---:|",
+            f"| HTTP API（/v1/chat/completions 流式） | {_f(ft['api_p50_ms'])} | {_f(ft['api_p95_ms'])} |",
+            f"| 网页（Gradio 事件流） | {_f(ft['page_p50_ms'])} | {_f(ft['page_p95_ms'])} |",
+            "",
+            f"各问 {ft['questions']} 题，从发出请求到收到第一段回答文字。",
+            "",
+        ]
     lines += ["## 目标（issue 11，本机 2 核）", "", ", ".join(f"{k} {v}" for k, v in TARGETS.items()), ""]
     lines += [f"![{name}]({name})" for name in images]
     return "\n".join(lines) + "\n"

@@ -31,6 +31,8 @@ CONCURRENCY = (1, 8, 32)
 # Answers per load round at least, and per client at least (1 client: 20; 8: 40; 32: 160).
 ROUND_ANSWERS = 20
 PER_CLIENT = 5
+# Questions asked one at a time for the time to first token through the API and through the page.
+FIRST_TOKEN_QUESTIONS = 20
 # Clients of the one round through gradio_client, to show what that client costs on the same machine.
 GRADIO_CLIENT_ROUND = 32
 # Copies of the materials embedded for real: the pool derived vectors come from. Chunks without numbers or
@@ -278,8 +280,9 @@ class Bench:
         items = [it for it in read_items(Path(self.o.dataset)) if it.type != "outline"]
         questions = [it.question for it in items]
         env = {"DONGXUN_FEEDBACK_LOG": str(self.work / "feedback.jsonl")}
-        with servers.web_app(kb, self.steps / "app.log", env=env) as app:
+        with servers.web_app(kb, self.steps / "app.log", env=env, derived=True) as app:
             cold = throughput.cold_start(app, COLD_START_QUESTION)
+            first = throughput.first_tokens(app, questions, n=FIRST_TOKEN_QUESTIONS)
             rounds = throughput.rounds(
                 app,
                 questions,
@@ -289,6 +292,7 @@ class Bench:
                 compare_clients=self.o.gradio_client_round,
             )
         self.r["cold_start"] = cold | {"size": size}
+        self.r["first_token"] = first | {"size": size}
         self.r["throughput"] = {"size": size, "rounds": rounds}
 
     def noop(self, pool: Path) -> None:

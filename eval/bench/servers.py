@@ -147,18 +147,27 @@ def chroma_server(path: Path, log: Path, *, port: Optional[int] = None) -> Itera
         stop(proc)
 
 
-def app_command(kb_dir: Path, port: int) -> list[str]:
-    """The web app's command line, as the README starts it."""
+def app_command(kb_dir: Path, port: int, *, derived: bool = False) -> list[str]:
+    """The web app's command line, as the README starts it; with derived, the same server over a knowledge
+    base of derived vectors (eval.bench.app)."""
+    if derived:
+        return [sys.executable, "-m", "eval.bench.app", "--port", str(port), "--kb", str(kb_dir)]
     return [sys.executable, "-m", "bot.app", "--host", LOOPBACK, "--port", str(port), "--kb", str(kb_dir)]
 
 
 @contextmanager
 def web_app(
-    kb_dir: Path, log: Path, *, env: Optional[Mapping[str, str]] = None, port: Optional[int] = None
+    kb_dir: Path,
+    log: Path,
+    *,
+    env: Optional[Mapping[str, str]] = None,
+    port: Optional[int] = None,
+    derived: bool = False,
 ) -> Iterator[Process]:
-    """`python -m bot.app --kb DIR` on 127.0.0.1, started (not yet waited for); stopped on exit."""
+    """`python -m bot.app --kb DIR` on 127.0.0.1 (eval.bench.app when the vectors are derived), started (not
+    yet waited for); stopped on exit."""
     port = port or free_port()
-    proc = _start(app_command(kb_dir, port), log, env, f"http://{LOOPBACK}:{port}/")
+    proc = _start(app_command(kb_dir, port, derived=derived), log, env, f"http://{LOOPBACK}:{port}/")
     try:
         yield proc
     finally:

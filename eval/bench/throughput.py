@@ -29,6 +29,12 @@ CONFIG_PATH = "config"
 DEFAULT_API_PREFIX = "/gradio_api"
 DATA_PREFIX = "data:"
 COMPLETED = "process_completed"
+GENERATING = "process_generating"  # a streamed update on the page's event stream
+# The page's first update shows a placeholder (正在查找资料……) before any answer text; the first token is
+# the first update without it.
+PLACEHOLDER_MARK = 'class="thinking"'
+CHAT_PATH = "/v1/chat/completions"
+MODEL = "dongxun-assistant"  # the model id the API lists
 # Questions one visitor asks in one conversation before a new visitor comes (the chat keeps its turns).
 SESSION_TURNS = 5
 REQUEST_SECONDS = 120.0
@@ -70,9 +76,10 @@ class HttpSession:
         """Start a new conversation (a new session: the old one's turns are left behind)."""
         self.session_hash = uuid.uuid4().hex
 
-    def ask(self, question: str) -> list[Any]:
+    def ask(self, question: str, on_first: Optional[Callable[[], None]] = None) -> list[Any]:
         """Ask and wait until the answer is complete: the event's outputs (for the chat: the messages, the
-        sources panel, …); RuntimeError when the app reports a failure."""
+        sources panel, …); RuntimeError when the app reports a failure. on_first is called when the first
+        part of the answer's text is on the wire (after the placeholder)."""
         e = self.endpoint
         body = {
             "data": [question] + [None] * (e.inputs - 1),  # state inputs are kept by the server per session
@@ -88,6 +95,10 @@ class HttpSession:
                 if not line.startswith(DATA_PREFIX):
                     continue
                 message = json.loads(line[len(DATA_PREFIX) :])
+                if on_first is not None and message.get("msg") in (GENERATING, COMPLETED):
+                    if PLACEHOLDER_MARK not in json.dumps(message.get("output", {}), ensure_ascii=False):
+                        on_first()
+                        on_first = None
                 if message.get("msg") == COMPLETED:
                     if not message.get("success", False):
                         raise RuntimeError(f"the app failed to answer: {str(message.get('output'))[:200]}")
@@ -162,6 +173,61 @@ def cold_start(app: Process, question: str) -> dict[str, Any]:
     finally:
         session.close()
     return {"ready_s": ready, "first_answer_s": time.perf_counter() - app.started}
+
+
+def api_first_token(url: str, question: str, http: httpx.Client) -> float:
+    """Milliseconds from posting a streaming chat completion until its first content arrives."""
+    body = {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": question}]}
+    t = time.perf_counter()
+    ms: Optional[float] = None
+    with http.stream("POST", url.rstrip("/") + CHAT_PATH, json=body) as stream:
+        if stream.status_code != 200:
+            raise RuntimeError(f"{CHAT_PATH} answered {stream.status_code}")
+        # Read to the end, so the next request starts on a quiet server.
+        for line in stream.iter_lines():
+            if ms is not None or not line.startswith(DATA_PREFIX) or line.endswith("[DONE]"):
+                continue
+            choices = json.loads(line[len(DATA_PREFIX) :]).get("choices") or [{}]
+            if (choices[0].get("delta") or {}).get("content"):
+                ms = (time.perf_counter() - t) * 1000
+    if ms is None:
+        raise RuntimeError("the stream ended without content")
+    return ms
+
+
+def page_first_token(session: HttpSession, question: str) -> float:
+    """Milliseconds from joining the page's queue until the first part of the answer's text is on the event
+    stream (the placeholder shown before it does not count)."""
+    t = time.perf_counter()
+    first: list[float] = []
+    session.ask(question, on_first=lambda: first.append((time.perf_counter() - t) * 1000))
+    session.new_visitor()
+    if not first:
+        raise RuntimeError("the page sent no answer")
+    return first[0]
+
+
+def first_tokens(app: Process, questions: Sequence[str], *, n: int) -> dict[str, Any]:
+    """Time to first token, one client at a time, through the API's stream and the page's event stream."""
+    api: list[float] = []
+    page: list[float] = []
+    http = httpx.Client(timeout=REQUEST_SECONDS)
+    session = HttpSession(Endpoint.find(app.url))
+    try:
+        for i in range(n):
+            q = questions[i % len(questions)]
+            api.append(api_first_token(app.url, q, http))
+            page.append(page_first_token(session, q))
+    finally:
+        http.close()
+        session.close()
+    return {
+        "questions": n,
+        "api_p50_ms": percentile(api, 50),
+        "api_p95_ms": percentile(api, 95),
+        "page_p50_ms": percentile(page, 50),
+        "page_p95_ms": percentile(page, 95),
+    }
 
 
 def load_round(

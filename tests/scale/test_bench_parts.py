@@ -185,3 +185,34 @@ def test_an_api_client_carries_its_conversation_and_reports_failures():
     with pytest.raises(RuntimeError, match="400"):
         session.ask("坏")
     session.close()
+
+
+def test_api_first_token_waits_for_content_and_the_report_shows_it(tmp_path):
+    import httpx
+
+    from eval.bench.throughput import api_first_token
+
+    chunks = [
+        {"choices": [{"delta": {"role": "assistant"}}]},
+        {"choices": [{"delta": {"content": "冬训"}}]},
+        {"choices": [{"delta": {}, "finish_reason": "stop"}]},
+    ]
+    sse = "".join(f"data: {json.dumps(c, ensure_ascii=False)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+    http = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, text=sse)))
+    assert api_first_token("http://app/", "问", http) >= 0
+    empty = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, text="data: [DONE]\n\n")))
+    with pytest.raises(RuntimeError):
+        api_first_token("http://app/", "问", empty)
+
+    results = _results()
+    results["first_token"] = {
+        "questions": 3,
+        "api_p50_ms": 61.0,
+        "api_p95_ms": 90.0,
+        "page_p50_ms": 120.0,
+        "page_p95_ms": 150.0,
+        "size": 10,
+    }
+    report.write(tmp_path, results)
+    md = (tmp_path / "bench.md").read_text(encoding="utf-8")
+    assert "首字时间" in md and "| 61 | 90 |" in md
