@@ -11,7 +11,7 @@ from langchain_core.documents import Document
 from bot.answering.model import WEIGHTS_FILE, AnswerModel
 from bot.answering.train import ANSWERABLE, HARD, Example, choose_threshold, fit, holds, swap_word
 
-pytestmark = pytest.mark.unit
+# Unit tests, but for the three that train a model (seconds of CPU), which are integration tests.
 
 
 class Stats:
@@ -28,6 +28,7 @@ NUMBER_PASSAGE = (
 )
 
 
+@pytest.mark.unit
 def test_committed_weights_load_with_provenance():
     model = AnswerModel.load()
     meta = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))["meta"]
@@ -36,6 +37,7 @@ def test_committed_weights_load_with_provenance():
     assert 0.0 < model.threshold < 1.0
 
 
+@pytest.mark.unit
 def test_committed_weights_prefer_the_sentence_holding_the_asked_number():
     model = AnswerModel.load()
     d = model.decide("误工补贴每天发多少钱？", [(_doc(NUMBER_PASSAGE), 1.0)], Stats())
@@ -46,6 +48,7 @@ def test_committed_weights_prefer_the_sentence_holding_the_asked_number():
     assert d.probs[holding] > d.probs[lacking]
 
 
+@pytest.mark.unit
 def test_committed_gate_trusts_a_present_answer_more_than_an_unrelated_passage():
     model = AnswerModel.load()
     good = model.decide("误工补贴每天发多少钱？", [(_doc(NUMBER_PASSAGE), 1.0)], Stats())
@@ -75,6 +78,7 @@ def _slice(n=40):
     return out
 
 
+@pytest.mark.integration
 def test_retrain_on_a_small_slice_is_fast_and_loadable(tmp_path):
     t = time.perf_counter()
     model = fit(_slice(), Stats(), seed=0)
@@ -88,22 +92,26 @@ def test_retrain_on_a_small_slice_is_fast_and_loadable(tmp_path):
     np.testing.assert_allclose(again.selector.prob(X), model.selector.prob(X))
 
 
+@pytest.mark.integration
 def test_retrain_is_reproducible():
     a, b = fit(_slice(16), Stats(), seed=0), fit(_slice(16), Stats(), seed=0)
     assert a.gate.to_json() == b.gate.to_json()
 
 
+@pytest.mark.unit
 def test_threshold_keeps_false_refusals_at_the_budget():
     rows = [{"kind": ANSWERABLE, "present": True, "p": p} for p in np.linspace(0.01, 1, 100)]
     t = choose_threshold(rows, max_false=0.05)
     assert sum(r["p"] < t for r in rows) <= 5
 
 
+@pytest.mark.unit
 def test_holds_compares_compact_forms():
     assert holds("标准为每人每天 80 元。", ["80元"])
     assert not holds("标准为每人每天80元。", ["90元"])
 
 
+@pytest.mark.unit
 def test_swap_word_replaces_one_word_with_one_the_paragraph_lacks():
     import random
 
@@ -116,6 +124,7 @@ def test_swap_word_replaces_one_word_with_one_the_paragraph_lacks():
     assert year and "2021" not in year
 
 
+@pytest.mark.integration
 def test_trees_exported_from_sklearn_score_as_sklearn_does():
     from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -132,6 +141,7 @@ def test_trees_exported_from_sklearn_score_as_sklearn_does():
     assert abs(sum(share.values()) - 1.0) < 1e-3 and share["a"] > share["d"]
 
 
+@pytest.mark.unit
 def test_the_length_cost_prefers_a_shorter_candidate_nearly_as_likely():
     from bot.answering.candidates import SENTENCE, Candidate
 
