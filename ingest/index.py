@@ -271,13 +271,12 @@ class KnowledgeBase:
             self.collection.delete(ids=ids[i : i + self.batch])
 
     def fetch(self, ids: list[str]) -> dict[str, Document]:
-        """The chunks Chroma holds among `ids`, as Documents (metadata "id" = chunk id), for the BM25 index:
-        their stored tokens stay in the metadata until the index takes them out."""
+        """The chunks Chroma holds among `ids`, as Documents (metadata "id" = chunk id)."""
         out: dict[str, Document] = {}
         for i in range(0, len(ids), self.batch):
             got = self.collection.get(ids=ids[i : i + self.batch], include=["documents", "metadatas"])
             for cid, text, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or []):
-                out[cid] = chroma_document(cid, text, meta, keep_tokens=True)
+                out[cid] = chroma_document(cid, text, meta)
         return out
 
     def fetch_with_vectors(self, ids: list[str]) -> list[tuple[str, str, dict, list[float]]]:
@@ -391,12 +390,9 @@ def record_warnings(rec: Record) -> list[str]:
     return [instruction_warning(str(rec.get("file_name", "")), count, str(rec.get("instruction_quote", "")))]
 
 
-def chroma_document(cid: str, text: Optional[str], meta: Any, *, keep_tokens: bool = False) -> Document:
-    """A chunk as Chroma returns it, as a Document (metadata "id" = chunk id, the write time dropped, and the
-    stored BM25 tokens too unless keep_tokens)."""
+def chroma_document(cid: str, text: Optional[str], meta: Any) -> Document:
+    """A chunk as Chroma returns it, as a Document (metadata "id" = chunk id, the write time dropped)."""
     metadata = dict(meta or {})
     metadata.pop("written_at", None)
-    if not keep_tokens:
-        bm25.drop_tokens(metadata)
     metadata["id"] = cid
     return Document(page_content=text or "", metadata=metadata, id=cid)
