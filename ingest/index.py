@@ -378,8 +378,25 @@ class KnowledgeBase:
         with self._lock:
             records: dict[str, Record] = self.manifest.records(force=force)
             if self._bm25 is None or self._bm25.fingerprint != self._fingerprint_of(records):
-                self._bm25 = bm25.load_or_build(self.kb_dir / bm25.BM25_DIR, records, self.fetch)
+                fetch = self._fetch_reusing(self._bm25, records) if self._bm25 is not None else self.fetch
+                self._bm25 = bm25.load_or_build(self.kb_dir / bm25.BM25_DIR, records, fetch)
             return self._bm25
+
+    def _fetch_reusing(self, old: bm25.Bm25Index, records: dict[str, Record]) -> bm25.Fetch:
+        """A fetch that takes chunks the old index holds from memory (a chunk id names its text and place; the
+        document's hash, kept as doc_sha, must still be the committed one) and asks Chroma only for the rest:
+        after an upload to a large knowledge base, only the new document's chunks are read."""
+        held = {
+            d.metadata["id"]: d
+            for d in old.chunks.docs
+            if d.metadata.get("doc_sha") == records.get(d.metadata.get("source", ""), {}).get("sha256")
+        }
+
+        def fetch(ids: list[str]) -> dict[str, Document]:
+            got = self.fetch([c for c in ids if c not in held])
+            return {c: bm25.copy_doc(held[c]) if c in held else got[c] for c in ids if c in held or c in got}
+
+        return fetch
 
 
 def record_warnings(rec: Record) -> list[str]:

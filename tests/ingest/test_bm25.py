@@ -197,7 +197,7 @@ def test_a_second_process_loads_the_persisted_index(make_kb, monkeypatch):
 
 
 @pytest.mark.integration
-def test_after_an_upload_only_the_new_document_is_tokenized(make_kb, monkeypatch):
+def test_after_an_upload_only_the_new_document_is_read_and_tokenized(make_kb, monkeypatch):
     kb = make_kb()
     folder = kb.settings.store.knowledge_dir
     write(folder / "植树.txt", TREES)
@@ -205,10 +205,20 @@ def test_after_an_upload_only_the_new_document_is_tokenized(make_kb, monkeypatch
     assert kb.bm25_search("植树", 3)
     counting = CountingTokenize()
     monkeypatch.setattr(bm25, "tokenize", counting)
+    asked: list[str] = []
+    real_fetch = kb.fetch
+
+    def recording_fetch(ids):
+        asked.extend(ids)
+        return real_fetch(ids)
+
+    monkeypatch.setattr(kb, "fetch", recording_fetch)
     write(folder / "读书.txt", BOOKS)
     kb.ingest([folder], progress=False)  # ends by bringing BM25 up to date
     kb.chunks()
-    new = [indexed_text(d) for d in kb.chunks() if d.metadata["source"].endswith("读书.txt")]
-    assert new and sorted(counting.texts) == sorted(new)
+    new = [d for d in kb.chunks() if d.metadata["source"].endswith("读书.txt")]
+    assert new and sorted(counting.texts) == sorted(indexed_text(d) for d in new)
+    # the chunks the index already held come from memory: Chroma is asked for the new document's only
+    assert sorted(asked) == sorted(d.metadata["id"] for d in new)
     monkeypatch.undo()
     assert kb.bm25_search("读书 分享会", 3)[0][0].metadata["source"].endswith("读书.txt")
