@@ -40,14 +40,14 @@ IDS_FILE = "ids.json"
 # instead of fetching every chunk from Chroma (at 20k chunks the fetch was 3.5 of the 8.4 s it took to open).
 CHUNKS_FILE = "chunks.json"
 TMP_PREFIX = ".tmp-"
-# Chunk metadata keys holding the chunk's BM25 tokens (a JSON list), written at ingest, and the tokenizer
-# version they were made with: a rebuild from Chroma then needs no jieba pass (at 100k chunks that pass was
-# ~40 s of a ~45 s rebuild, paid again after every upload). Tokens of another version are recomputed.
-TOKENS_KEY = "bm25_tokens"
-TOKENS_VERSION_KEY = "bm25_tokens_v"
+# The tokens of every chunk beside the index, keyed by a hash of what was tokenized, with the tokenizer's
+# version: the next rebuild (after an upload, another process's ingest, a re-chunk) tokenizes only chunks
+# it has not seen (at 20k chunks the jieba pass was 36 of a 38 s rebuild). Kept beside the index rather than
+# in Chroma's metadata, where the extra strings made writes ~50% slower.
+TOKENS_FILE = "tokens.json"
+TEXT_KEY_CHARS = 24  # hex digits of the sha256 naming a tokenized text
 
-# Chroma chunk ids -> their Documents (the ones Chroma holds; a missing id is left out), the stored tokens
-# still in their metadata (the index takes them out).
+# Chroma chunk ids -> their Documents (the ones Chroma holds; a missing id is left out).
 Fetch = Callable[[list[str]], dict[str, Document]]
 
 
@@ -80,31 +80,39 @@ def tokens_version() -> str:
     return hashlib.sha256(ident.encode("utf-8")).hexdigest()[:BM25_NAME_CHARS]
 
 
-def token_metadata(doc: Document) -> dict[str, str]:
-    """The metadata entries that carry a chunk's BM25 tokens (written beside the chunk at ingest)."""
-    tokens = json.dumps(tokenize(indexed_text(doc)), ensure_ascii=False, separators=(",", ":"))
-    return {TOKENS_KEY: tokens, TOKENS_VERSION_KEY: tokens_version()}
+def text_key(text: str) -> str:
+    """The name of a tokenized text in TOKENS_FILE."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:TEXT_KEY_CHARS]
 
 
-def take_tokens(doc: Document) -> list[str]:
-    """The chunk's BM25 tokens, removed from its metadata: the stored ones when made by this tokenizer,
-    else computed now."""
-    stored, version = doc.metadata.pop(TOKENS_KEY, None), doc.metadata.pop(TOKENS_VERSION_KEY, None)
-    if stored is not None and version == tokens_version():
+def tokens_of(docs: list[Document], known: Optional[dict[str, list[str]]] = None) -> dict[str, list[str]]:
+    """text_key(indexed_text) -> tokens for every chunk: from `known` (an earlier index's) when there, else
+    tokenized now."""
+    known = known or {}
+    out: dict[str, list[str]] = {}
+    for d in docs:
+        text = indexed_text(d)
+        key = text_key(text)
+        if key not in out:
+            out[key] = known[key] if key in known else tokenize(text)
+    return out
+
+
+def read_tokens(root: Path) -> dict[str, list[str]]:
+    """The tokens kept beside the indexes under root that this tokenizer made ({} when none)."""
+    out: dict[str, list[str]] = {}
+    if not root.is_dir():
+        return out
+    for folder in root.iterdir():
+        if folder.name.startswith(TMP_PREFIX):
+            continue
         try:
-            tokens = json.loads(stored)
-            if isinstance(tokens, list):
-                return [str(t) for t in tokens]
-        except ValueError:
-            pass  # a damaged value: tokenize again
-    return tokenize(indexed_text(doc))
-
-
-def drop_tokens(meta: dict[str, Any]) -> dict[str, Any]:
-    """meta without the stored tokens (for chunks handed to readers)."""
-    meta.pop(TOKENS_KEY, None)
-    meta.pop(TOKENS_VERSION_KEY, None)
-    return meta
+            data = json.loads((folder / TOKENS_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # absent (an index saved before tokens were kept) or damaged: tokenize again
+        if isinstance(data, dict) and data.get("version") == tokens_version() and isinstance(data.get("tokens"), dict):
+            out.update(data["tokens"])
+    return out
 
 
 def copy_doc(doc: Document) -> Document:
@@ -144,15 +152,18 @@ class Bm25Index:
     chunks: ChunkCache
     index: Any  # bm25s.BM25, or None when the knowledge base is empty
 
+    tokens: Optional[dict[str, list[str]]] = None  # text_key -> tokens, kept until saved
+
     @classmethod
-    def build(cls, fp: str, docs: list[Document]) -> Bm25Index:
-        """Index `docs` (in this order) for the content with fingerprint `fp`."""
+    def build(cls, fp: str, docs: list[Document], known: Optional[dict[str, list[str]]] = None) -> Bm25Index:
+        """Index `docs` (in this order) for the content with fingerprint `fp`; `known`: tokens of texts an
+        earlier index tokenized (text_key -> tokens), reused instead of tokenizing again."""
         index = None
-        tokens = [take_tokens(d) for d in docs]
+        tokens = tokens_of(docs, known)
         if docs:
             index = bm25s.BM25()
-            index.index(tokens, show_progress=False)
-        return cls(fp, ChunkCache(docs), index)
+            index.index([tokens[text_key(indexed_text(d))] for d in docs], show_progress=False)
+        return cls(fp, ChunkCache(docs), index, tokens)
 
     def search(self, query: str, k: int) -> list[tuple[Document, float]]:
         """Top-k chunks by BM25 score (only chunks scoring above 0), best first; ties keep index order."""
@@ -181,6 +192,9 @@ class Bm25Index:
             ids = [d.metadata["id"] for d in self.chunks.docs]
             rows = [[d.metadata["id"], d.page_content, d.metadata] for d in self.chunks.docs]
             (tmp / CHUNKS_FILE).write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+            if self.tokens is not None:
+                kept = {"version": tokens_version(), "tokens": self.tokens}
+                (tmp / TOKENS_FILE).write_text(json.dumps(kept, ensure_ascii=False), encoding="utf-8")
             # Written last: a folder without it is incomplete and never loaded.
             (tmp / IDS_FILE).write_text(json.dumps({"fingerprint": self.fingerprint, "ids": ids}), encoding="utf-8")
             if folder.exists():
@@ -215,8 +229,6 @@ class Bm25Index:
             if len(docs_by_id) != len(ids):
                 return None
             docs = [docs_by_id[c] for c in ids]
-            for d in docs:
-                drop_tokens(d.metadata)
         return cls(fp, ChunkCache(docs), index)
 
 
@@ -244,7 +256,8 @@ def load_or_build(root: Path, records: dict[str, Record], fetch: Fetch) -> Bm25I
     docs_by_id = fetch(ids)
     # A chunk listed but absent can only be a concurrent writer's race; leave it out rather than fail.
     docs = [docs_by_id[c] for c in ids if c in docs_by_id]
-    built = Bm25Index.build(fp, docs)
+    built = Bm25Index.build(fp, docs, read_tokens(root))
     if len(docs) == len(ids):
         built.save(root)
+    built.tokens = None  # saved (or not worth keeping): the index needs only its matrix
     return built

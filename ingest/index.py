@@ -271,13 +271,12 @@ class KnowledgeBase:
             self.collection.delete(ids=ids[i : i + self.batch])
 
     def fetch(self, ids: list[str]) -> dict[str, Document]:
-        """The chunks Chroma holds among `ids`, as Documents (metadata "id" = chunk id), for the BM25 index:
-        their stored tokens stay in the metadata until the index takes them out."""
+        """The chunks Chroma holds among `ids`, as Documents (metadata "id" = chunk id)."""
         out: dict[str, Document] = {}
         for i in range(0, len(ids), self.batch):
             got = self.collection.get(ids=ids[i : i + self.batch], include=["documents", "metadatas"])
             for cid, text, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or []):
-                out[cid] = chroma_document(cid, text, meta, keep_tokens=True)
+                out[cid] = chroma_document(cid, text, meta)
         return out
 
     def fetch_with_vectors(self, ids: list[str]) -> list[tuple[str, str, dict, list[float]]]:
@@ -379,8 +378,25 @@ class KnowledgeBase:
         with self._lock:
             records: dict[str, Record] = self.manifest.records(force=force)
             if self._bm25 is None or self._bm25.fingerprint != self._fingerprint_of(records):
-                self._bm25 = bm25.load_or_build(self.kb_dir / bm25.BM25_DIR, records, self.fetch)
+                fetch = self._fetch_reusing(self._bm25, records) if self._bm25 is not None else self.fetch
+                self._bm25 = bm25.load_or_build(self.kb_dir / bm25.BM25_DIR, records, fetch)
             return self._bm25
+
+    def _fetch_reusing(self, old: bm25.Bm25Index, records: dict[str, Record]) -> bm25.Fetch:
+        """A fetch that takes chunks the old index holds from memory (a chunk id names its text and place; the
+        document's hash, kept as doc_sha, must still be the committed one) and asks Chroma only for the rest:
+        after an upload to a large knowledge base, only the new document's chunks are read."""
+        held = {
+            d.metadata["id"]: d
+            for d in old.chunks.docs
+            if d.metadata.get("doc_sha") == records.get(d.metadata.get("source", ""), {}).get("sha256")
+        }
+
+        def fetch(ids: list[str]) -> dict[str, Document]:
+            got = self.fetch([c for c in ids if c not in held])
+            return {c: bm25.copy_doc(held[c]) if c in held else got[c] for c in ids if c in held or c in got}
+
+        return fetch
 
 
 def record_warnings(rec: Record) -> list[str]:
@@ -391,12 +407,9 @@ def record_warnings(rec: Record) -> list[str]:
     return [instruction_warning(str(rec.get("file_name", "")), count, str(rec.get("instruction_quote", "")))]
 
 
-def chroma_document(cid: str, text: Optional[str], meta: Any, *, keep_tokens: bool = False) -> Document:
-    """A chunk as Chroma returns it, as a Document (metadata "id" = chunk id, the write time dropped, and the
-    stored BM25 tokens too unless keep_tokens)."""
+def chroma_document(cid: str, text: Optional[str], meta: Any) -> Document:
+    """A chunk as Chroma returns it, as a Document (metadata "id" = chunk id, the write time dropped)."""
     metadata = dict(meta or {})
     metadata.pop("written_at", None)
-    if not keep_tokens:
-        bm25.drop_tokens(metadata)
     metadata["id"] = cid
     return Document(page_content=text or "", metadata=metadata, id=cid)

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Optional
 from langchain_core.documents import Document
 
 from core.settings import StoreSettings
-from ingest import bm25
 from ingest.chunker import CHUNKER_VERSION, chunk_document
 from ingest.discovery import Found, Identities, file_sha256, find_files, resolved
 from ingest.errors import KnowledgeBaseError
@@ -271,7 +270,7 @@ class Pipeline:
             kb.write_chunks(
                 bids,
                 [c.page_content for c in batch],
-                [chroma_metadata(c.metadata, job.sha, now) | bm25.token_metadata(c) for c in batch],
+                [chroma_metadata(c.metadata, job.sha, now) for c in batch],
                 vecs,
             )
             reached = max(int(c.metadata["end"]) for c in batch)

@@ -12,7 +12,6 @@ from ingest.bm25 import (
     BM25_NAME_CHARS,
     Bm25Index,
     ChunkCache,
-    copy_doc,
     fingerprint,
     indexed_text,
     load_or_build,
@@ -132,43 +131,51 @@ def test_load_or_build_persists_only_a_complete_index(tmp_path):
     assert len(index.chunks.docs) == 4 and not other.exists()
 
 
-def _with_tokens(doc: Document, **override: str) -> Document:
-    """A fresh copy of doc carrying its stored tokens, as Chroma hands a chunk written by the ingest."""
-    meta = dict(doc.metadata) | bm25.token_metadata(doc) | override
-    return Document(page_content=doc.page_content, metadata=meta, id=doc.id)
+class CountingTokenize:
+    """bm25.tokenize, counting the chunk texts it is asked for (a question is tokenized too, so count only
+    texts holding a newline: indexed_text puts one after the heading)."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.real = bm25.tokenize
+
+    def __call__(self, text: str, *args, **kwargs):
+        if "\n" in text:
+            self.texts.append(text)
+        return self.real(text, *args, **kwargs)
 
 
 @pytest.mark.unit
-def test_a_rebuild_uses_the_stored_tokens_and_hands_out_no_tokens(monkeypatch):
-    stored = [_with_tokens(d) for d in DOCS]
-    expected = Bm25Index.build("fp", [copy_doc(d) for d in DOCS])
-
-    def no_tokenize(text, *args, **kwargs):
-        raise AssertionError("tokenized again although the chunk carries its tokens")
-
-    monkeypatch.setattr(bm25, "tokenize", no_tokenize)
-    built = Bm25Index.build("fp", stored)
-    monkeypatch.undo()  # the questions are tokenized, of course
+def test_a_rebuild_tokenizes_only_the_chunks_it_has_not_seen(tmp_path, monkeypatch):
+    first = {"knowledge/a.txt": RECORDS["knowledge/a.txt"]}
+    load_or_build(tmp_path, first, _fetch)
+    counting = CountingTokenize()
+    monkeypatch.setattr(bm25, "tokenize", counting)
+    grown = load_or_build(tmp_path, RECORDS, _fetch)  # b.txt added: a new fingerprint, a rebuild
+    assert sorted(counting.texts) == sorted(indexed_text(d) for d in DOCS if d.metadata["source"] == "knowledge/b.txt")
+    monkeypatch.undo()
+    fresh = Bm25Index.build(fingerprint(RECORDS), [DOCS[i] for i in (0, 1, 2, 3)])
     for query in ("银杏树", "管理办法", "读书 分享会"):
-        assert [(d.metadata["id"], s) for d, s in built.search(query, 3)] == [
-            (d.metadata["id"], s) for d, s in expected.search(query, 3)
+        assert [(d.metadata["id"], s) for d, s in grown.search(query, 3)] == [
+            (d.metadata["id"], s) for d, s in fresh.search(query, 3)
         ]
-    for doc in built.chunks.all():
-        assert bm25.TOKENS_KEY not in doc.metadata and bm25.TOKENS_VERSION_KEY not in doc.metadata
+    assert grown.tokens is None  # not kept in memory once saved
 
 
 @pytest.mark.unit
-def test_tokens_of_another_tokenizer_or_damaged_are_made_again():
-    tokens = bm25.tokenize(indexed_text(DOCS[1]))
-    old = _with_tokens(DOCS[1], **{bm25.TOKENS_KEY: '["旧词"]', bm25.TOKENS_VERSION_KEY: "another"})
-    assert bm25.take_tokens(old) == tokens
-    damaged = _with_tokens(DOCS[1], **{bm25.TOKENS_KEY: "[不是 JSON"})
-    assert bm25.take_tokens(damaged) == tokens
-    assert bm25.take_tokens(copy_doc(DOCS[1])) == tokens  # written before tokens were stored
-    assert bm25.TOKENS_KEY not in old.metadata and bm25.TOKENS_VERSION_KEY not in old.metadata
+def test_tokens_of_another_tokenizer_or_damaged_are_made_again(tmp_path, monkeypatch):
+    load_or_build(tmp_path, RECORDS, _fetch)
+    (folder,) = list(tmp_path.iterdir())
+    kept = json.loads((folder / bm25.TOKENS_FILE).read_text(encoding="utf-8"))
+    assert kept["version"] == bm25.tokens_version() and len(kept["tokens"]) == len(DOCS)
+    assert bm25.read_tokens(tmp_path) == kept["tokens"]
+    (folder / bm25.TOKENS_FILE).write_text(json.dumps(kept | {"version": "another"}), encoding="utf-8")
+    assert bm25.read_tokens(tmp_path) == {}
+    (folder / bm25.TOKENS_FILE).write_text("{", encoding="utf-8")
+    assert bm25.read_tokens(tmp_path) == {}
+    assert bm25.read_tokens(tmp_path / "absent") == {}
 
 
-# ------------------------------------------------------------------ with the store
 @pytest.mark.integration
 def test_a_second_process_loads_the_persisted_index(make_kb, monkeypatch):
     kb = make_kb()
@@ -190,23 +197,28 @@ def test_a_second_process_loads_the_persisted_index(make_kb, monkeypatch):
 
 
 @pytest.mark.integration
-def test_the_ingest_stores_tokens_and_readers_never_see_them(make_kb, monkeypatch):
+def test_after_an_upload_only_the_new_document_is_read_and_tokenized(make_kb, monkeypatch):
     kb = make_kb()
     folder = kb.settings.store.knowledge_dir
     write(folder / "植树.txt", TREES)
-    write(folder / "读书.txt", BOOKS)
     kb.ingest([folder], progress=False)
-    metas = kb.collection.get(include=["metadatas"])["metadatas"]
-    assert metas and all(m.get(bm25.TOKENS_VERSION_KEY) == bm25.tokens_version() for m in metas)
-    expected = [(d.metadata["id"], s) for d, s in kb.bm25_search("读书 分享会 植树", 5)]
+    assert kb.bm25_search("植树", 3)
+    counting = CountingTokenize()
+    monkeypatch.setattr(bm25, "tokenize", counting)
+    asked: list[str] = []
+    real_fetch = kb.fetch
 
-    def no_tokenize(text, *args, **kwargs):
-        raise AssertionError("a chunk was tokenized again on the rebuild")
+    def recording_fetch(ids):
+        asked.extend(ids)
+        return real_fetch(ids)
 
-    monkeypatch.setattr(bm25, "tokenize", no_tokenize)
-    records = kb.manifest.records(force=True)
-    rebuilt = bm25.Bm25Index.build(fingerprint(records), list(kb.fetch(ordered_ids(records)).values()))
+    monkeypatch.setattr(kb, "fetch", recording_fetch)
+    write(folder / "读书.txt", BOOKS)
+    kb.ingest([folder], progress=False)  # ends by bringing BM25 up to date
+    kb.chunks()
+    new = [d for d in kb.chunks() if d.metadata["source"].endswith("读书.txt")]
+    assert new and sorted(counting.texts) == sorted(indexed_text(d) for d in new)
+    # the chunks the index already held come from memory: Chroma is asked for the new document's only
+    assert sorted(asked) == sorted(d.metadata["id"] for d in new)
     monkeypatch.undo()
-    assert [(d.metadata["id"], s) for d, s in rebuilt.search("读书 分享会 植树", 5)] == expected
-    shown = [d for d, _ in kb.dense_search("植树", 5)] + [d for d, _ in kb.bm25_search("植树", 5)] + kb.chunks()
-    assert shown and not any(bm25.TOKENS_KEY in d.metadata or bm25.TOKENS_VERSION_KEY in d.metadata for d in shown)
+    assert kb.bm25_search("读书 分享会", 3)[0][0].metadata["source"].endswith("读书.txt")
