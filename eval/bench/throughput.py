@@ -32,7 +32,7 @@ COMPLETED = "process_completed"
 GENERATING = "process_generating"  # a streamed update on the page's event stream
 # The page's first update shows a placeholder (正在查找资料……) before any answer text; the first token is
 # the first update without it.
-PLACEHOLDER_MARK = 'class="thinking"'
+PLACEHOLDER_MARK = json.dumps('class="thinking"', ensure_ascii=False)[1:-1]  # as it reads inside the JSON
 CHAT_PATH = "/v1/chat/completions"
 MODEL = "dongxun-assistant"  # the model id the API lists
 # Questions one visitor asks in one conversation before a new visitor comes (the chat keeps its turns).

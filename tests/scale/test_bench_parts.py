@@ -216,3 +216,15 @@ def test_api_first_token_waits_for_content_and_the_report_shows_it(tmp_path):
     report.write(tmp_path, results)
     md = (tmp_path / "bench.md").read_text(encoding="utf-8")
     assert "首字时间" in md and "| 61 | 90 |" in md
+
+
+def test_the_page_first_token_skips_the_placeholder():
+    from eval.bench.throughput import PLACEHOLDER_MARK
+
+    placeholder = {
+        "msg": "process_generating",
+        "output": {"data": [{"text": '<span class="thinking">正在查找资料……</span>'}]},
+    }
+    answer = {"msg": "process_generating", "output": {"data": [[["replace", [1], "开展了215场"]]]}}
+    assert PLACEHOLDER_MARK in json.dumps(placeholder["output"], ensure_ascii=False)
+    assert PLACEHOLDER_MARK not in json.dumps(answer["output"], ensure_ascii=False)
