@@ -85,17 +85,21 @@ def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:TEXT_KEY_CHARS]
 
 
-def tokens_of(docs: list[Document], known: Optional[dict[str, list[str]]] = None) -> dict[str, list[str]]:
-    """text_key(indexed_text) -> tokens for every chunk: from `known` (an earlier index's) when there, else
-    tokenized now."""
+def tokens_of(
+    docs: list[Document], known: Optional[dict[str, list[str]]] = None
+) -> tuple[list[list[str]], dict[str, list[str]]]:
+    """Each chunk's tokens, in order, and the same by text_key(indexed_text) for keeping: from `known` (an
+    earlier index's) when there, else tokenized now."""
     known = known or {}
-    out: dict[str, list[str]] = {}
+    by_key: dict[str, list[str]] = {}
+    in_order: list[list[str]] = []
     for d in docs:
         text = indexed_text(d)
         key = text_key(text)
-        if key not in out:
-            out[key] = known[key] if key in known else tokenize(text)
-    return out
+        if key not in by_key:
+            by_key[key] = known[key] if key in known else tokenize(text)
+        in_order.append(by_key[key])
+    return in_order, by_key
 
 
 def read_tokens(root: Path) -> dict[str, list[str]]:
@@ -159,11 +163,11 @@ class Bm25Index:
         """Index `docs` (in this order) for the content with fingerprint `fp`; `known`: tokens of texts an
         earlier index tokenized (text_key -> tokens), reused instead of tokenizing again."""
         index = None
-        tokens = tokens_of(docs, known)
+        in_order, by_key = tokens_of(docs, known)
         if docs:
             index = bm25s.BM25()
-            index.index([tokens[text_key(indexed_text(d))] for d in docs], show_progress=False)
-        return cls(fp, ChunkCache(docs), index, tokens)
+            index.index(in_order, show_progress=False)
+        return cls(fp, ChunkCache(docs), index, by_key)
 
     def search(self, query: str, k: int) -> list[tuple[Document, float]]:
         """Top-k chunks by BM25 score (only chunks scoring above 0), best first; ties keep index order."""
