@@ -54,7 +54,7 @@ class Manifest:
         self._committed: frozenset[str] = frozenset()
         self._generation: Optional[str] = None
         self._checked_at = 0.0
-        self.reads = 0  # full reads so far (the benchmark and the tests watch it)
+        self.reads = 0  # full reads so far (the tests watch it)
 
     def records(self, force: bool = False) -> dict[str, Record]:
         """source -> record, re-read from Chroma when forced, or when the generation token changed since the
