@@ -308,7 +308,7 @@ class Bench:
         kb = self.fresh("kb", "dev")
         dev = [str(Path(d)) for d in DEFAULT_KNOWLEDGE]
         built = self.step("ingest.dev", {"kb_dir": str(kb), "paths": dev, "cache": str(self.embed_cache)})
-        ours = self.step("query.dev", {"kb_dir": str(kb)})
+        ours = self.step("query.dev", {"kb_dir": str(kb), "derived": False})
         files = [str(p) for d in DEFAULT_KNOWLEDGE for p in sorted(Path(d).rglob("*")) if p.is_file()]
         naive = self.step(
             "naive.dev",
