@@ -23,6 +23,7 @@ from bot.answering.evidence import is_heading, passage_context, sentence_score, 
 from bot.answering.extractive import ExtractiveAnswerer
 from bot.answering.numbering import strip_numbering
 from bot.answering.question import Query
+from core.data_tables import table_rows
 from core.grammar import compact, int_to_cn, numbering_kind, section_parts, split_sentences
 from ingest.fusion import Scored
 from ingest.instructions import is_instruction
@@ -50,10 +51,8 @@ LEADING_YEAR = re.compile(r"^\d{4}年度?")  # "2025年工作打算" is the head
 def outline_cues() -> dict[str, tuple[str, ...]]:
     """kind -> cues, from bot/data/outline_cues.tsv (see its header for the kinds and their provenance)."""
     table: dict[str, list[str]] = {kind: [] for kind in CUE_KINDS}
-    for line in CUES_FILE.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            kind, cue = line.split("\t")[:2]
-            table[kind.strip()].append(cue.strip())
+    for kind, cue in (row[:2] for row in table_rows(CUES_FILE)):
+        table[kind.strip()].append(cue.strip())
     return {kind: tuple(cues) for kind, cues in table.items()}
 
 

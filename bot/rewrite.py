@@ -21,6 +21,7 @@ import jieba.posseg as pseg
 from bot.answering.numbering import CN_POSITION, ENUM_ITEM, strip_numbering
 from bot.answering.question import NOUN_TAG, content_nouns, generic_nouns, is_chinese
 from bot.verify import MARKER
+from core.data_tables import table_rows
 from core.grammar import cn_to_int, compact, sentences, tokenize
 
 FOLLOWUP_WORDS_FILE = Path(__file__).parent / "data" / "followup_words.tsv"
@@ -58,10 +59,8 @@ ITEM_ASK = "具体是什么"  # what a bare "那第二个呢？" asks of the ite
 def followup_words() -> dict[str, str]:
     """word -> PRONOUN or DETERMINER, from bot/data/followup_words.tsv."""
     table: dict[str, str] = {}
-    for line in FOLLOWUP_WORDS_FILE.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            word, role = line.split("\t")[:2]
-            table[word.strip()] = role.strip()
+    for word, role in (row[:2] for row in table_rows(FOLLOWUP_WORDS_FILE)):
+        table[word.strip()] = role.strip()
     return table
 
 

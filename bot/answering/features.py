@@ -24,6 +24,7 @@ from langchain_core.documents import Document
 from bot.answering.candidates import CLAUSE, PAIR, Candidate, passage_sentences
 from bot.answering.evidence import satisfies
 from bot.answering.question import GENERAL, asked_unit, list_noun, question_type, when_grain
+from core.data_tables import table_rows
 from core.grammar import char_ngrams, compact, tokenize
 
 TYPES_FILE = Path(__file__).with_name("data") / "answer_types.tsv"
@@ -61,10 +62,7 @@ class AnswerType:
 def answer_types(path: Path = TYPES_FILE) -> tuple[AnswerType, ...]:
     """The question word -> answer tags table (bot/answering/data/answer_types.tsv), in file order."""
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        cues, tags, provenance, example = line.split("\t")
+    for cues, tags, provenance, example in table_rows(path):
         rows.append(AnswerType(tuple(c for c in cues.split("|") if c), frozenset(tags.split(",")), provenance, example))
     return tuple(rows)
 

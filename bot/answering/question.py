@@ -17,6 +17,7 @@ import jieba.posseg as pseg
 
 from bot.answering.corpus_stats import CorpusStats
 from bot.answering.numbering import CN_AMOUNT, CN_POSITION
+from core.data_tables import table_rows
 from core.grammar import STOPWORDS, char_ngrams, cn_to_int, tokenize
 
 # ---------------------------------------------------------------- question kinds
@@ -194,10 +195,8 @@ JOINS = "joins"  # a word jieba tags a verb inside a noun compound (理论宣讲
 def noun_words() -> dict[str, str]:
     """word -> its role (GENERIC or JOINS), from bot/answering/data/noun_words.tsv."""
     table: dict[str, str] = {}
-    for line in NOUN_WORDS_FILE.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            word, role = line.split("\t")[:2]
-            table[word.strip()] = role.strip()
+    for word, role in (row[:2] for row in table_rows(NOUN_WORDS_FILE)):
+        table[word.strip()] = role.strip()
     return table
 
 
@@ -277,10 +276,8 @@ COLLOQUIAL_FILE = Path(__file__).parent / "data" / "colloquial.tsv"
 def colloquial() -> dict[str, tuple[str, ...]]:
     """Everyday word -> official variants (bot/answering/data/colloquial.tsv)."""
     table: dict[str, tuple[str, ...]] = {}
-    for line in COLLOQUIAL_FILE.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            word, variants = line.split("\t", 1)
-            table[word.strip()] = tuple(v.strip() for v in variants.split("|") if v.strip())
+    for word, variants in table_rows(COLLOQUIAL_FILE, maxsplit=1):
+        table[word.strip()] = tuple(v.strip() for v in variants.split("|") if v.strip())
     return table
 
 
