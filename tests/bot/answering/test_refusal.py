@@ -14,7 +14,7 @@ from bot.answering.candidates import PAIR, SENTENCE, Candidate
 from bot.answering.corpus_stats import CorpusStats
 from bot.answering.drafts import INJECTION_REFUSAL, NOT_CHINESE_REFUSAL, REFUSAL, REFUSAL_ABOUT, RELATED_LABEL
 from bot.answering.extractive import ExtractiveAnswerer
-from bot.answering.model import CASCADE, LEARNED, RULES, UNION, WEIGHTS_FILE, AnswerModel, Decision, refused
+from bot.answering.model import WEIGHTS_FILE, AnswerModel, Decision
 from bot.answering.question import analyse
 from core.settings import AnsweringSettings
 
@@ -61,31 +61,6 @@ def test_the_settings_hold_the_operating_point_chosen_with_the_committed_weights
     assert fields["length_cost"].default == calib["length_cost"]
     assert fields["max_shown_chars"].default == calib["max_shown_chars"]
     assert fields["gate_answer_above"].default == calib["answer_above"] == MODEL.answer_above
-
-
-@pytest.mark.parametrize(
-    "decider, p, rule_ok, refuses",
-    [
-        (LEARNED, 0.05, True, True),
-        (LEARNED, 0.5, False, False),
-        (RULES, 0.01, True, False),
-        (RULES, 0.99, False, True),
-        (UNION, 0.5, False, True),
-        (UNION, 0.05, True, True),
-        (UNION, 0.5, True, False),
-        (CASCADE, 0.05, True, True),  # the learned gate is sure it is absent
-        (CASCADE, 0.8, False, False),  # ... sure it is present, over the rule judge
-        (CASCADE, 0.5, False, True),  # in between, the rule judge decides
-        (CASCADE, 0.5, True, False),
-    ],
-)
-def test_each_decider_refuses_as_it_says(decider, p, rule_ok, refuses):
-    assert refused(decider, p, rule_ok, threshold=0.1, answer_above=0.7) is refuses
-
-
-def test_an_unknown_decider_is_an_error():
-    with pytest.raises(ValueError):
-        refused("vote", 0.5, True, threshold=0.1, answer_above=0.7)
 
 
 def test_the_sentence_holding_the_count_answers():
