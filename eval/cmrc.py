@@ -90,17 +90,15 @@ def summarise(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
     return out
 
 
-def by_decider(rows: list[dict[str, Any]], threshold: float) -> dict[str, dict[str, Any]]:
-    """The summary as each decider of the refusal would have it (bot.answering.model: learned, rules, union)."""
-    from bot.answering.model import LEARNED, RULES, UNION
+def by_decider(rows: list[dict[str, Any]], threshold: float, answer_above: float = 1.0) -> dict[str, dict[str, Any]]:
+    """The summary as each decider of the refusal would have it (bot.answering.model.DECIDERS)."""
+    from bot.answering.model import DECIDERS, refused
 
-    def answered(r: dict[str, Any], decider: str) -> bool:
-        learned, rules = r["p"] >= threshold, r["rule_ok"]
-        return {LEARNED: learned, RULES: rules, UNION: learned and rules}[decider]
+    def answered(r: dict[str, Any], decider: str) -> float:
+        return float(not refused(decider, r["p"], r["rule_ok"], threshold, answer_above))
 
     return {
-        decider: summarise([{**r, "p": float(answered(r, decider))} for r in rows], PIPELINE_THRESHOLD)
-        for decider in (LEARNED, RULES, UNION)
+        decider: summarise([{**r, "p": answered(r, decider)} for r in rows], PIPELINE_THRESHOLD) for decider in DECIDERS
     }
 
 
@@ -218,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
         "limit": args.limit,
         "threshold": model.threshold,
         "after": summarise(rows, model.threshold),
-        "by_decider": by_decider(rows, model.threshold),
+        "by_decider": by_decider(rows, model.threshold, model.answer_above),
         "refusal_curve": [
             {"threshold": float(t), **summarise(rows, float(t))} for t in sorted({*CURVE, model.threshold})
         ],

@@ -34,9 +34,11 @@ from bot.answering.rule_cues import RULE_FEATURES, rule_cues
 WEIGHTS_FILE = Path(__file__).with_name("data") / "weights.json"
 GATE_INPUTS = GATE_FEATURES + RULE_FEATURES  # what the gate reads: the question-level features, then the rule cues
 RULE_VERDICT = GATE_INPUTS.index("rule_ok")
-# What decides a refusal: the learned probability, the rule judge's verdict (bot/answering/rule_cues.py), or
-# either of them (a union: refuse when one says so).
-LEARNED, RULES, UNION = "learned", "rules", "union"
+# What decides a refusal: the learned probability, the rule judge's verdict (bot/answering/rule_cues.py),
+# either of them (a union: refuse when one says so), or a cascade: the learned gate where it is sure (refuse
+# below the threshold, answer at or above answer_above), the rule judge in between.
+LEARNED, RULES, UNION, CASCADE = "learned", "rules", "union", "cascade"
+DECIDERS = (LEARNED, RULES, UNION, CASCADE)
 Scored = tuple[Document, float]
 LOGIT_CLIP = 30.0  # keeps exp() finite for far-out feature values
 LENGTH_UNIT = 100  # characters the length cost is counted per
@@ -232,7 +234,8 @@ class AnswerModel:
     max_shown_chars: int  # never add a second candidate past this length
     length_cost: float = 0.0  # probability a candidate gives up per 100 characters (shorter answers read better)
     meta: dict[str, Any] = field(default_factory=dict)
-    decider: str = LEARNED  # what decides a refusal: LEARNED, RULES or UNION
+    decider: str = LEARNED  # what decides a refusal: one of DECIDERS
+    answer_above: float = 1.0  # with CASCADE: answer at or above this probability whatever the rule judge says
 
     @classmethod
     def load(cls, path: Path = WEIGHTS_FILE) -> AnswerModel:
@@ -246,6 +249,7 @@ class AnswerModel:
             int(d["max_shown_chars"]),
             float(d.get("length_cost", 0.0)),
             d.get("meta", {}),
+            answer_above=float(d.get("answer_above", 1.0)),
         )
         if tuple(model.selector.names) != CANDIDATE_FEATURES or tuple(model.gate.names) != GATE_INPUTS:
             raise ValueError(
@@ -261,8 +265,9 @@ class AnswerModel:
         length_cost: float,
         max_shown_chars: int,
         decider: str = LEARNED,
+        answer_above: Optional[float] = None,
     ) -> AnswerModel:
-        """The same weights at another operating point (the settings' gate, threshold and shown-answer rule)."""
+        """The same weights at another operating point (the settings' gate, thresholds and shown-answer rule)."""
         return replace(
             self,
             threshold=threshold,
@@ -270,14 +275,13 @@ class AnswerModel:
             length_cost=length_cost,
             max_shown_chars=max_shown_chars,
             decider=decider,
+            answer_above=self.answer_above if answer_above is None else answer_above,
         )
 
     def refuses(self, p: float, g: np.ndarray) -> bool:
-        """Whether the gate refuses: the learned probability p below the threshold, the rule judge's verdict
-        (g: a GATE_INPUTS vector), or either, as the decider says."""
-        learned = p < self.threshold
-        rules = not g[RULE_VERDICT]
-        return {LEARNED: learned, RULES: rules, UNION: learned or rules}[self.decider]
+        """Whether the gate refuses, as the decider says: the learned probability p below the threshold, the
+        rule judge's verdict (g: a GATE_INPUTS vector), either of them, or the cascade of the two."""
+        return refused(self.decider, p, bool(g[RULE_VERDICT]), self.threshold, self.answer_above)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -287,6 +291,7 @@ class AnswerModel:
             "second_within": self.second_within,
             "max_shown_chars": self.max_shown_chars,
             "length_cost": self.length_cost,
+            "answer_above": self.answer_above,
             "meta": self.meta,
         }
 
@@ -340,6 +345,19 @@ class AnswerModel:
         ranked = [cands[i] for i in order]
         refuse = self.refuses(p, g) if cands else True
         return Decision(ranked, probs[order], self.shown(cands, probs), p, refuse, g)
+
+
+def refused(decider: str, p: float, rule_ok: bool, threshold: float, answer_above: float) -> bool:
+    """Whether a decider refuses a question the learned gate gives probability p and the rule judge rule_ok."""
+    if decider == LEARNED:
+        return p < threshold
+    if decider == RULES:
+        return not rule_ok
+    if decider == UNION:
+        return p < threshold or not rule_ok
+    if decider == CASCADE:
+        return p < threshold or (not rule_ok and p < answer_above)
+    raise ValueError(f"unknown decider {decider!r}: one of {DECIDERS}")
 
 
 def gate_inputs(

@@ -45,7 +45,17 @@ from bot.answering.features import (
     question_of,
     tagged,
 )
-from bot.answering.model import GATE_INPUTS, WEIGHTS_FILE, AnswerModel, Decision, Logistic, Scorer, Trees, gate_inputs
+from bot.answering.model import (
+    GATE_INPUTS,
+    RULE_VERDICT,
+    WEIGHTS_FILE,
+    AnswerModel,
+    Decision,
+    Logistic,
+    Scorer,
+    Trees,
+    gate_inputs,
+)
 from core.grammar import compact, split_sentences, tokenize
 
 Scored = tuple[Document, float]
@@ -65,6 +75,9 @@ TREE_L2 = 1.0
 MAX_FALSE_REFUSALS = 0.02  # the gate threshold keeps answerable refusals on calib at or below this
 MAX_GENRE_FALSE_REFUSALS = 0.01  # ... and on the genre's answerable items (out of fold) at or below this
 GENRE_FOLDS = 5  # folds (by item) of the genre's out-of-fold gate probabilities
+# Probabilities tried, lowest first, for the cascade's answer_above: the lowest at which no negative of the genre
+# that the rule judge refuses would be answered (out of fold) is chosen.
+ANSWER_ABOVE_GRID = tuple(round(0.2 + 0.05 * i, 2) for i in range(16))
 # The shown-answer rule's grid, tried on calib: length cost per 100 characters, how close the runner-up's
 # score must be to be shown too, and the longest two-candidate answer.
 LENGTH_COST = (0.0, 0.03, 0.05, 0.07, 0.1, 0.15)
@@ -579,8 +592,18 @@ def out_of_fold(
         gate = _fit(data.G[keep], data.y[keep], GATE_INPUTS, seed, kind=kind, c=GATE_C, weight=data.w[keep])
         for j, p in zip(held, gate.prob(data.G[held])):
             ex = examples[data.rows[j]]
-            out.append({"qid": ex.qid, "kind": ex.kind, "group": ex.group, "p": float(p), "present": True})
+            rule_ok = bool(data.G[j, RULE_VERDICT])
+            out.append(
+                {"qid": ex.qid, "kind": ex.kind, "group": ex.group, "p": float(p), "present": True, "rule_ok": rule_ok}
+            )
     return out
+
+
+def choose_answer_above(rows: list[dict[str, Any]], grid: tuple[float, ...] = ANSWER_ABOVE_GRID) -> float:
+    """The cascade's answer_above: the lowest probability of the grid at which the learned gate overrules no
+    refusal of the rule judge on a negative (rows: out-of-fold outcomes with the judge's verdict); 1.0 if none."""
+    overruled = [r["p"] for r in rows if r["kind"] != ANSWERABLE and not r["rule_ok"]]
+    return next((t for t in grid if all(p < t for p in overruled)), 1.0)
 
 
 def save_cache(path: Path, examples: list[Example], data: GateData) -> None:
@@ -596,6 +619,28 @@ def save_cache(path: Path, examples: list[Example], data: GateData) -> None:
         group=np.array([e.group for e in ex]),
         names=np.array(GATE_INPUTS),
     )
+
+
+def load_cache(path: Path) -> tuple[list[Example], GateData]:
+    """The gate's training matrix saved by save_cache, with stand-in examples (id, kind and group; no passages)."""
+    d = np.load(path)
+    if tuple(str(n) for n in d["names"]) != GATE_INPUTS:
+        raise ValueError(f"{path}: the cache holds other gate features than GATE_INPUTS")
+    examples = [Example(str(q), "", [], [], str(k), group=str(g)) for q, k, g in zip(d["qid"], d["kind"], d["group"])]
+    return examples, GateData(d["G"], d["y"], d["w"], list(range(len(examples))))
+
+
+def cascade_from(cache: Path, weights: Path, *, seed: int = SEED, kind: str = TREES) -> float:
+    """Choose the cascade's answer_above for committed weights from their training's cache (save_cache): the
+    genre's out-of-fold gate probabilities are recomputed from it, and the weights file gets the value."""
+    examples, data = load_cache(cache)
+    above = choose_answer_above(out_of_fold(examples, data, seed=seed, kind=kind))
+    model = AnswerModel.load(weights)
+    model.answer_above = above
+    model.meta.setdefault("calib", {})["answer_above"] = above
+    model.meta["cascade_command"] = f"python -m bot.answering.train --cascade-from {cache} --out {weights}"
+    weights.write_text(dumps(model), encoding="utf-8")
+    return above
 
 
 def open_dev_kb(kb_dir: Path, folders: tuple[Path, ...] = DEV_FOLDERS):
@@ -646,7 +691,17 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--cache", type=Path, default=None, help="把门限的特征矩阵另存为 npz，供快速重训实验")
     ap.add_argument("--out", type=Path, default=WEIGHTS_FILE, help="权重文件")
     ap.add_argument("--model", choices=[TREES, LOGISTIC], default=TREES, help="模型：梯度提升树或逻辑回归")
+    ap.add_argument(
+        "--cascade-from",
+        type=Path,
+        default=None,
+        help="不重新训练：由这次训练的 --cache 文件重算本项目题目的交叉验证概率，为 --out 权重选定 cascade 的 answer_above",
+    )
     args = ap.parse_args(argv)
+    if args.cascade_from:
+        above = cascade_from(args.cascade_from, args.out, seed=args.seed, kind=args.model)
+        print(f"answer_above = {above}，已写入 {args.out}")
+        return 0
 
     from bot.retrieval.hybrid import HybridRetriever
     from eval.cmrc_data import CMRC_DIR, KB_DIR, SEARCH_CACHE, CachedSearch, load_paragraphs, open_kb, split_paragraphs
@@ -682,8 +737,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         [r for r in genre_rows if r["group"] != CROSS], max_false=MAX_GENRE_FALSE_REFUSALS, present_only=False
     )
     model.threshold = round(min(model.threshold, genre_threshold), THRESHOLD_DIGITS)
+    model.answer_above = choose_answer_above(genre_rows)
     chosen.update(calib_threshold=chosen["threshold"], genre_threshold=round(genre_threshold, THRESHOLD_DIGITS))
     chosen["threshold"] = model.threshold
+    chosen["answer_above"] = model.answer_above
     model.meta = {
         "data": "CMRC 2018 trial+dev (Cui et al. 2019, CC BY-SA 4.0), github.com/ymcui/cmrc2018 c0eb1b6; "
         "the project's genre: eval/dataset.jsonl split=dev over knowledge/ + eval/corpus/, eval/heldout (all) over "

@@ -1,6 +1,6 @@
 """The refusal gate on a small corpus built here: a planted near miss of the project's genre (an on-topic
 passage that lacks the asked year, or the asked kind of thing) is refused, its answerable twin answered; the
-rule cues the gate reads; and the decider setting (learned, rules, union)."""
+rule cues the gate reads; and the decider setting (learned, rules, union, cascade)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from langchain_core.documents import Document
 
 from bot.answering.corpus_stats import CorpusStats
 from bot.answering.extractive import ExtractiveAnswerer
-from bot.answering.model import LEARNED, RULE_VERDICT, RULES, UNION, AnswerModel
+from bot.answering.model import CASCADE, LEARNED, RULE_VERDICT, RULES, UNION, AnswerModel
 from bot.answering.question import analyse
 from bot.answering.rule_cues import RULE_FEATURES, rule_cues
 from core.settings import AnsweringSettings
@@ -95,11 +95,24 @@ def _split(ctx):
         (UNION, 0.9, 1, False),
         (UNION, 0.9, 0, True),
         (UNION, 0.0, 1, True),
+        (CASCADE, 0.3, 1, True),  # below the threshold the learned gate is sure the answer is absent
+        (CASCADE, 0.8, 0, False),  # at or above answer_above it is sure it is there, over the rule judge
+        (CASCADE, 0.6, 0, True),  # in between, the rule judge decides
+        (CASCADE, 0.6, 1, False),
     ],
 )
 def test_the_decider_setting_chooses_what_refuses(decider, p, rule_ok, refused):
     model = AnswerModel.load()
-    model = model.at(threshold=0.5, second_within=0, length_cost=0, max_shown_chars=100, decider=decider)
+    model = model.at(
+        threshold=0.5, second_within=0, length_cost=0, max_shown_chars=100, decider=decider, answer_above=0.7
+    )
     g = np.ones(RULE_VERDICT + len(RULE_FEATURES))
     g[RULE_VERDICT] = rule_ok
     assert model.refuses(p, g) is refused
+
+
+def test_an_unknown_decider_is_an_error():
+    with pytest.raises(ValueError, match="unknown decider"):
+        AnswerModel.load().at(
+            threshold=0.5, second_within=0, length_cost=0, max_shown_chars=100, decider="vote"
+        ).refuses(0.5, np.ones(RULE_VERDICT + len(RULE_FEATURES)))

@@ -8,8 +8,22 @@ import numpy as np
 import pytest
 from langchain_core.documents import Document
 
-from bot.answering.model import WEIGHTS_FILE, AnswerModel
-from bot.answering.train import ANSWERABLE, HARD, Example, choose_threshold, fit, holds, swap_word
+from bot.answering.model import GATE_INPUTS, RULE_VERDICT, WEIGHTS_FILE, AnswerModel
+from bot.answering.train import (
+    ANSWERABLE,
+    HARD,
+    SWAPPED,
+    Example,
+    GateData,
+    cascade_from,
+    choose_answer_above,
+    choose_threshold,
+    fit,
+    holds,
+    load_cache,
+    save_cache,
+    swap_word,
+)
 
 # Unit tests, but for the three that train a model (seconds of CPU), which are integration tests.
 
@@ -96,6 +110,40 @@ def test_retrain_on_a_small_slice_is_fast_and_loadable(tmp_path):
 def test_retrain_is_reproducible():
     a, b = fit(_slice(16), Stats(), seed=0), fit(_slice(16), Stats(), seed=0)
     assert a.gate.to_json() == b.gate.to_json()
+
+
+@pytest.mark.unit
+def test_answer_above_overrules_no_refusal_of_a_negative():
+    rows = [
+        {"kind": HARD, "rule_ok": False, "p": 0.42},  # the rule judge refuses it: the cascade must too
+        {"kind": SWAPPED, "rule_ok": True, "p": 0.9},  # the judge answers it anyway: not the cascade's doing
+        {"kind": ANSWERABLE, "rule_ok": False, "p": 0.8},
+    ]
+    assert choose_answer_above(rows, grid=(0.3, 0.4, 0.45, 0.5)) == 0.45
+    assert choose_answer_above(rows, grid=(0.3, 0.4)) == 1.0
+
+
+@pytest.mark.integration
+def test_cascade_from_a_training_cache_writes_answer_above_into_the_weights(tmp_path):
+    model = fit(_slice(), Stats(), seed=0)
+    weights = tmp_path / "w.json"
+    weights.write_text(json.dumps(model.to_json()), encoding="utf-8")
+    rng = np.random.default_rng(0)
+    n = 120
+    G = rng.random((n, len(GATE_INPUTS)))
+    kinds = [ANSWERABLE if i % 2 else HARD for i in range(n)]
+    G[:, RULE_VERDICT] = [k == ANSWERABLE for k in kinds]
+    examples = [Example(f"q{i}", "", [], [], k, group="dev") for i, k in enumerate(kinds)]
+    cache = tmp_path / "gate.npz"
+    save_cache(
+        cache, examples, GateData(G, np.array([k == ANSWERABLE for k in kinds], dtype=int), np.ones(n), list(range(n)))
+    )
+    loaded, data = load_cache(cache)
+    assert [e.qid for e in loaded] == [e.qid for e in examples] and np.array_equal(data.G, G)
+    above = cascade_from(cache, weights)
+    again = AnswerModel.load(weights)
+    assert again.answer_above == above == again.meta["calib"]["answer_above"]
+    np.testing.assert_allclose(again.gate.prob(G[:5]), model.gate.prob(G[:5]))
 
 
 @pytest.mark.unit

@@ -60,6 +60,7 @@ def test_the_settings_hold_the_operating_point_chosen_with_the_committed_weights
     assert fields["second_within"].default == calib["second_within"]
     assert fields["length_cost"].default == calib["length_cost"]
     assert fields["max_shown_chars"].default == calib["max_shown_chars"]
+    assert fields["gate_answer_above"].default == calib["answer_above"] == MODEL.answer_above
 
 
 def test_the_sentence_holding_the_count_answers():
