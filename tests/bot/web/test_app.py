@@ -188,8 +188,11 @@ def test_each_answer_is_rated_once_and_a_comment_updates_its_record(seed_app):
     assert set(record["citations"][0]) == {"n", "source", "section"}
     rate(url, c, 3, "")  # taken back
     assert [r["question"] for r in log_records(log)[len(before) :]] == ["去年开展了多少场理论宣讲活动？"]
-    chat, *_ = c.predict("冬训要与哪些活动结合？", api_name="/ask")
-    assert chat["feedback_value"] == ["Dislike", None, None]  # the page shows each answer's rating
+    job = c.submit("冬训要与哪些活动结合？", api_name="/ask")
+    job.result()
+    # The page shows each answer's rating: set with the first update, and no later update sets another.
+    ratings = [chat["feedback_value"] for chat, *_ in job.outputs() if isinstance(chat, dict)]
+    assert ratings and all(shown == ["Dislike", None, None] for shown in ratings)
 
 
 def test_concurrent_conversations_do_not_mix(seed_app):
