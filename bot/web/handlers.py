@@ -32,9 +32,10 @@ from bot.web.render import (
     render_partial,
     render_sources,
     render_thinking,
+    same_ratings,
     short,
 )
-from bot.web.session import forget_replaced_components, keep_recent, next_number
+from bot.web.session import UNKNOWN, forget_replaced_components, keep_recent, next_number, session_prop
 from core.settings import Settings
 from ingest.admin import MAX_NAME_CHARS, safe_filename
 
@@ -112,6 +113,7 @@ class Handlers:
         self.settings = settings
         self.assistant = assistant
         self.blocks: Optional[gr.Blocks] = None  # the page, once built (to trim what Gradio keeps per session)
+        self.chatbot: Optional[gr.Chatbot] = None  # the page's chatbot (whose ratings a session shows)
 
     def _kept(self, turns: list[Turn]) -> list[Turn]:
         """The session's turns cut to settings.web.session_max_turns / session_max_chars."""
@@ -124,9 +126,10 @@ class Handlers:
     ) -> Iterator[AskOutput]:
         """Answer a question in this session's conversation, streaming the growing answer.
 
-        The first update disables the question box and button and sets the chatbot's ratings, the last one
-        enables them again. The updates in between send plain values: for each gr.update (gr.skip() too),
-        Gradio rebuilds the component and its API schema, which cost most of the page's CPU per answer."""
+        The first update disables the question box and button, the last one enables them again; the chatbot's
+        ratings are sent only when they differ from those it shows. Every other part goes as a plain value: for
+        each gr.update (gr.skip() too) Gradio rebuilds the component and its API schema, which cost most of the
+        page's CPU per answer."""
         forget_replaced_components(self.blocks, request)
         turns = list(turns or [])
         history = [{"question": t["question"], "answer": t["answer"]} for t in turns if not t.get("error")]
@@ -143,11 +146,14 @@ class Handlers:
             "error": True,
             "result": {},
         }
-        shown_ratings = chat_ratings(turns + [pending])
+        ratings = chat_ratings(turns + [pending])
+        shown = session_prop(self.blocks, request, self.chatbot, "feedback_value")
         try:
             stream = self.assistant.ask_stream(question, history)
             sources = render_sources(turns)  # the earlier answers' sources, until this answer is complete
-            yield (chat_update(turns + [pending]), sources, *busy, gr.skip())
+            unchanged = shown is not UNKNOWN and same_ratings(ratings, shown)
+            chat = render_chat(turns + [pending]) if unchanged else chat_update(turns + [pending])
+            yield (chat, sources, *busy, gr.skip())
             text, last = "", 0.0
             result = None
             for event in stream:
@@ -179,8 +185,11 @@ class Handlers:
             turns.append(notice_turn(question, messages.ERROR_MESSAGE, turn))
         turns = self._kept(turns)
         # The ratings change only when old turns were dropped or an answer was rated meanwhile.
-        chat = chat_update(turns) if chat_ratings(turns) != shown_ratings else render_chat(turns)
+        chat = render_chat(turns) if same_ratings(chat_ratings(turns), ratings) else chat_update(turns)
         yield (chat, render_sources(turns), *idle, turns)
+        # Run when Gradio asks for the next update, after showing the last: the copies of the question box and
+        # button that this answer's updates replaced are dropped now rather than at the next question.
+        forget_replaced_components(self.blocks, request)
 
     # ------------------------------------------------------------------ outline
     def outline(self, topic: Optional[str]) -> OutlineOutput:

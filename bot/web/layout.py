@@ -199,6 +199,7 @@ def _chat_tab(app: DongxunApp, history: HistoryPanel) -> None:
         with gr.Column(scale=2):
             gr.Markdown("#### 资料来源")
             sources = gr.HTML(render_sources([]), elem_id="sources", max_height=SOURCES_MAX_HEIGHT, js_on_load=None)
+    h.chatbot = chatbot
     parts = {
         "open_store": open_store,
         "saved_store": saved_store,

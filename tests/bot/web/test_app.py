@@ -125,6 +125,17 @@ def test_answer_streams_in_several_updates(seed_app):
     assert "[1]" in bot_messages(final[0])[-1]
 
 
+def test_answers_without_ratings_leave_the_chatbots_ratings_alone(seed_app):
+    url, _, _ = seed_app
+    c = client(url)
+    c.predict("去年开展了多少场理论宣讲活动？", api_name="/ask")
+    job = c.submit("6类“飞燕”指什么？", api_name="/ask")
+    job.result()
+    chats = [chat for chat, *_ in job.outputs()]
+    assert len(chats) >= 2 and not any(isinstance(chat, dict) for chat in chats)  # values only: no rebuild
+    assert len(bot_messages(chats[-1])) == 2
+
+
 @pytest.mark.parametrize("question, expected", [("", "问题不能为空"), ("   ", "问题不能为空")], ids=["empty", "blank"])
 def test_empty_question_gets_chinese_message(seed_app, question, expected):
     url, _, _ = seed_app
