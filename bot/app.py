@@ -76,6 +76,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio polls itself at start-up
 
     # Imported here, not at the top, so that --help and a bad flag answer at once without loading Gradio or the models.
+    from bot.web import gradio_patches
+
+    gradio_patches.install()  # before anything imports Gradio
     from bot.pipeline import Assistant
     from bot.web.server import serve
     from ingest.admin import reindex

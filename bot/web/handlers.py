@@ -32,9 +32,10 @@ from bot.web.render import (
     render_partial,
     render_sources,
     render_thinking,
+    same_ratings,
     short,
 )
-from bot.web.session import forget_replaced_components, keep_recent, next_number
+from bot.web.session import UNKNOWN, forget_replaced_components, keep_recent, next_number, session_prop
 from core.settings import Settings
 from ingest.admin import MAX_NAME_CHARS, safe_filename
 
@@ -47,8 +48,9 @@ EXPORT_ROOT = Path(tempfile.gettempdir()) / "dongxun-exports"
 KEPT_RESULT_FIELDS = ("question", "rewritten_question", "answer", "refused", "citations", "unsupported")
 
 Update = dict[str, Any]  # what gr.update() returns
-# chatbot, sources panel, question box, send button, the session's turns
-AskOutput = tuple[Update, str, Update, Update, list[Turn]]
+# chatbot, sources panel, question box, send button, the session's turns: each a value, or an Update
+AskOutput = tuple[Any, str, Any, Any, Any]
+SEND_LABEL = "发送"  # the send button's label (the layout's); an update in mid-stream sends it as it stands
 # editor text, outline sources panel, status line, the outline result kept for export (each may be gr.skip())
 OutlineOutput = tuple[Any, Any, str, Any]
 
@@ -111,6 +113,7 @@ class Handlers:
         self.settings = settings
         self.assistant = assistant
         self.blocks: Optional[gr.Blocks] = None  # the page, once built (to trim what Gradio keeps per session)
+        self.chatbot: Optional[gr.Chatbot] = None  # the page's chatbot (whose ratings a session shows)
 
     def _kept(self, turns: list[Turn]) -> list[Turn]:
         """The session's turns cut to settings.web.session_max_turns / session_max_chars."""
@@ -121,12 +124,18 @@ class Handlers:
     def ask(
         self, question: Optional[str], turns: Optional[list[Turn]], request: Optional[gr.Request] = None
     ) -> Iterator[AskOutput]:
-        """Answer a question in this session's conversation, streaming the growing answer."""
+        """Answer a question in this session's conversation, streaming the growing answer.
+
+        The first update disables the question box and button, the last one enables them again; the chatbot's
+        ratings are sent only when they differ from those it shows. Every other part goes as a plain value: for
+        each gr.update (gr.skip() too) Gradio rebuilds the component and its API schema, which cost most of the
+        page's CPU per answer."""
         forget_replaced_components(self.blocks, request)
         turns = list(turns or [])
         history = [{"question": t["question"], "answer": t["answer"]} for t in turns if not t.get("error")]
         question = question or ""
         busy: tuple[Update, Update] = (gr.update(value="", interactive=False), gr.update(interactive=False))
+        as_they_stand = ("", SEND_LABEL)  # the question box (emptied) and the button while the answer streams
         idle: tuple[Update, Update] = (gr.update(value="", interactive=True), gr.update(interactive=True))
         turn = next_number(turns)
         pending: Turn = {
@@ -137,9 +146,14 @@ class Handlers:
             "error": True,
             "result": {},
         }
+        ratings = chat_ratings(turns + [pending])
+        shown = session_prop(self.blocks, request, self.chatbot, "feedback_value")
         try:
             stream = self.assistant.ask_stream(question, history)
-            yield (chat_update(turns + [pending]), render_sources(turns), *busy, turns)
+            sources = render_sources(turns)  # the earlier answers' sources, until this answer is complete
+            unchanged = shown is not UNKNOWN and same_ratings(ratings, shown)
+            chat = render_chat(turns + [pending]) if unchanged else chat_update(turns + [pending])
+            yield (chat, sources, *busy, gr.skip())
             text, last = "", 0.0
             result = None
             for event in stream:
@@ -149,7 +163,7 @@ class Handlers:
                     if now - last >= STREAM_INTERVAL:
                         last = now
                         pending["html"] = render_partial(text, turn)
-                        yield (chat_update(turns + [pending]), render_sources(turns), *busy, turns)
+                        yield (render_chat(turns + [pending]), sources, *as_they_stand, gr.skip())
                 elif event["type"] == "final":
                     result = event["result"]
             if result is None:
@@ -170,7 +184,12 @@ class Handlers:
             log.exception("answering failed")
             turns.append(notice_turn(question, messages.ERROR_MESSAGE, turn))
         turns = self._kept(turns)
-        yield (chat_update(turns), render_sources(turns), *idle, turns)
+        # The ratings change only when old turns were dropped or an answer was rated meanwhile.
+        chat = render_chat(turns) if same_ratings(chat_ratings(turns), ratings) else chat_update(turns)
+        yield (chat, render_sources(turns), *idle, turns)
+        # Run when Gradio asks for the next update, after showing the last: the copies of the question box and
+        # button that this answer's updates replaced are dropped now rather than at the next question.
+        forget_replaced_components(self.blocks, request)
 
     # ------------------------------------------------------------------ outline
     def outline(self, topic: Optional[str]) -> OutlineOutput:

@@ -28,7 +28,7 @@ from bot.web import messages
 from bot.web.admin import DOCUMENT_COLUMNS, AdminHandlers, admin_token, disabled_note
 from bot.web.conversations import Conversations, View
 from bot.web.feedback import FEEDBACK_COLUMNS, FeedbackHandlers
-from bot.web.handlers import Handlers
+from bot.web.handlers import SEND_LABEL, Handlers
 from bot.web.history import BROWSER_SECRET, OPEN_KEY, SAVED_KEY, new_meta
 from bot.web.render import CHATBOT_RATING, render_outline_preview, render_outline_sources, render_sources
 from core.settings import Settings
@@ -185,7 +185,7 @@ def _chat_tab(app: DongxunApp, history: HistoryPanel) -> None:
                     elem_id="question",
                     autofocus=True,
                 )
-                send = gr.Button("发送", variant="primary", scale=1, min_width=80, elem_id="send")
+                send = gr.Button(SEND_LABEL, variant="primary", scale=1, min_width=80, elem_id="send")
             gr.Examples(messages.EXAMPLES, inputs=[question], label="示例问题", elem_id="examples")
             comment = gr.Textbox(
                 label="补充意见（可选）",
@@ -199,6 +199,7 @@ def _chat_tab(app: DongxunApp, history: HistoryPanel) -> None:
         with gr.Column(scale=2):
             gr.Markdown("#### 资料来源")
             sources = gr.HTML(render_sources([]), elem_id="sources", max_height=SOURCES_MAX_HEIGHT, js_on_load=None)
+    h.chatbot = chatbot
     parts = {
         "open_store": open_store,
         "saved_store": saved_store,

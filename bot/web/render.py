@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, NotRequired, Optional, TypedDict
 
@@ -250,6 +251,13 @@ def turn_at(turns: list[Turn], index: int) -> Optional[Turn]:
 def chat_ratings(turns: list[Turn]) -> list[Optional[str]]:
     """The chatbot's feedback value of each assistant message of render_chat(turns) ("Like", "Dislike" or None)."""
     return [CHATBOT_RATING[f["rating"]] if (f := t.get("feedback")) else None for t in turns]
+
+
+def same_ratings(a: Optional[Sequence[Optional[str]]], b: Optional[Sequence[Optional[str]]]) -> bool:
+    """Whether two chatbot feedback values show the same 👍/👎 (an answer past the end of one shows none)."""
+    a, b = list(a or []), list(b or [])
+    width = max(len(a), len(b))
+    return a + [None] * (width - len(a)) == b + [None] * (width - len(b))
 
 
 def render_outline_preview(text: Optional[str]) -> str:

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from bot.pipeline import Assistant
-from bot.web import messages
+from bot.web import gradio_patches, messages
 from bot.web.admin import admin_token
 from bot.web.api import api_body_limit, install_api
 from bot.web.handlers import EXPORT_ROOT
@@ -68,6 +68,7 @@ def create_server(
     settings: Settings, assistant: Optional[Assistant] = None, *, blocks: Optional[DongxunApp] = None
 ) -> FastAPI:
     """The FastAPI app serving the page (built from the settings and assistant unless `blocks` is given)."""
+    gradio_patches.install()  # the entry points did, before Gradio loaded; a server built in a test is patched here
     blocks = blocks if blocks is not None else build_app(settings, assistant)
     blocks.state_session_capacity = settings.web.max_sessions  # oldest sessions' state is dropped beyond it
     app = FastAPI(title=messages.TITLE, docs_url=None, redoc_url=None, openapi_url=None)

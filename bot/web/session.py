@@ -6,7 +6,8 @@ the turns kept still point at their own sources.
 
 Gradio also keeps, per session, every copy of an input component that an update replaced (the question
 box is disabled while an answer streams), with its config and last input: one more per event, never
-released. `forget_replaced_components` drops the copies the session no longer uses.
+released. `forget_replaced_components` drops the copies the session no longer uses. `session_prop` reads a
+property as the session's copy holds it (what the page shows), so that an update changing nothing is left out.
 """
 
 from __future__ import annotations
@@ -40,16 +41,36 @@ def next_number(turns: list[Turn]) -> int:
     return turns[-1]["n"] + 1 if turns else 0
 
 
+UNKNOWN = object()  # what session_prop gives outside a request or for a session Gradio does not hold
+
+
+def _session(blocks: Any, request: Any) -> Any:
+    """Gradio's state of the request's session (None outside a request or when Gradio holds none)."""
+    session_hash: Optional[str] = getattr(request, "session_hash", None)
+    holder = getattr(blocks, "state_holder", None)
+    if not session_hash or holder is None or session_hash not in holder.session_data:
+        return None
+    return holder.session_data[session_hash]
+
+
+def session_prop(blocks: Any, request: Any, component: Any, prop: str) -> Any:
+    """A property of one of the page's components as the session shows it: as the session's last gr.update of
+    the component set it, else as the page built it; UNKNOWN outside a request or for an unknown session."""
+    session = _session(blocks, request)
+    if session is None or component is None:
+        return UNKNOWN
+    shown = session.blocks_config.blocks.get(getattr(component, "_id", None), component)
+    return getattr(shown, prop, UNKNOWN)
+
+
 def forget_replaced_components(blocks: Any, request: Any) -> int:
     """Drop the session's copies of components that neither the page nor the session uses any more; how many.
 
     `blocks` is the page's gr.Blocks, `request` the event's gr.Request (None outside a request: nothing to do).
     The copy the session uses now is kept, and so is every component of the page itself."""
-    session_hash: Optional[str] = getattr(request, "session_hash", None)
-    holder = getattr(blocks, "state_holder", None)
-    if not session_hash or holder is None or session_hash not in holder.session_data:
+    session = _session(blocks, request)
+    if session is None:
         return 0
-    session = holder.session_data[session_hash]
     copies = session.blocks_config.blocks
     page = set(blocks.blocks)
     in_use = page | {getattr(copies[key], "_id", key) for key in page if key in copies}  # what page ids map to

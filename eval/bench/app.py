@@ -29,6 +29,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = p.parse_args(argv)
     settings = Settings.load(kb_dir=args.kb, host=LOOPBACK, port=args.port)
 
+    from bot.web import gradio_patches
+
+    gradio_patches.install()  # before anything imports Gradio, as `python -m bot.app` does
     from bot.pipeline import Assistant
     from bot.web.server import serve
     from eval.bench.vectors import DerivedEmbeddings, TimedEmbeddings

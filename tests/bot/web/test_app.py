@@ -125,6 +125,17 @@ def test_answer_streams_in_several_updates(seed_app):
     assert "[1]" in bot_messages(final[0])[-1]
 
 
+def test_answers_without_ratings_leave_the_chatbots_ratings_alone(seed_app):
+    url, _, _ = seed_app
+    c = client(url)
+    c.predict("去年开展了多少场理论宣讲活动？", api_name="/ask")
+    job = c.submit("6类“飞燕”指什么？", api_name="/ask")
+    job.result()
+    chats = [chat for chat, *_ in job.outputs()]
+    assert len(chats) >= 2 and not any(isinstance(chat, dict) for chat in chats)  # values only: no rebuild
+    assert len(bot_messages(chats[-1])) == 2
+
+
 @pytest.mark.parametrize("question, expected", [("", "问题不能为空"), ("   ", "问题不能为空")], ids=["empty", "blank"])
 def test_empty_question_gets_chinese_message(seed_app, question, expected):
     url, _, _ = seed_app
@@ -188,8 +199,11 @@ def test_each_answer_is_rated_once_and_a_comment_updates_its_record(seed_app):
     assert set(record["citations"][0]) == {"n", "source", "section"}
     rate(url, c, 3, "")  # taken back
     assert [r["question"] for r in log_records(log)[len(before) :]] == ["去年开展了多少场理论宣讲活动？"]
-    chat, *_ = c.predict("冬训要与哪些活动结合？", api_name="/ask")
-    assert chat["feedback_value"] == ["Dislike", None, None]  # the page shows each answer's rating
+    job = c.submit("冬训要与哪些活动结合？", api_name="/ask")
+    job.result()
+    # The page shows each answer's rating: set with the first update, and no later update sets another.
+    ratings = [chat["feedback_value"] for chat, *_ in job.outputs() if isinstance(chat, dict)]
+    assert ratings and all(shown == ["Dislike", None, None] for shown in ratings)
 
 
 def test_concurrent_conversations_do_not_mix(seed_app):

@@ -19,6 +19,7 @@ from bot.web.render import (
     render_partial,
     render_sources,
     render_text,
+    same_ratings,
     supporting_spans,
 )
 
@@ -175,3 +176,18 @@ def test_chat_shortens_long_questions_and_skips_empty_ones():
     chat = render_chat([{**turn(long_question, {}), "html": "答"}, {**turn("", {}), "html": "提示"}])
     assert [m["role"] for m in chat] == ["user", "assistant", "assistant"]
     assert chat[0]["content"].endswith("……") and len(chat[0]["content"]) < len(long_question)
+
+
+@pytest.mark.parametrize(
+    "a, b, same",
+    [
+        (["Like", None], ["Like", None], True),
+        (["Like", None, None], ["Like"], True),  # an answer past the end shows no rating
+        ([None, None], None, True),  # the page's chatbot before any rating
+        (["Like"], ["Dislike"], False),
+        (["Like", None], [None, "Like"], False),  # dropping the oldest turn shifts the ratings
+        ([None, "Like"], None, False),
+    ],
+)
+def test_same_ratings(a, b, same):
+    assert same_ratings(a, b) is same
