@@ -93,11 +93,14 @@ def tokens_of(
     known = known or {}
     by_key: dict[str, list[str]] = {}
     in_order: list[list[str]] = []
+    # One string object per distinct token: at 10k chunks the token occurrences as separate strings took ~370 MB.
+    vocabulary: dict[str, str] = {}
     for d in docs:
         text = indexed_text(d)
         key = text_key(text)
         if key not in by_key:
-            by_key[key] = known[key] if key in known else tokenize(text)
+            tokens = known[key] if key in known else tokenize(text)
+            by_key[key] = [vocabulary.setdefault(t, t) for t in tokens]
         in_order.append(by_key[key])
     return in_order, by_key
 
