@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Optional, cast
@@ -386,6 +387,12 @@ class KnowledgeBase:
     def chunk(self, source: str, chunk_index: int) -> Optional[Document]:
         """One committed chunk by position (for widening a hit to its neighbours), or None."""
         return self._refresh_bm25().chunks.at(source, chunk_index)
+
+    def text_frequencies(self) -> Optional[tuple[int, Counter]]:
+        """(committed chunks, in how many of their texts each token occurs), kept with the BM25 index so nobody
+        tokenizes every chunk again to count them; None when the index on disk was saved without them."""
+        index = self._refresh_bm25()
+        return None if index.text_df is None else (len(index.chunks.docs), Counter(index.text_df))
 
     def _refresh_bm25(self, force: bool = False) -> bm25.Bm25Index:
         """The BM25 index of the current manifest: in memory, else from kb_dir/bm25, else rebuilt from Chroma."""
