@@ -214,6 +214,20 @@ class Bm25Index:
         docs = self.chunks.docs
         return [(copy_doc(docs[i]), float(scores[i])) for i in top if scores[i] > 0]
 
+    def counted_text_df(self, root: Path) -> Counter:
+        """text_df; for an index saved without it, counted now and saved beside it (once per index, not per process)."""
+        if self.text_df is None:
+            self.text_df = text_frequencies([(0, tokenize(d.page_content)) for d in self.chunks.docs])
+            folder = root / self.fingerprint[:BM25_NAME_CHARS]
+            if (folder / IDS_FILE).exists():
+                tmp = folder / f"{TMP_PREFIX}{os.getpid()}-{threading.get_ident()}"
+                try:
+                    _write_text_df(tmp, len(self.chunks.docs), self.text_df)
+                    os.replace(tmp, folder / TEXT_DF_FILE)
+                except OSError as e:
+                    log.warning("could not keep the document frequencies in %s: %s", folder, e)
+        return self.text_df
+
     # ------------------------------------------------------------------ persistence
     def save(self, root: Path) -> None:
         """Write the index to root/<fingerprint prefix> atomically (temp folder + rename); drop older ones."""
@@ -229,8 +243,7 @@ class Bm25Index:
             rows = [[d.metadata["id"], d.page_content, d.metadata] for d in self.chunks.docs]
             (tmp / CHUNKS_FILE).write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
             if self.text_df is not None:
-                counts = {"chunks": len(ids), "df": self.text_df}
-                (tmp / TEXT_DF_FILE).write_text(json.dumps(counts, ensure_ascii=False), encoding="utf-8")
+                _write_text_df(tmp / TEXT_DF_FILE, len(ids), self.text_df)
             if self.tokens is not None:
                 kept = {"version": tokens_version(), "tokens": self.tokens}
                 (tmp / TOKENS_FILE).write_text(json.dumps(kept, ensure_ascii=False), encoding="utf-8")
@@ -283,6 +296,10 @@ def _read_chunks(path: Path, ids: list[str]) -> Optional[list[Document]]:
     if [d.id for d in docs] != ids:
         return None
     return docs
+
+
+def _write_text_df(path: Path, chunks: int, df: Counter) -> None:
+    path.write_text(json.dumps({"chunks": chunks, "df": df}, ensure_ascii=False), encoding="utf-8")
 
 
 def _read_text_df(path: Path, chunks: int) -> Optional[Counter]:

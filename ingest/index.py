@@ -388,11 +388,12 @@ class KnowledgeBase:
         """One committed chunk by position (for widening a hit to its neighbours), or None."""
         return self._refresh_bm25().chunks.at(source, chunk_index)
 
-    def text_frequencies(self) -> Optional[tuple[int, Counter]]:
-        """(committed chunks, in how many of their texts each token occurs), kept with the BM25 index so nobody
-        tokenizes every chunk again to count them; None when the index on disk was saved without them."""
-        index = self._refresh_bm25()
-        return None if index.text_df is None else (len(index.chunks.docs), Counter(index.text_df))
+    def text_frequencies(self) -> tuple[int, Counter]:
+        """(committed chunks, in how many of their texts each token occurs): kept with the BM25 index, so a
+        process does not tokenize every chunk again to count them."""
+        with self._lock:
+            index = self._refresh_bm25()
+            return len(index.chunks.docs), Counter(index.counted_text_df(self.kb_dir / bm25.BM25_DIR))
 
     def _refresh_bm25(self, force: bool = False) -> bm25.Bm25Index:
         """The BM25 index of the current manifest: in memory, else from kb_dir/bm25, else rebuilt from Chroma."""

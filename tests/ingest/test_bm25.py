@@ -200,8 +200,11 @@ def test_text_frequencies_are_the_answerers_and_are_kept_with_the_index(tmp_path
     loaded = load_or_build(tmp_path, records, fetch)  # from disk this time
     assert loaded.text_df == expected
     (folder,) = list(tmp_path.iterdir())
-    (folder / bm25.TEXT_DF_FILE).unlink()  # an index saved before they were kept
-    assert load_or_build(tmp_path, records, fetch).text_df is None
+    (folder / bm25.TEXT_DF_FILE).unlink()  # an index saved before they were kept: counted once, then kept
+    older = load_or_build(tmp_path, records, fetch)
+    assert older.text_df is None
+    assert older.counted_text_df(tmp_path) == expected
+    assert load_or_build(tmp_path, records, fetch).text_df == expected
 
 
 @pytest.mark.unit
