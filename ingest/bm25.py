@@ -210,9 +210,8 @@ class Bm25Index:
         if not tokens:
             return []
         scores = np.asarray(self.index.get_scores(tokens))
-        top = np.argsort(-scores, kind="stable")[:k]
         docs = self.chunks.docs
-        return [(copy_doc(docs[i]), float(scores[i])) for i in top if scores[i] > 0]
+        return [(copy_doc(docs[i]), float(scores[i])) for i in top_positive(scores, k)]
 
     def counted_text_df(self, root: Path) -> Counter:
         """text_df; for an index saved without it, counted now and saved beside it (once per index, not per process)."""
@@ -296,6 +295,16 @@ def _read_chunks(path: Path, ids: list[str]) -> Optional[list[Document]]:
     if [d.id for d in docs] != ids:
         return None
     return docs
+
+
+def top_positive(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k highest scores above 0, best first, ties in index order: the positive ones among the
+    first k of a stable argsort of -scores, without sorting every chunk (at 100k chunks 4 ms of each search)."""
+    positive = np.flatnonzero(scores > 0)
+    if len(positive) > k:
+        kth = np.partition(scores[positive], len(positive) - k)[len(positive) - k]
+        positive = positive[scores[positive] >= kth]  # the k best and any tied with the k-th, in index order
+    return positive[np.argsort(-scores[positive], kind="stable")[:k]]
 
 
 def _write_text_df(path: Path, chunks: int, df: Counter) -> None:

@@ -57,6 +57,19 @@ def test_fingerprint_follows_sources_hashes_and_chunks_only():
 
 
 @pytest.mark.unit
+@pytest.mark.parametrize("k", [1, 3, 10, 50, 200])
+def test_top_positive_is_the_head_of_a_stable_sort(k):
+    import numpy as np
+
+    rng = np.random.default_rng(k)
+    for _ in range(50):
+        n = int(rng.integers(1, 120))
+        scores = rng.integers(0, 4, n).astype(np.float32) * rng.choice([0.5, 1.0], n)  # many ties and zeros
+        expected = [i for i in np.argsort(-scores, kind="stable")[:k] if scores[i] > 0]
+        assert bm25.top_positive(scores, k).tolist() == expected
+
+
+@pytest.mark.unit
 def test_ordered_ids_by_source_then_chunk_order():
     assert ordered_ids(RECORDS) == ["knowledge/a.txt#0", "knowledge/a.txt#1", "knowledge/b.txt#0", "knowledge/b.txt#1"]
 
