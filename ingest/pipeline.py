@@ -34,11 +34,12 @@ if TYPE_CHECKING:  # the knowledge base imports this module; only the type is ne
 
 log = logging.getLogger(__name__)
 
-# Chunks embedded and upserted together; also the granularity of the progress bar. A document of at most
-# this many chunks is small: it is embedded in one call and written with others (GROUP_CHUNKS).
+# Chunks embedded together; also the granularity of the progress bar.
 EMBED_BATCH = 16
-# Most chunks of small documents written in one Chroma call and committed in one: each Chroma write costs
-# ~50-60 ms whatever its size, so 1,000 one-chunk files took two writes each (~130 ms per file).
+# Most chunks in one Chroma write. A Chroma write costs about the same whatever its size (one sqlite
+# transaction): 1,000 one-chunk files took two writes each (~130 ms per file), and writing 16 chunks at a
+# time wrote 13 times the knowledge base's size to disk. Documents of at most this many chunks are written
+# together and committed together; a larger one is written in slices of this size, then committed.
 GROUP_CHUNKS = 128
 # Length of the chunk id (hex characters of its sha256).
 CHUNK_ID_CHARS = 32
@@ -230,8 +231,8 @@ class Pipeline:
 
     # ------------------------------------------------------------------ one file
     def _write(self, jobs: list[_Job], records: dict[str, Record], progress: bool) -> None:
-        """Chunk, embed, write and commit each job, with a progress bar in characters. Small documents are
-        gathered into groups written and committed together (see GROUP_CHUNKS); larger ones go one by one."""
+        """Chunk, embed, write and commit each job, with a progress bar in characters. Documents are gathered
+        into groups written and committed together (see GROUP_CHUNKS); larger ones go one by one."""
         from tqdm import tqdm
 
         total = sum(len(job.doc.text) for job in jobs)
@@ -242,7 +243,7 @@ class Pipeline:
             for job in jobs:
                 try:
                     prepared = self._prepare(job)
-                    small = len(prepared.chunks) <= EMBED_BATCH
+                    small = len(prepared.chunks) <= GROUP_CHUNKS
                     if small:
                         self._embed(prepared, bar)
                 except Exception as e:
@@ -258,7 +259,7 @@ class Pipeline:
             self._flush(group, records, bar, progress)
 
     def _write_large(self, p: _Prepared, records: dict[str, Record], bar: Any, progress: bool) -> None:
-        """A document of more than one embedding batch: its chunks written as they are embedded, then committed."""
+        """A document of more than GROUP_CHUNKS chunks: written in slices as it is embedded, then committed."""
         try:
             self._stream(p, bar)
             (added, removed) = self._commit([p])[0]
@@ -341,21 +342,26 @@ class Pipeline:
         return out
 
     def _embed(self, p: _Prepared, bar: Any) -> None:
-        """Embed a small document's chunks (one call) and keep the vectors for its group's write."""
-        p.vectors = list(self.kb.embeddings.embed_documents([c.page_content for c in p.chunks]))
-        bar.update(len(p.job.doc.text))
-
-    def _stream(self, p: _Prepared, bar: Any) -> None:
-        """Embed and write a large document's chunks batch by batch (step 1 of the protocol)."""
+        """Embed a document's chunks, EMBED_BATCH at a time, and keep the vectors for its group's write."""
+        p.vectors = []
         done = 0
         for i in range(0, len(p.chunks), EMBED_BATCH):
-            batch, bids = p.chunks[i : i + EMBED_BATCH], p.ids[i : i + EMBED_BATCH]
-            vecs = self.kb.embeddings.embed_documents([c.page_content for c in batch])
+            batch = p.chunks[i : i + EMBED_BATCH]
+            p.vectors += self.kb.embeddings.embed_documents([c.page_content for c in batch])
+            done = _advance(bar, batch, done)
+        bar.update(max(0, len(p.job.doc.text) - done))
+
+    def _stream(self, p: _Prepared, bar: Any) -> None:
+        """Embed a large document's chunks and write them GROUP_CHUNKS at a time (step 1 of the protocol); the
+        bar moves once a slice is written."""
+        done = 0
+        for i in range(0, len(p.chunks), GROUP_CHUNKS):
+            batch, bids = p.chunks[i : i + GROUP_CHUNKS], p.ids[i : i + GROUP_CHUNKS]
+            vecs: list[Any] = []
+            for j in range(0, len(batch), EMBED_BATCH):
+                vecs += self.kb.embeddings.embed_documents([c.page_content for c in batch[j : j + EMBED_BATCH]])
             self._write_chunks(batch, bids, vecs, [p.job.sha] * len(batch))
-            reached = max(int(c.metadata["end"]) for c in batch)
-            if reached > done:
-                bar.update(reached - done)
-                done = reached
+            done = _advance(bar, batch, done)
         bar.update(max(0, len(p.job.doc.text) - done))
 
     def _write_chunks(self, chunks: list[Document], ids: list[str], vectors: list, shas: list[str]) -> None:
@@ -462,6 +468,15 @@ def _meta(rec: Record) -> dict[str, Any]:
 
 def _place(found: Found, root: Path) -> dict[str, str]:
     return {"path": found.path.as_posix(), "root": root.as_posix()}
+
+
+def _advance(bar: Any, chunks: list[Document], done: int) -> int:
+    """Move the bar to the end of the furthest of `chunks` when past `done`; the new position."""
+    reached = max(int(c.metadata["end"]) for c in chunks)
+    if reached > done:
+        bar.update(reached - done)
+        return reached
+    return done
 
 
 def _under(place: Path, roots: list[Path]) -> bool:

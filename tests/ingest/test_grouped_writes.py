@@ -63,7 +63,8 @@ def test_small_documents_share_writes_within_the_budget(make_kb, monkeypatch):
     assert "knowledge/通知07.txt" in sources_hit(kb.bm25_search("第7号广场", 3))
 
 
-def test_a_large_document_is_written_on_its_own(make_kb, monkeypatch):
+def test_a_large_document_is_written_in_slices_and_committed_on_its_own(make_kb, monkeypatch):
+    monkeypatch.setattr(pipeline, "GROUP_CHUNKS", BUDGET)
     kb = make_kb()
     folder = kb.settings.store.knowledge_dir
     small_files(folder, 2)
@@ -73,7 +74,8 @@ def test_a_large_document_is_written_on_its_own(make_kb, monkeypatch):
     report = kb.ingest([folder], progress=False)
     assert not report.errors
     assert ["knowledge/长文.txt"] in writes.commits, writes.commits
-    assert len(kb.document_chunks("knowledge/长文.txt")) > pipeline.EMBED_BATCH
+    assert len(kb.document_chunks("knowledge/长文.txt")) > BUDGET
+    assert all(len(ids) <= BUDGET for ids in writes.chunk_writes)
     assert_consistent(kb)
 
 
