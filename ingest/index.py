@@ -6,7 +6,8 @@ Write protocol per file, safe against kill -9 at any point (ingest.pipeline driv
   2. upsert the file's manifest record (sha256 + chunk ids) -- the commit point,
   3. delete that source's chunks not in the new id list.
 Readers only use chunks whose id a manifest record lists, and every ingest starts by deleting
-chunks no manifest record lists. So a document is whole or absent, never duplicated.
+chunks no manifest record lists. So a document is whole or absent, never duplicated. Small files go
+through the same steps in groups: one upsert holds the chunks of several files, one the records of all.
 
 The manifest collection's metadata records the embedder that made the vectors (name, weights hash,
 dimension). Opening the knowledge base with another embedder raises KnowledgeBaseError; a knowledge base
@@ -19,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Optional, cast
@@ -47,6 +49,8 @@ ORPHAN_GRACE_SECONDS = 600.0
 CHROMA_DIR = "chroma"
 # Most ids per Chroma call, below the client's own limit.
 MAX_BATCH = 5000
+# Most sources in one `$in` filter of a Chroma read.
+MAX_WHERE_SOURCES = 500
 
 
 class KnowledgeBase:
@@ -265,6 +269,17 @@ class KnowledgeBase:
         """Every chunk id Chroma holds for `source`, committed or not."""
         return list(self.collection.get(where={"source": source}, include=[])["ids"])
 
+    def chunk_ids_by_source(self, sources: list[str]) -> dict[str, list[str]]:
+        """chunk_ids_of() for several sources in one Chroma read per MAX_WHERE_SOURCES: source -> ids."""
+        out: dict[str, list[str]] = {s: [] for s in sources}
+        for i in range(0, len(sources), MAX_WHERE_SOURCES):
+            part = sources[i : i + MAX_WHERE_SOURCES]
+            where = cast(Any, {"source": {"$in": part}})  # chromadb's Where type does not admit list[str]
+            got = self.collection.get(where=where, include=["metadatas"])
+            for cid, meta in zip(got["ids"], got["metadatas"] or []):
+                out.setdefault(str((meta or {}).get("source", "")), []).append(cid)
+        return out
+
     def delete_chunks(self, ids: list[str]) -> None:
         """Delete chunks by id (in batches)."""
         for i in range(0, len(ids), self.batch):
@@ -372,6 +387,13 @@ class KnowledgeBase:
     def chunk(self, source: str, chunk_index: int) -> Optional[Document]:
         """One committed chunk by position (for widening a hit to its neighbours), or None."""
         return self._refresh_bm25().chunks.at(source, chunk_index)
+
+    def text_frequencies(self) -> tuple[int, Counter]:
+        """(committed chunks, in how many of their texts each token occurs): kept with the BM25 index, so a
+        process does not tokenize every chunk again to count them."""
+        with self._lock:
+            index = self._refresh_bm25()
+            return len(index.chunks.docs), Counter(index.counted_text_df(self.kb_dir / bm25.BM25_DIR))
 
     def _refresh_bm25(self, force: bool = False) -> bm25.Bm25Index:
         """The BM25 index of the current manifest: in memory, else from kb_dir/bm25, else rebuilt from Chroma."""

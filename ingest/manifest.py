@@ -116,12 +116,20 @@ class Manifest:
     def commit(self, source: str, chunk_ids: list[str], meta: dict[str, Any]) -> None:
         """Write the record of `source` listing `chunk_ids`: from now on readers see exactly these chunks.
         The new generation token goes in the same write, so readers elsewhere re-read (one Chroma call)."""
+        self.commit_many([(source, chunk_ids, meta)])
+
+    def commit_many(self, entries: list[tuple[str, list[str], dict[str, Any]]]) -> None:
+        """commit() for several documents (source, chunk ids, metadata) in one Chroma write, with one new
+        generation token: a Chroma write costs tens of ms whatever its size, so many small files commit together.
+        Every record must list only chunks already stored; readers see any subset of them committed or all."""
+        if not entries:
+            return
         gid, gvec, gdoc, gmeta = self._generation_row()
         self.collection.upsert(
-            ids=[source, gid],
-            embeddings=np.asarray([MANIFEST_VECTOR, gvec], dtype=np.float32),
-            documents=[json.dumps(chunk_ids), gdoc],
-            metadatas=[meta, gmeta],
+            ids=[source for source, _, _ in entries] + [gid],
+            embeddings=np.asarray([MANIFEST_VECTOR] * len(entries) + [gvec], dtype=np.float32),
+            documents=[json.dumps(ids) for _, ids, _ in entries] + [gdoc],
+            metadatas=[meta for _, _, meta in entries] + [gmeta],
         )
 
     def drop(self, source: str) -> None:

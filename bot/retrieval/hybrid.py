@@ -82,10 +82,15 @@ class HybridRetriever(BaseRetriever):
         )
 
     def stats(self) -> CorpusStats:
-        """Token statistics of the knowledge base, recomputed when its content changes."""
+        """Token statistics of the knowledge base, recomputed when its content changes (taken from the knowledge
+        base when it keeps them: counting them here tokenizes every chunk)."""
         key = self.kb.fingerprint()
         if self._stats is None or key != self._stats_key:
-            self._stats = CorpusStats.from_texts(d.page_content for d in self.kb.chunks())
+            kept = getattr(self.kb, "text_frequencies", lambda: None)()
+            if kept is not None:
+                self._stats = CorpusStats(*kept)
+            else:
+                self._stats = CorpusStats.from_texts(d.page_content for d in self.kb.chunks())
             self._stats_key = key
         return self._stats
 

@@ -247,11 +247,13 @@ def compare_table(r: dict[str, Any]) -> Table:
 def noop_table(r: dict[str, Any]) -> Table:
     n = r["noop"]
     return (
-        ["文件", "片段", "重新入库秒", "每个文件毫秒", "跳过", "新增片段"],
+        ["文件", "片段", "首次入库秒", "首次每个文件毫秒", "重新入库秒", "每个文件毫秒", "跳过", "新增片段"],
         [
             [
                 _f(n["documents"]),
                 _f(n["chunks"]),
+                _f(n.get("first_s"), 2),
+                _f(n.get("first_ms_per_document"), 2),
                 _f(n["seconds"], 2),
                 _f(n["ms_per_document"], 2),
                 _f(n["skipped"]),

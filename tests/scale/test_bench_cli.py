@@ -39,6 +39,7 @@ def test_a_small_run_measures_every_stage_in_both_stores(tmp_path):
             assert q["stages"][stage]["p50"] is not None, (store, stage)
         assert q["stages"]["embed"]["p50"] > 0 and q["stages"]["total"]["p50"] > q["stages"]["embed"]["p50"]
     assert r["noop"]["documents"] == 12 and r["noop"]["skipped"] == 12
+    assert r["noop"]["first_ms_per_document"] > r["noop"]["ms_per_document"] > 0  # writing costs more than skipping
 
     md = (out / "bench.md").read_text(encoding="utf-8")
     assert f"| {SIZE}（嵌入式） |" in md and f"| {SIZE}（服务器） |" in md

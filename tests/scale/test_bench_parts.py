@@ -154,8 +154,10 @@ def test_every_table_row_has_one_cell_per_header():
         "20": {"build": build, "embedded": query, "server": query, "seconds": 9.0},
         "99": {"error": "x"},
     }
+    results["noop"] = {"documents": 2, "chunks": 2, "seconds": 0.1, "ms_per_document": 50.0, "skipped": 2, "added": 0,
+                       "first_s": 0.2, "first_ms_per_document": 100.0}  # fmt: skip
     results["ratios"] = report.ratios(results)
-    tables = (report.scale_table, report.query_table, report.open_table)
+    tables = (report.scale_table, report.query_table, report.open_table, report.noop_table)
     for table in (report.ingest_table, report.compare_table, report.throughput_table, *tables):
         headers, rows = table(results)
         assert rows and all(len(row) == len(headers) for row in rows), table.__name__

@@ -36,6 +36,19 @@ def test_is_a_langchain_retriever(retriever, seed_kb):
         assert {"source", "section", "chunk_index", "id", "start", "end"} <= set(d.metadata)
 
 
+def test_corpus_statistics_come_from_the_knowledge_base_as_counted_over_its_chunks(seed_kb, monkeypatch):
+    from bot.answering.corpus_stats import CorpusStats
+
+    counted = CorpusStats.from_texts(d.page_content for d in seed_kb.chunks())
+
+    def no_counting(texts):
+        raise AssertionError("every chunk was tokenized again")
+
+    monkeypatch.setattr(CorpusStats, "from_texts", no_counting)
+    stats = HybridRetriever.from_settings(seed_kb, seed_kb.settings).stats()
+    assert (stats.n_docs, stats.df) == (counted.n_docs, counted.df)
+
+
 def test_load_reranker_off_by_default(seed_kb):
     assert load_cross_encoder(seed_kb.settings.retrieval.reranker_model_path) is None
 
