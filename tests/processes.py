@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def finish(procs: dict[str, subprocess.Popen], timeout: float) -> dict[str, subprocess.CompletedProcess]:
@@ -18,3 +24,18 @@ def finish(procs: dict[str, subprocess.Popen], timeout: float) -> dict[str, subp
                 p.kill()
                 p.wait()
     return out
+
+
+def python_probe(code: str, *args: str, timeout: float) -> Any:
+    """Run code in a fresh interpreter at the repository root (as an entry point starts) and return the JSON value
+    its last output line holds; a failing probe fails the test with its output."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=timeout,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])

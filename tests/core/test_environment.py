@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import python_probe
+
 IMPORT_SECONDS = 120  # importing Gradio on a loaded machine
 
 # A fresh interpreter, as an entry point starts: the environment first, then Gradio's queue.
@@ -28,14 +24,5 @@ print(json.dumps({"every": blocks._queue.ANAYLTICS_CACHE_FREQUENCY, "kept": bloc
 def test_gradios_queue_recomputes_its_monitoring_summary_rarely_over_few_events():
     from core.environment import GRADIO_MONITORING_EVENTS
 
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=IMPORT_SECONDS,
-        check=True,
-    )
-    queue = json.loads(done.stdout.strip().splitlines()[-1])
+    queue = python_probe(PROBE, timeout=IMPORT_SECONDS)
     assert queue == {"every": int(GRADIO_MONITORING_EVENTS), "kept": int(GRADIO_MONITORING_EVENTS)}

@@ -7,8 +7,6 @@ patch nothing and the cold start would be back to its old length).
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -16,8 +14,8 @@ from types import ModuleType
 import pytest
 
 from bot.web import gradio_patches
+from tests.processes import python_probe
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 IMPORT_SECONDS = 120  # importing Gradio on a loaded machine
 
 
@@ -122,16 +120,7 @@ print(json.dumps({
 
 
 def probe(variant: str) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, variant],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=IMPORT_SECONDS,
-        check=True,
-    )
-    result: dict = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict = python_probe(PROBE, variant, timeout=IMPORT_SECONDS)
     return result
 
 
