@@ -48,9 +48,14 @@ class Writes:
         monkeypatch.setattr(kb.manifest, "commit_many", counted_commit)
 
 
-def test_small_documents_share_writes_within_the_budget(make_kb, monkeypatch):
+@pytest.fixture
+def kb(make_kb, monkeypatch):
+    """A knowledge base whose ingest writes at most BUDGET chunks at a time."""
     monkeypatch.setattr(pipeline, "GROUP_CHUNKS", BUDGET)
-    kb = make_kb()
+    return make_kb()
+
+
+def test_small_documents_share_writes_within_the_budget(kb, monkeypatch):
     folder = kb.settings.store.knowledge_dir
     sources = small_files(folder)
     writes = Writes(kb, monkeypatch)
@@ -63,9 +68,7 @@ def test_small_documents_share_writes_within_the_budget(make_kb, monkeypatch):
     assert "knowledge/通知07.txt" in sources_hit(kb.bm25_search("第7号广场", 3))
 
 
-def test_a_large_document_is_written_in_slices_and_committed_on_its_own(make_kb, monkeypatch):
-    monkeypatch.setattr(pipeline, "GROUP_CHUNKS", BUDGET)
-    kb = make_kb()
+def test_a_large_document_is_written_in_slices_and_committed_on_its_own(kb, monkeypatch):
     folder = kb.settings.store.knowledge_dir
     small_files(folder, 2)
     long_text = "".join(f"第{i}段：冬训期间各支部组织学习，第{i}次集中讨论。\n" * 8 for i in range(60))
@@ -79,9 +82,7 @@ def test_a_large_document_is_written_in_slices_and_committed_on_its_own(make_kb,
     assert_consistent(kb)
 
 
-def test_a_failed_group_write_fails_only_its_bad_file(make_kb, monkeypatch):
-    monkeypatch.setattr(pipeline, "GROUP_CHUNKS", BUDGET)
-    kb = make_kb()
+def test_a_failed_group_write_fails_only_its_bad_file(kb, monkeypatch):
     folder = kb.settings.store.knowledge_dir
     sources = small_files(folder)
     bad = sources[3]
@@ -92,9 +93,7 @@ def test_a_failed_group_write_fails_only_its_bad_file(make_kb, monkeypatch):
     assert_consistent(kb)
 
 
-def test_death_between_a_group_write_and_its_commit(make_kb, monkeypatch):
-    monkeypatch.setattr(pipeline, "GROUP_CHUNKS", BUDGET)
-    kb = make_kb()
+def test_death_between_a_group_write_and_its_commit(kb, monkeypatch):
     folder = kb.settings.store.knowledge_dir
     sources = small_files(folder)
     writes = Writes(kb, monkeypatch, die_at_commit=2)
