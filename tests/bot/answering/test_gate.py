@@ -92,11 +92,17 @@ def test_the_rule_cues_say_what_the_passages_lack():
         ("王建国在会上讲了什么？谁主持的会议？", "王建国在会上讲了三点意见。", False),
         # no proper noun at all
         ("开班式上是谁作的动员讲话？", "开班式上作了动员讲话，要求大家认真学习。", False),
-        # a name question keeps its old cue (measured: the genre's tags and quotes answer its near misses)
-        ("宣讲团团长叫什么名字？", "宣讲团由区委宣传部组建，王建国同志任团长。", False),
+        # a name question: a name or quoted title beside its subject (团长, 作品), not anywhere in the sentence
+        ("宣讲团团长叫什么名字？", "宣讲团由区委宣传部组建，王建国同志任团长。", True),
+        ("杨群的首部作品叫什么？", "他参与的首部作品乃《碧血黄花》。", True),
+        (
+            "作动员讲话的县委副书记叫什么名字？",
+            "县委组织部、县委宣传部要组成4个督导组，采取“四不两直”方式抽查。",
+            False,
+        ),
     ],
 )
-def test_a_proper_noun_of_the_expected_tag_answers_who_and_where(question, sentence, named):
+def test_a_proper_noun_of_the_expected_tag_answers_who_where_and_name(question, sentence, named):
     assert names_answer(analyse(question, STATS), sentence) is named
 
 
