@@ -12,7 +12,7 @@ from bot.answering.corpus_stats import CorpusStats
 from bot.answering.extractive import ExtractiveAnswerer
 from bot.answering.model import CASCADE, LEARNED, RULE_VERDICT, RULES, UNION, AnswerModel
 from bot.answering.question import analyse
-from bot.answering.rule_cues import RULE_FEATURES, rule_cues
+from bot.answering.rule_cues import RULE_FEATURES, names_answer, rule_cues
 from core.settings import AnsweringSettings
 
 pytestmark = pytest.mark.unit
@@ -79,6 +79,40 @@ def test_the_rule_cues_say_what_the_passages_lack():
         zip(RULE_FEATURES, rule_cues(analyse("冬训误工补贴每天多少钱？", STATS), *_split(passages(PLACE, dense=0.8))))
     )
     assert far["rule_ok"] == 0 and far["rule_dense_low"] == 1
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "named"),
+    [
+        # a real name, which the placeholder cues (某某同志) never matched
+        ("开班式上是谁作的动员讲话？", "开班式上，区委书记王建国作动员讲话。", True),
+        ("硝酰氟首先被谁制成？", "它首先由莫瓦桑于1905年制得。", True),
+        ("冬训集中学习在哪里举行？", "冬训集中学习在南京举行。", True),
+        # the only name is the question's own: it does not answer who
+        ("王建国在会上讲了什么？谁主持的会议？", "王建国在会上讲了三点意见。", False),
+        # no proper noun at all
+        ("开班式上是谁作的动员讲话？", "开班式上作了动员讲话，要求大家认真学习。", False),
+        # a name question: a name or quoted title beside its subject (团长, 作品), not anywhere in the sentence
+        ("宣讲团团长叫什么名字？", "宣讲团由区委宣传部组建，王建国同志任团长。", True),
+        ("杨群的首部作品叫什么？", "他参与的首部作品乃《碧血黄花》。", True),
+        (
+            "作动员讲话的县委副书记叫什么名字？",
+            "县委组织部、县委宣传部要组成4个督导组，采取“四不两直”方式抽查。",
+            False,
+        ),
+    ],
+)
+def test_a_proper_noun_of_the_expected_tag_answers_who_where_and_name(question, sentence, named):
+    assert names_answer(analyse(question, STATS), sentence) is named
+
+
+def test_a_real_name_passes_the_rule_judges_type_check():
+    found = passages("开班式上，王建国作动员讲话，要求大家认真学习。", OLD)
+    cues = dict(zip(RULE_FEATURES, rule_cues(analyse("开班式上是谁作的动员讲话？", STATS), *_split(found))))
+    assert cues["rule_type_ok"] == 1
+    nameless = passages("开班式上作了动员讲话，要求大家认真学习。", OLD)
+    cues = dict(zip(RULE_FEATURES, rule_cues(analyse("开班式上是谁作的动员讲话？", STATS), *_split(nameless))))
+    assert cues["rule_type_ok"] == 0
 
 
 def _split(ctx):
