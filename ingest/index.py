@@ -451,14 +451,20 @@ class ChromaTokens:
     def get(self, sources: list[str]) -> dict[str, bm25.Tokens]:
         out: dict[str, bm25.Tokens] = {}
         version = bm25.tokens_version()
+        damaged: list[str] = []
         try:
             for i in range(0, len(sources), MAX_WHERE_SOURCES):
                 where = {"$and": [{"source": {"$in": sources[i : i + MAX_WHERE_SOURCES]}}, {"version": version}]}
                 got = self.collection.get(where=cast(Any, where), include=["metadatas"])
-                for meta in got["metadatas"] or []:
-                    out.update(bm25.unpack_tokens(str((meta or {}).get("tokens", ""))))
-        except Exception as e:  # a damaged record or an unreachable server: what is missing is tokenized again
+                for rid, meta in zip(got["ids"], got["metadatas"] or []):
+                    try:
+                        out.update(bm25.unpack_tokens(str((meta or {}).get("tokens", ""))))
+                    except ValueError:  # that document's chunks are tokenized again
+                        damaged.append(rid)
+        except Exception as e:  # an unreachable server: what is missing is tokenized again
             log.warning("could not read the published tokens (%s); tokenizing instead", e)
+        if damaged:
+            log.warning("%d published tokens records unusable (first %s); tokenizing instead", len(damaged), damaged[0])
         return out
 
     def put(self, docs: list[Document], tokens: dict[str, bm25.Tokens]) -> None:
