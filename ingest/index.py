@@ -452,13 +452,14 @@ class ChromaTokens:
         out: dict[str, bm25.Tokens] = {}
         version = bm25.tokens_version()
         damaged: list[str] = []
+        vocabulary: dict[str, str] = {}
         try:
             for i in range(0, len(sources), MAX_WHERE_SOURCES):
                 where = {"$and": [{"source": {"$in": sources[i : i + MAX_WHERE_SOURCES]}}, {"version": version}]}
                 got = self.collection.get(where=cast(Any, where), include=["metadatas"])
                 for rid, meta in zip(got["ids"], got["metadatas"] or []):
                     try:
-                        out.update(bm25.unpack_tokens(str((meta or {}).get("tokens", ""))))
+                        out.update(bm25.unpack_tokens(str((meta or {}).get("tokens", "")), vocabulary))
                     except ValueError:  # that document's chunks are tokenized again
                         damaged.append(rid)
         except Exception as e:  # an unreachable server: what is missing is tokenized again

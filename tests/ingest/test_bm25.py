@@ -395,3 +395,12 @@ def test_a_fresh_kb_dir_on_the_same_chroma_rebuilds_the_same_index_without_token
         for rid in after
     )
     assert after - before and before - after
+
+
+@pytest.mark.unit
+def test_unpacked_tokens_share_one_string_per_token():
+    packed = [bm25.pack_tokens({"k1": (0, ["党员", "冬训"])}), bm25.pack_tokens({"k2": (1, ["冬训", "党员"])})]
+    vocabulary: dict[str, str] = {}
+    first, second = (bm25.unpack_tokens(p, vocabulary) for p in packed)
+    assert first == {"k1": (0, ["党员", "冬训"])} and second == {"k2": (1, ["冬训", "党员"])}
+    assert first["k1"][1][0] is second["k2"][1][1] and first["k1"][1][1] is second["k2"][1][0]
