@@ -449,6 +449,7 @@ class ChromaTokens:
         self.batch = batch
 
     def get(self, sources: list[str]) -> dict[str, bm25.Tokens]:
+        """bm25.TokenStore.get: what this tokenizer published for these sources, any version of the document."""
         out: dict[str, bm25.Tokens] = {}
         version = bm25.tokens_version()
         damaged: list[str] = []
@@ -469,6 +470,7 @@ class ChromaTokens:
         return out
 
     def put(self, docs: list[Document], tokens: dict[str, bm25.Tokens]) -> None:
+        """bm25.TokenStore.put: one record per document version, written in groups of at most TOKENS_WRITE_CHARS."""
         version = bm25.tokens_version()
         ids: list[str] = []
         metas: list[dict[str, Any]] = []
@@ -491,7 +493,9 @@ class ChromaTokens:
             self.collection.upsert(ids=ids, embeddings=[MANIFEST_VECTOR] * len(ids), metadatas=cast(Any, metas))
 
     def drop_stale(self, records: dict[str, Record]) -> None:
-        """Delete the records of document versions no manifest record commits (replaced or removed documents)."""
+        """Delete the records of document versions no manifest record commits (replaced or removed documents).
+        Tokens are published only after their document is committed, so a record is stale or, at worst, one
+        another process published since `records` were read: then that process's work is lost, not the index's."""
         committed = {tokens_record_prefix(src, str(rec.get("sha256", ""))) for src, rec in records.items()}
         stale: list[str] = []
         offset = 0
