@@ -404,3 +404,29 @@ def test_unpacked_tokens_share_one_string_per_token():
     first, second = (bm25.unpack_tokens(p, vocabulary) for p in packed)
     assert first == {"k1": (0, ["党员", "冬训"])} and second == {"k2": (1, ["冬训", "党员"])}
     assert first["k1"][1][0] is second["k2"][1][1] and first["k1"][1][1] is second["k2"][1][0]
+
+
+@pytest.mark.integration
+def test_a_damaged_tokens_record_costs_only_its_documents_tokens(make_kb, monkeypatch):
+    import shutil
+
+    kb = make_kb()
+    folder = kb.settings.store.knowledge_dir
+    write(folder / "植树.txt", TREES)
+    write(folder / "读书.txt", BOOKS)
+    kb.ingest([folder], progress=False)
+    expected = [(d.metadata["id"], s) for d, s in kb.bm25_search("读书 分享会 植树", 5)]
+    got = kb.tokens_collection.get(include=["metadatas"])
+    (damaged,) = [rid for rid, meta in zip(got["ids"], got["metadatas"]) if meta["source"].endswith("读书.txt")]
+    meta = dict(got["metadatas"][got["ids"].index(damaged)]) | {"tokens": "不是分词"}
+    kb.tokens_collection.update(ids=[damaged], metadatas=[meta])
+    shutil.rmtree(kb.kb_dir / bm25.BM25_DIR)
+    counting = CountingTokenize()
+    monkeypatch.setattr(bm25, "tokenize", counting)
+    again = type(kb)(kb.settings, embeddings=kb.embeddings)
+    chunks = again.chunks()
+    assert counting.chunk_texts(chunks) == sorted(
+        d.page_content for d in chunks if d.metadata["source"].endswith("读书.txt")
+    )
+    monkeypatch.undo()
+    assert [(d.metadata["id"], s) for d, s in again.bm25_search("读书 分享会 植树", 5)] == expected
