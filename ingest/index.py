@@ -9,6 +9,9 @@ Readers only use chunks whose id a manifest record lists, and every ingest start
 chunks no manifest record lists. So a document is whole or absent, never duplicated. Small files go
 through the same steps in groups: one upsert holds the chunks of several files, one the records of all.
 
+Tokens for BM25 that a process made are published to ``<collection>_tokens`` (ChromaTokens), so another
+process, or a new kb_dir, builds its index without tokenizing again.
+
 The manifest collection's metadata records the embedder that made the vectors (name, weights hash,
 dimension). Opening the knowledge base with another embedder raises KnowledgeBaseError; a knowledge base
 from before this was recorded adopts the configured embedder on first open (its dimension read from a
@@ -17,6 +20,7 @@ stored vector), so nobody has to rebuild.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -36,7 +40,7 @@ from ingest.embedders import EmbedderIdentity, embedder_identity, make_embedding
 from ingest.errors import KnowledgeBaseError, chroma_unreachable, dimension_mismatch, embedder_mismatch, missing_kb
 from ingest.instructions import instruction_warning
 from ingest.legacy_ids import is_legacy
-from ingest.manifest import MANIFEST_SUFFIX, REFRESH_SECONDS, Manifest, Record
+from ingest.manifest import MANIFEST_SUFFIX, MANIFEST_VECTOR, REFRESH_SECONDS, Manifest, Record
 from ingest.pipeline import IngestReport, Pipeline
 
 __all__ = ["KnowledgeBase", "KnowledgeBaseError", "chroma_document"]
@@ -51,6 +55,11 @@ CHROMA_DIR = "chroma"
 MAX_BATCH = 5000
 # Most sources in one `$in` filter of a Chroma read.
 MAX_WHERE_SOURCES = 500
+TOKENS_SUFFIX = "_tokens"
+# Most characters of packed tokens in one Chroma write (a request to a server stays a few MB).
+TOKENS_WRITE_CHARS = 4_000_000
+# Hex digits of each of the three hashes naming a tokens record (source, document hash, what it holds).
+TOKENS_ID_CHARS = 16
 
 
 class KnowledgeBase:
@@ -78,6 +87,7 @@ class KnowledgeBase:
         self._connect()
         self.batch = max(1, min(self.client.get_max_batch_size(), MAX_BATCH))
         self.manifest = Manifest(self.manifest_collection, self.batch)
+        self.tokens = ChromaTokens(self.tokens_collection, self.batch)
         self._lock = threading.RLock()
         self._bm25: Optional[bm25.Bm25Index] = None
         # The fingerprint of the manifest records last seen (the records dict is replaced on every re-read).
@@ -106,6 +116,9 @@ class KnowledgeBase:
             )
             self.manifest_collection = self.client.get_or_create_collection(
                 store.collection + MANIFEST_SUFFIX, embedding_function=None
+            )
+            self.tokens_collection = self.client.get_or_create_collection(
+                store.collection + TOKENS_SUFFIX, embedding_function=None
             )
         except Exception as e:
             if not store.chroma_host:
@@ -305,8 +318,11 @@ class KnowledgeBase:
         return [found[c] for c in ids if c in found]
 
     def reconcile(self) -> int:
-        """Delete chunks no manifest record lists (debris of an interrupted ingest); returns how many."""
-        committed = {cid for rec in self.manifest.records(force=True).values() for cid in rec["ids"]}
+        """Delete chunks no manifest record lists (debris of an interrupted ingest) and the published tokens of
+        document versions no longer committed; returns how many chunks."""
+        records = self.manifest.records(force=True)
+        self.tokens.drop_stale(records)
+        committed = {cid for rec in records.values() for cid in rec["ids"]}
         cutoff = time.time() - ORPHAN_GRACE_SECONDS
         orphans = [
             cid
@@ -401,7 +417,7 @@ class KnowledgeBase:
             records: dict[str, Record] = self.manifest.records(force=force)
             if self._bm25 is None or self._bm25.fingerprint != self._fingerprint_of(records):
                 fetch = self._fetch_reusing(self._bm25, records) if self._bm25 is not None else self.fetch
-                self._bm25 = bm25.load_or_build(self.kb_dir / bm25.BM25_DIR, records, fetch)
+                self._bm25 = bm25.load_or_build(self.kb_dir / bm25.BM25_DIR, records, fetch, self.tokens)
             return self._bm25
 
     def _fetch_reusing(self, old: bm25.Bm25Index, records: dict[str, Record]) -> bm25.Fetch:
@@ -419,6 +435,92 @@ class KnowledgeBase:
             return {c: bm25.copy_doc(held[c]) if c in held else got[c] for c in ids if c in held or c in got}
 
         return fetch
+
+
+class ChromaTokens:
+    """bm25.TokenStore in the Chroma collection ``<collection>_tokens``: records of one document version's tokens,
+    metadata source, doc_sha, version (bm25.tokens_version()) and tokens (bm25.pack_tokens()); the record id
+    names the source, the document hash and the entries, so publishing again is idempotent and stale records
+    are found by id alone (the payload is not read)."""
+
+    def __init__(self, collection: Any, batch: int):
+        """collection: the ``<collection>_tokens`` Chroma collection; batch: the most ids per Chroma call."""
+        self.collection = collection
+        self.batch = batch
+
+    def get(self, sources: list[str]) -> dict[str, bm25.Tokens]:
+        """bm25.TokenStore.get: what this tokenizer published for these sources, any version of the document."""
+        out: dict[str, bm25.Tokens] = {}
+        version = bm25.tokens_version()
+        damaged: list[str] = []
+        vocabulary: dict[str, str] = {}
+        try:
+            for i in range(0, len(sources), MAX_WHERE_SOURCES):
+                where = {"$and": [{"source": {"$in": sources[i : i + MAX_WHERE_SOURCES]}}, {"version": version}]}
+                got = self.collection.get(where=cast(Any, where), include=["metadatas"])
+                for rid, meta in zip(got["ids"], got["metadatas"] or []):
+                    try:
+                        out.update(bm25.unpack_tokens(str((meta or {}).get("tokens", "")), vocabulary))
+                    except ValueError:  # that document's chunks are tokenized again
+                        damaged.append(rid)
+        except Exception as e:  # an unreachable server: what is missing is tokenized again
+            log.warning("could not read the published tokens (%s); tokenizing instead", e)
+        if damaged:
+            log.warning("%d published tokens records unusable (first %s); tokenizing instead", len(damaged), damaged[0])
+        return out
+
+    def put(self, docs: list[Document], tokens: dict[str, bm25.Tokens]) -> None:
+        """bm25.TokenStore.put: one record per document version, written in groups of at most TOKENS_WRITE_CHARS."""
+        version = bm25.tokens_version()
+        ids: list[str] = []
+        metas: list[dict[str, Any]] = []
+        size = 0
+        try:
+            for (source, sha), entries in bm25.by_document(docs, tokens).items():
+                packed = bm25.pack_tokens(entries)
+                ids.append(tokens_record_id(source, sha, sorted(entries)))
+                metas.append({"source": source, "doc_sha": sha, "version": version, "tokens": packed})
+                size += len(packed)
+                if size >= TOKENS_WRITE_CHARS or len(ids) >= self.batch:
+                    self._write(ids, metas)
+                    ids, metas, size = [], [], 0
+            self._write(ids, metas)
+        except Exception as e:  # publishing only saves other processes work; the index stands without it
+            log.warning("could not publish BM25 tokens (%s)", e)
+
+    def _write(self, ids: list[str], metas: list[dict[str, Any]]) -> None:
+        if ids:
+            self.collection.upsert(ids=ids, embeddings=[MANIFEST_VECTOR] * len(ids), metadatas=cast(Any, metas))
+
+    def drop_stale(self, records: dict[str, Record]) -> None:
+        """Delete the records of document versions no manifest record commits (replaced or removed documents).
+        Tokens are published only after their document is committed, so a record is stale or, at worst, one
+        another process published since `records` were read: then that process's work is lost, not the index's."""
+        committed = {tokens_record_prefix(src, str(rec.get("sha256", ""))) for src, rec in records.items()}
+        stale: list[str] = []
+        offset = 0
+        while True:
+            got = self.collection.get(include=[], limit=self.batch, offset=offset)
+            stale.extend(rid for rid in got["ids"] if rid.rsplit(":", 1)[0] not in committed)
+            if len(got["ids"]) < self.batch:
+                break
+            offset += self.batch
+        for i in range(0, len(stale), self.batch):
+            self.collection.delete(ids=stale[i : i + self.batch])
+
+
+def tokens_record_prefix(source: str, sha: str) -> str:
+    """The part of a tokens record id that names the document version."""
+    return f"{_short_hash(source)}:{sha[:TOKENS_ID_CHARS]}"
+
+
+def tokens_record_id(source: str, sha: str, keys: list[str]) -> str:
+    """The id of the tokens record of `source` at hash `sha` holding the text keys `keys`."""
+    return f"{tokens_record_prefix(source, sha)}:{_short_hash(' '.join(keys))}"
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:TOKENS_ID_CHARS]
 
 
 def record_warnings(rec: Record) -> list[str]:

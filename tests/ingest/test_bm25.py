@@ -280,3 +280,153 @@ def test_after_an_upload_only_the_new_document_is_read_and_tokenized(make_kb, mo
     assert sorted(asked) == sorted(d.metadata["id"] for d in new)
     monkeypatch.undo()
     assert kb.bm25_search("读书 分享会", 3)[0][0].metadata["source"].endswith("读书.txt")
+
+
+# ------------------------------------------------------------------ tokens shared through a store
+class MemoryTokens:
+    """A bm25.TokenStore in memory, recording what was asked and published."""
+
+    def __init__(self) -> None:
+        self.kept: dict[tuple[str, str], dict[str, bm25.Tokens]] = {}
+        self.asked: list[list[str]] = []
+
+    def get(self, sources: list[str]) -> dict[str, bm25.Tokens]:
+        self.asked.append(sources)
+        return {k: v for (src, _), entries in self.kept.items() if src in sources for k, v in entries.items()}
+
+    def put(self, docs: list[Document], tokens: dict[str, bm25.Tokens]) -> None:
+        for doc, entries in bm25.by_document(docs, tokens).items():
+            self.kept.setdefault(doc, {}).update(entries)
+
+
+@pytest.mark.unit
+def test_packed_tokens_read_back_the_same_and_are_ascii():
+    tokens = dict(tokens for tokens in bm25.tokens_of(DOCS + EDGES)[1].items())
+    packed = bm25.pack_tokens(tokens)
+    assert packed.isascii()
+    assert bm25.unpack_tokens(packed) == tokens
+    with pytest.raises(ValueError):
+        bm25.unpack_tokens(packed[: len(packed) // 2])
+
+
+@pytest.mark.unit
+def test_by_document_groups_entries_by_source_and_hash():
+    docs = [_chunk("a", 0, "甲"), _chunk("a", 1, "乙"), _chunk("b", 0, "丙")]
+    docs[0].metadata["doc_sha"] = docs[1].metadata["doc_sha"] = "s1"
+    keys = [bm25.text_key(indexed_text(d)) for d in docs]
+    tokens = {keys[0]: (1, ["通知", "甲"]), keys[2]: (1, ["通知", "丙"])}
+    assert bm25.by_document(docs, tokens) == {
+        ("a", "s1"): {keys[0]: tokens[keys[0]]},
+        ("b", ""): {keys[2]: tokens[keys[2]]},
+    }
+
+
+@pytest.mark.unit
+def test_a_fresh_folder_reads_published_tokens_instead_of_tokenizing(tmp_path, monkeypatch):
+    store = MemoryTokens()
+    first = load_or_build(tmp_path / "first", RECORDS, _fetch, store)  # tokenizes and publishes every chunk
+    assert sorted(k for entries in store.kept.values() for k in entries) == sorted(
+        bm25.text_key(indexed_text(d)) for d in DOCS
+    )
+    counting = CountingTokenize()
+    monkeypatch.setattr(bm25, "tokenize", counting)
+    second = load_or_build(tmp_path / "second", RECORDS, _fetch, store)  # another process, an empty kb_dir
+    assert counting.chunk_texts(DOCS) == []
+    assert store.asked[-1] == sorted(RECORDS)
+    monkeypatch.undo()
+    assert second.text_df == first.text_df
+    for query in ("银杏树", "管理办法", "读书 分享会"):
+        assert [(d.metadata["id"], s) for d, s in second.search(query, 3)] == [
+            (d.metadata["id"], s) for d, s in first.search(query, 3)
+        ]
+    # the folder keeps them too: the next rebuild there asks the store for nothing
+    store.asked.clear()
+    load_or_build(
+        tmp_path / "second",
+        {**RECORDS, "knowledge/b.txt": RECORDS["knowledge/b.txt"] | {"sha256": "b2"}},
+        _fetch,
+        store,
+    )
+    assert store.asked == []
+
+
+@pytest.mark.unit
+def test_only_what_was_tokenized_is_published(tmp_path):
+    load_or_build(tmp_path, {"knowledge/a.txt": RECORDS["knowledge/a.txt"]}, _fetch)  # kept in the folder only
+    store = MemoryTokens()
+    load_or_build(tmp_path, RECORDS, _fetch, store)
+    assert [src for src, _ in store.kept] == ["knowledge/b.txt"]
+    assert store.asked == [["knowledge/b.txt"]]  # a.txt's tokens were in the folder
+
+
+@pytest.mark.integration
+def test_a_fresh_kb_dir_on_the_same_chroma_rebuilds_the_same_index_without_tokenizing(make_kb, monkeypatch):
+    import shutil
+
+    from ingest import index as ingest_index
+
+    kb = make_kb()
+    folder = kb.settings.store.knowledge_dir
+    write(folder / "植树.txt", TREES)
+    write(folder / "读书.txt", BOOKS)
+    kb.ingest([folder], progress=False)
+    queries = ("读书 分享会 植树", "银杏树", "社区文化中心")
+    expected = {q: [(d.metadata["id"], s) for d, s in kb.bm25_search(q, 5)] for q in queries}
+    frequencies = kb.text_frequencies()
+    shutil.rmtree(kb.kb_dir / bm25.BM25_DIR)  # what a new app process on a shared Chroma server starts with
+    counting = CountingTokenize()
+    monkeypatch.setattr(bm25, "tokenize", counting)
+    again = type(kb)(kb.settings, embeddings=kb.embeddings)
+    chunks = again.chunks()
+    assert counting.chunk_texts(chunks) == []  # every chunk's tokens came from Chroma
+    monkeypatch.undo()
+    assert {q: [(d.metadata["id"], s) for d, s in again.bm25_search(q, 5)] for q in queries} == expected
+    assert again.text_frequencies() == frequencies
+
+    # a changed document: its old version's tokens are dropped at the next ingest, the new ones published
+    before = set(kb.tokens_collection.get(include=[])["ids"])
+    write(folder / "读书.txt", BOOKS + "\n读书会每月举办一次。")
+    again.ingest([folder], progress=False)
+    again.ingest([folder], progress=False)  # reconcile at its start drops the stale record
+    after = set(kb.tokens_collection.get(include=[])["ids"])
+    sha = again.manifest.records(force=True)
+    assert all(
+        rid.rsplit(":", 1)[0] in {ingest_index.tokens_record_prefix(s, r["sha256"]) for s, r in sha.items()}
+        for rid in after
+    )
+    assert after - before and before - after
+
+
+@pytest.mark.unit
+def test_unpacked_tokens_share_one_string_per_token():
+    packed = [bm25.pack_tokens({"k1": (0, ["党员", "冬训"])}), bm25.pack_tokens({"k2": (1, ["冬训", "党员"])})]
+    vocabulary: dict[str, str] = {}
+    first, second = (bm25.unpack_tokens(p, vocabulary) for p in packed)
+    assert first == {"k1": (0, ["党员", "冬训"])} and second == {"k2": (1, ["冬训", "党员"])}
+    assert first["k1"][1][0] is second["k2"][1][1] and first["k1"][1][1] is second["k2"][1][0]
+
+
+@pytest.mark.integration
+def test_a_damaged_tokens_record_costs_only_its_documents_tokens(make_kb, monkeypatch):
+    import shutil
+
+    kb = make_kb()
+    folder = kb.settings.store.knowledge_dir
+    write(folder / "植树.txt", TREES)
+    write(folder / "读书.txt", BOOKS)
+    kb.ingest([folder], progress=False)
+    expected = [(d.metadata["id"], s) for d, s in kb.bm25_search("读书 分享会 植树", 5)]
+    got = kb.tokens_collection.get(include=["metadatas"])
+    (damaged,) = [rid for rid, meta in zip(got["ids"], got["metadatas"]) if meta["source"].endswith("读书.txt")]
+    meta = dict(got["metadatas"][got["ids"].index(damaged)]) | {"tokens": "不是分词"}
+    kb.tokens_collection.update(ids=[damaged], metadatas=[meta])
+    shutil.rmtree(kb.kb_dir / bm25.BM25_DIR)
+    counting = CountingTokenize()
+    monkeypatch.setattr(bm25, "tokenize", counting)
+    again = type(kb)(kb.settings, embeddings=kb.embeddings)
+    chunks = again.chunks()
+    assert counting.chunk_texts(chunks) == sorted(
+        d.page_content for d in chunks if d.metadata["source"].endswith("读书.txt")
+    )
+    monkeypatch.undo()
+    assert [(d.metadata["id"], s) for d, s in again.bm25_search("读书 分享会 植树", 5)] == expected

@@ -122,7 +122,10 @@ def chroma_server(tmp_path):
         log.close()
 
 
-def test_shared_chroma_server(make_kb, chroma_server, tmp_path):
+def test_shared_chroma_server(make_kb, chroma_server, tmp_path, monkeypatch):
+    from ingest import bm25
+    from tests.ingest.test_bm25 import CountingTokenize
+
     writer = make_kb(chroma_host="127.0.0.1", chroma_port=chroma_server, kb_dir=tmp_path / "kb-writer")
     folder = writer.settings.store.knowledge_dir
     write(folder / "读书.txt", BOOKS)
@@ -131,9 +134,18 @@ def test_shared_chroma_server(make_kb, chroma_server, tmp_path):
     assert report.added >= 1 and not report.errors
     assert writer.dense_search("读书分享会在哪里举办", 1)[0][0].metadata["source"] == books
 
-    # another process elsewhere: its own kb_dir (BM25 files), the same Chroma server
+    # another process elsewhere: its own kb_dir (BM25 files), the same Chroma server; it reads the tokens the
+    # writer published instead of tokenizing, and builds the same index
+    counting = CountingTokenize()
+    monkeypatch.setattr(bm25, "tokenize", counting)
     reader = make_kb(chroma_host="127.0.0.1", chroma_port=chroma_server, kb_dir=tmp_path / "kb-reader")
-    assert books in sources_hit(reader.bm25_search("读书 分享会", 3))
+    hits = reader.bm25_search("读书 分享会", 3)
+    assert counting.chunk_texts(reader.chunks()) == []
+    monkeypatch.undo()
+    assert [(d.metadata["id"], s) for d, s in hits] == [
+        (d.metadata["id"], s) for d, s in writer.bm25_search("读书 分享会", 3)
+    ]
+    assert books in sources_hit(hits)
     assert reader.bm25_search("青龙河 垃圾", 3) == []
 
     write(folder / "河道.txt", CLEANUP)
