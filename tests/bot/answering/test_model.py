@@ -1,7 +1,6 @@
 """The committed weights load and rank; a retrain on a small slice runs in seconds (bot/answering/model.py, train.py)."""
 
 import json
-import time
 from collections import Counter
 
 import numpy as np
@@ -93,10 +92,8 @@ def _slice(n=40):
 
 
 @pytest.mark.integration
-def test_retrain_on_a_small_slice_is_fast_and_loadable(tmp_path):
-    t = time.perf_counter()
+def test_retrain_on_a_small_slice_is_loadable(tmp_path):
     model = fit(_slice(), Stats(), seed=0)
-    assert time.perf_counter() - t < 20
     path = tmp_path / "w.json"
     path.write_text(json.dumps(model.to_json()), encoding="utf-8")
     again = AnswerModel.load(path)
