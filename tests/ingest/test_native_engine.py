@@ -99,6 +99,18 @@ def test_cli_never_fails_the_install(tmp_path, capsys, monkeypatch):
 
 
 @pytest.mark.unit
+def test_cli_status_names_the_engine(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(native_engine, "ENGINE_DIR", tmp_path)
+    assert native_engine.main(["status"]) == 0
+    assert "自带的向量引擎" in capsys.readouterr().out
+    path = native_engine.engine_path(folder=tmp_path)
+    assert path is not None
+    path.write_bytes(b"x")
+    native_engine.main(["status"])
+    assert str(path) in capsys.readouterr().out
+
+
+@pytest.mark.unit
 def test_remove_deletes_builds(tmp_path):
     (tmp_path / "e5-1.so").write_bytes(b"x")
     (tmp_path / "e5-1.json").write_text("{}")
