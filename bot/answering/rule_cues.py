@@ -113,7 +113,7 @@ def _name_near_subject(query: Query, sentence: str) -> bool:
 @lru_cache(maxsize=4096)
 def proper_spans(sentence: str) -> tuple[tuple[int, str, str], ...]:
     """(offset, word, tag) of the sentence's jieba.posseg words with a proper-noun tag. With jieba's HMM for unseen
-    words, so that a name its dictionary lacks (莫瓦桑, 王建国) comes out whole and tagged nr."""
+    words, so that a name its dictionary lacks (莫瓦桑, 沃灵顿) comes out whole and tagged nr."""
     out, at = [], 0
     for w in jieba.posseg.lcut(sentence):
         if w.flag in PROPER_TAGS:
