@@ -359,17 +359,25 @@ def test_only_what_was_tokenized_is_published(tmp_path):
     assert store.asked == [["knowledge/b.txt"]]  # a.txt's tokens were in the folder
 
 
-@pytest.mark.integration
-def test_a_fresh_kb_dir_on_the_same_chroma_rebuilds_the_same_index_without_tokenizing(make_kb, monkeypatch):
-    import shutil
-
-    from ingest import index as ingest_index
-
+@pytest.fixture
+def two_documents(make_kb):
+    """A knowledge base with the tree-planting and reading notices ingested."""
     kb = make_kb()
     folder = kb.settings.store.knowledge_dir
     write(folder / "植树.txt", TREES)
     write(folder / "读书.txt", BOOKS)
     kb.ingest([folder], progress=False)
+    return kb
+
+
+@pytest.mark.integration
+def test_a_fresh_kb_dir_on_the_same_chroma_rebuilds_the_same_index_without_tokenizing(two_documents, monkeypatch):
+    import shutil
+
+    from ingest import index as ingest_index
+
+    kb = two_documents
+    folder = kb.settings.store.knowledge_dir
     queries = ("读书 分享会 植树", "银杏树", "社区文化中心")
     expected = {q: [(d.metadata["id"], s) for d, s in kb.bm25_search(q, 5)] for q in queries}
     frequencies = kb.text_frequencies()
@@ -407,14 +415,10 @@ def test_unpacked_tokens_share_one_string_per_token():
 
 
 @pytest.mark.integration
-def test_a_damaged_tokens_record_costs_only_its_documents_tokens(make_kb, monkeypatch):
+def test_a_damaged_tokens_record_costs_only_its_documents_tokens(two_documents, monkeypatch):
     import shutil
 
-    kb = make_kb()
-    folder = kb.settings.store.knowledge_dir
-    write(folder / "植树.txt", TREES)
-    write(folder / "读书.txt", BOOKS)
-    kb.ingest([folder], progress=False)
+    kb = two_documents
     expected = [(d.metadata["id"], s) for d, s in kb.bm25_search("读书 分享会 植树", 5)]
     got = kb.tokens_collection.get(include=["metadatas"])
     (damaged,) = [rid for rid, meta in zip(got["ids"], got["metadatas"]) if meta["source"].endswith("读书.txt")]
