@@ -185,6 +185,8 @@
   }).observe(document.documentElement, {
     subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['aria-label', 'title']
   });
+  // Gradio may add this script after it has drawn parts of the page (the sidebar's toggle): label those too.
+  translateAll(document.documentElement);
 
   // ------------------------------------------------------------------ clicks
   document.addEventListener('click', function (e) {
