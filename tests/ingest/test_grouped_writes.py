@@ -68,6 +68,18 @@ def test_small_documents_share_writes_within_the_budget(kb, monkeypatch):
     assert "knowledge/通知07.txt" in sources_hit(kb.bm25_search("第7号广场", 3))
 
 
+def test_small_documents_share_embedding_batches(kb, monkeypatch):
+    # One-chunk files embedded one by one would leave the worker processes (ingest.embed_pool) idle.
+    folder = kb.settings.store.knowledge_dir
+    small_files(folder)
+    batches: list[int] = []
+    embed = kb.embeddings.embed_documents
+    monkeypatch.setattr(kb.embeddings, "embed_documents", lambda texts: batches.append(len(texts)) or embed(texts))
+    report = kb.ingest([folder], progress=False)
+    assert not report.errors and report.added == FILES
+    assert batches == [BUDGET, BUDGET, FILES - 2 * BUDGET]  # a group's chunks, not a file's
+
+
 def test_a_large_document_is_written_in_slices_and_committed_on_its_own(kb, monkeypatch):
     folder = kb.settings.store.knowledge_dir
     small_files(folder, 2)
