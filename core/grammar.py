@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import unicodedata
 from functools import lru_cache
 
@@ -95,6 +96,13 @@ def compact(text: str) -> str:
 
 
 @lru_cache(maxsize=8192)
+def load_dictionary_in_background() -> None:
+    """Start loading jieba's dictionary (about 1 s) on a daemon thread, for a caller that tokenizes later and has
+    other work first; the first cut waits for it (jieba holds a lock while it loads)."""
+    if not jieba.dt.initialized:
+        threading.Thread(target=jieba.initialize, name="jieba-dictionary", daemon=True).start()
+
+
 def _cut(text: str) -> tuple[str, ...]:
     return tuple(jieba.lcut_for_search(text))
 

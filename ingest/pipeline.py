@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from langchain_core.documents import Document
 
+from core import grammar
 from core.settings import StoreSettings
 from ingest.chunker import CHUNKER_VERSION, chunk_document
 from ingest.discovery import Found, Identities, file_sha256, find_files, resolved
@@ -34,7 +35,7 @@ if TYPE_CHECKING:  # the knowledge base imports this module; only the type is ne
 
 log = logging.getLogger(__name__)
 
-# Chunks embedded together; also the granularity of the progress bar.
+# Most chunks embedded together (a group's chunks are cut into even batches); also the progress bar's step.
 EMBED_BATCH = 16
 # Most chunks in one Chroma write. A Chroma write costs about the same whatever its size (one sqlite
 # transaction): 1,000 one-chunk files took two writes each (~130 ms per file), and writing 16 chunks at a
@@ -237,6 +238,8 @@ class Pipeline:
         from tqdm import tqdm
 
         total = sum(len(job.doc.text) for job in jobs)
+        if jobs:  # the BM25 refresh after the writes tokenizes the new chunks: load jieba while the workers embed
+            grammar.load_dictionary_in_background()
         group: list[_Prepared] = []
         with tqdm(
             total=total, unit="字", unit_scale=True, desc="入库", disable=not progress or total == 0, file=sys.stderr
@@ -348,8 +351,8 @@ class Pipeline:
         chunks = [(k, c) for k, p in enumerate(group) for c in p.chunks]
         vectors: list[Any] = []
         done = [0] * len(group)  # how far into each document the bar has moved
-        for i in range(0, len(chunks), EMBED_BATCH):
-            batch = chunks[i : i + EMBED_BATCH]
+        for part in even_slices(len(chunks), EMBED_BATCH):
+            batch = chunks[part]
             vectors += self.kb.embeddings.embed_documents([c.page_content for _, c in batch])
             for k in dict.fromkeys(k for k, _ in batch):
                 done[k] = _advance(bar, [c for j, c in batch if j == k], done[k])
@@ -366,8 +369,8 @@ class Pipeline:
         for i in range(0, len(p.chunks), GROUP_CHUNKS):
             batch, bids = p.chunks[i : i + GROUP_CHUNKS], p.ids[i : i + GROUP_CHUNKS]
             vecs: list[Any] = []
-            for j in range(0, len(batch), EMBED_BATCH):
-                vecs += self.kb.embeddings.embed_documents([c.page_content for c in batch[j : j + EMBED_BATCH]])
+            for part in even_slices(len(batch), EMBED_BATCH):
+                vecs += self.kb.embeddings.embed_documents([c.page_content for c in batch[part]])
             self._write_chunks(batch, bids, vecs, [p.job.sha] * len(batch))
             done = _advance(bar, batch, done)
         bar.update(max(0, len(p.job.doc.text) - done))
@@ -476,6 +479,13 @@ def _meta(rec: Record) -> dict[str, Any]:
 
 def _place(found: Found, root: Path) -> dict[str, str]:
     return {"path": found.path.as_posix(), "root": root.as_posix()}
+
+
+def even_slices(n: int, most: int) -> list[slice]:
+    """Slices of range(n) in as few parts of at most `most` as possible, their sizes differing by at most one (no
+    small remainder: a batch too small to split over the embedding workers runs on one core)."""
+    parts = -(-n // most)
+    return [slice(i * n // parts, (i + 1) * n // parts) for i in range(parts)]
 
 
 def _advance(bar: Any, chunks: list[Document], done: int) -> int:

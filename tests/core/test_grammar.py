@@ -128,3 +128,23 @@ def test_tokenize_drops_punctuation_and_stopwords():
 def test_tokenize_lower_cases_and_normalises_width():
     assert tokenize("ＰＤＦ文件") == tokenize("pdf文件")
     assert "pdf" in tokenize("PDF文件")
+
+
+@pytest.mark.integration
+def test_the_dictionary_loads_in_the_background():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import time, jieba\n"
+        "from core import grammar\n"
+        "assert not jieba.dt.initialized\n"
+        "grammar.load_dictionary_in_background()\n"
+        "t = time.time()\n"
+        "while not jieba.dt.initialized and time.time() - t < 60: time.sleep(0.05)\n"
+        "print(jieba.dt.initialized, grammar.tokenize('冬训学习'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[2], timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("True ['冬训', '学习']")

