@@ -145,6 +145,8 @@ def test_the_dictionary_loads_in_the_background():
         "while not jieba.dt.initialized and time.time() - t < 60: time.sleep(0.05)\n"
         "print(jieba.dt.initialized, grammar.tokenize('冬训学习'))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[2], timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[2], timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("True ['冬训', '学习']")
