@@ -321,7 +321,7 @@ class Pipeline:
             if len(group) == 1:
                 self._failed(group[0].job, e)
                 return
-            log.warning("writing %d documents together failed (%s); writing them one by one", len(group), e)
+            log.warning("embedding or writing %d documents together failed (%s); trying them one by one", len(group), e)
             for p in group:
                 self._flush([p], records, bar, progress)
             return

@@ -80,6 +80,23 @@ def test_small_documents_share_embedding_batches(kb, monkeypatch):
     assert batches == [BUDGET, BUDGET, FILES - 2 * BUDGET]  # a group's chunks, not a file's
 
 
+def test_a_document_the_embedder_fails_on_fails_alone(kb, monkeypatch):
+    folder = kb.settings.store.knowledge_dir
+    small_files(folder)
+    embed = kb.embeddings.embed_documents
+
+    def failing(texts):
+        if any("第3号广场" in t for t in texts):
+            raise ValueError("the model failed on this text")
+        return embed(texts)
+
+    monkeypatch.setattr(kb.embeddings, "embed_documents", failing)
+    report = kb.ingest([folder], progress=False)
+    assert [source for source, _ in report.errors] == ["knowledge/通知03.txt"]
+    assert report.added == FILES - 1
+    assert_consistent(kb)
+
+
 def test_a_large_document_is_written_in_slices_and_committed_on_its_own(kb, monkeypatch):
     folder = kb.settings.store.knowledge_dir
     small_files(folder, 2)
