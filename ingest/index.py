@@ -196,6 +196,12 @@ class KnowledgeBase:
             self._count = (now, count)
         return count
 
+    def document_count(self) -> int:
+        """How many files are committed, from the manifest as last read (its generation re-checked at most every
+        REFRESH_SECONDS): cheap enough to ask on every request, where documents() re-reads the whole manifest
+        (609 ms at 5,509 files and 100k chunks)."""
+        return len(self.manifest.records())
+
     def documents(self) -> list[dict]:
         """One dict per committed file: source, title, chunks, sha256, chars, ingested_at (ISO), path ("" if unknown),
         warnings (Chinese messages: sentences that address the assistant; [] when none or not checked)."""

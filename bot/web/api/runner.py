@@ -32,8 +32,10 @@ class AssistantRunner:
         self.limiter = anyio.CapacityLimiter(limit)
 
     async def documents(self) -> int:
-        """Documents in the knowledge base now (0: not ready). Not queued behind answers: probes stay quick."""
-        return await anyio.to_thread.run_sync(lambda: len(self.assistant.kb.documents()))
+        """Documents in the knowledge base (0: not ready), as of the manifest's last check (at most a couple of
+        seconds old). Asked before every answer, so it must not re-read the manifest; not queued behind answers,
+        so probes stay quick."""
+        return await anyio.to_thread.run_sync(self.assistant.kb.document_count)
 
     async def ask(self, question: str, history: list[dict[str, str]]) -> dict[str, Any]:
         """The JSON contract of `python -m bot ask --json`."""
