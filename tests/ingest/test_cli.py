@@ -99,6 +99,64 @@ def test_default_path_progress_and_rerun(workdir):
     assert again.returncode == 0 and "新增 0 个片段，2 个文件未变化已跳过" in again.stdout
 
 
+def _embed_workers_of(pid: int) -> list[int]:
+    """Pids of the embedding worker processes (ingest.embed_pool) whose parent is pid."""
+    out = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
+            ppid = int(
+                next(line for line in (proc / "status").read_text().splitlines() if line.startswith("PPid:"))[5:]
+            )
+        except (OSError, ValueError, StopIteration):
+            continue
+        if b"ingest.embed_pool" in cmdline and ppid == pid:
+            out.append(int(proc.name))
+    return out
+
+
+def test_ctrl_c_mid_ingest_says_what_is_kept_and_the_rerun_finishes(workdir):
+    import signal
+    import threading
+    import time
+
+    # Short chunks, so these files make three groups (ingest.pipeline.GROUP_CHUNKS): the first is committed
+    # while the others wait to be embedded.
+    for i in range(8):
+        text = "".join(f"第{i}号通知第{j}段：冬训期间各支部组织党员集中学习，交流心得体会。\n" for j in range(60))
+        (workdir / "knowledge" / f"通知{i}.txt").write_text(text, encoding="utf-8")
+    env = subprocess_env(DONGXUN_KNOWLEDGE_DIR="knowledge", DONGXUN_EMBED_WORKERS="2", DONGXUN_CHUNK_SIZE="50")
+    cmd = [sys.executable, "-m", "ingest", "--kb", "kb"]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as from a terminal, not a background job
+    )
+    err: list[str] = []
+    reader = threading.Thread(target=lambda: err.extend(iter(lambda: proc.stderr.read(1), "")), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 240
+    while "已入库" not in "".join(err) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    workers = _embed_workers_of(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    reader.join(timeout=10)
+    stderr = "".join(err)
+    assert workers and "已中断" in stderr and "Traceback" not in stderr, stderr[-2000:]
+    time.sleep(1)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]  # the workers ended with it
+
+    again = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "0 个文件出错" in again.stdout and "个文件未变化已跳过" in again.stdout
+    assert "新增 0 个片段" not in again.stdout  # it took up the files the interrupted run had not committed
+
+
 def _cli(cwd: Path, *argv: str, module: str = "ingest") -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", module, *argv],
