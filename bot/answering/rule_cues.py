@@ -80,11 +80,8 @@ def names_answer(query: Query, sentence: str) -> bool:
         return _name_near_subject(query, sentence)
     if query.kind not in NAMED_KINDS:
         return False
-    asked = compact(query.text)
     tags = expected_tags(query.text) & PROPER_TAGS
-    return any(
-        tag in tags and len(word) >= MIN_NAME_CHARS and word not in asked for _, word, tag in proper_spans(sentence)
-    )
+    return any(tag in tags for _, _, tag in new_names(query, sentence))
 
 
 def _name_near_subject(query: Query, sentence: str) -> bool:
@@ -97,17 +94,21 @@ def _name_near_subject(query: Query, sentence: str) -> bool:
     if len(subject) < SUBJECT_CHARS:
         return False
     asked = compact(query.text)
-    names = [
-        (at, at + len(word))
-        for at, word, _ in proper_spans(sentence)
-        if len(word) >= MIN_NAME_CHARS and word not in asked
-    ]
+    names = [(at, at + len(word)) for at, word, _ in new_names(query, sentence)]
     names += [(m.start(), m.end()) for m in QUOTED.finditer(sentence) if compact(m.group()[1:-1]) not in asked]
     return any(
         min(abs(start - at), abs(end - at)) <= NAME_NEAR
         for at in (m.start() for m in re.finditer(re.escape(subject), sentence))
         for start, end in names
     )
+
+
+def new_names(query: Query, sentence: str) -> list[tuple[int, str, str]]:
+    """The sentence's proper_spans of at least MIN_NAME_CHARS characters that the question does not name itself."""
+    asked = compact(query.text)
+    return [
+        (at, word, tag) for at, word, tag in proper_spans(sentence) if len(word) >= MIN_NAME_CHARS and word not in asked
+    ]
 
 
 @lru_cache(maxsize=4096)
