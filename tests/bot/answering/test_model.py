@@ -7,16 +7,19 @@ import numpy as np
 import pytest
 from langchain_core.documents import Document
 
-from bot.answering.model import GATE_INPUTS, RULE_VERDICT, WEIGHTS_FILE, AnswerModel
+from bot.answering.model import CASCADE, GATE_INPUTS, LEARNED, RULE_VERDICT, RULES, UNION, WEIGHTS_FILE, AnswerModel
 from bot.answering.train import (
     ANSWERABLE,
     HARD,
+    REMOVED,
     SWAPPED,
     Example,
     GateData,
     cascade_from,
     choose_answer_above,
     choose_threshold,
+    decider_threshold,
+    operating_points,
     fit,
     holds,
     load_cache,
@@ -148,6 +151,54 @@ def test_threshold_keeps_false_refusals_at_the_budget():
     rows = [{"kind": ANSWERABLE, "present": True, "p": p} for p in np.linspace(0.01, 1, 100)]
     t = choose_threshold(rows, max_false=0.05)
     assert sum(r["p"] < t for r in rows) <= 5
+
+
+def _calib_rows():
+    """Ten answerable rows (the rule judge refuses the one at p 0.95) and negatives of each kind."""
+    rows = [{"kind": ANSWERABLE, "present": True, "p": p, "rule_ok": p < 0.9} for p in np.linspace(0.05, 0.95, 10)]
+    rows += [{"kind": HARD, "present": False, "p": 0.02, "rule_ok": True}]
+    rows += [{"kind": HARD, "present": True, "p": 0.01, "rule_ok": True}]  # another passage answers it: left out
+    rows += [{"kind": SWAPPED, "present": False, "p": 0.3, "rule_ok": False}]
+    rows += [{"kind": REMOVED, "present": False, "p": 0.12, "rule_ok": True}]
+    return rows
+
+
+@pytest.mark.unit
+def test_the_threshold_of_a_decider_counts_the_rule_judge_refusals_against_the_budget():
+    rows = _calib_rows()
+    # Gate alone, one false refusal allowed: up to the second answerable probability (0.15).
+    assert decider_threshold(rows, LEARNED, 1.0, allowed=1) == pytest.approx(0.15)
+    # Union: the rule judge already spends the budget on 0.95, so the gate may refuse nothing more.
+    assert decider_threshold(rows, UNION, 1.0, allowed=1) == pytest.approx(0.05)
+    # A cascade answering at 0.9 and above overrules the judge's false refusal: the gate gets the budget back.
+    assert decider_threshold(rows, CASCADE, 0.9, allowed=1) == pytest.approx(0.15)
+    assert decider_threshold(rows, RULES, 1.0, allowed=1) == pytest.approx(0.95)
+    assert decider_threshold(rows, RULES, 1.0, allowed=0) == 0.0  # the judge alone is over the budget
+
+
+@pytest.mark.unit
+def test_operating_points_take_the_lower_of_the_calib_and_genre_thresholds():
+    calib = _calib_rows()
+    # No false refusal allowed of ten on calib (2%): the gate alone may go up to the lowest answerable probability.
+    points = operating_points(calib, [], answer_above=1.0)
+    assert points[LEARNED]["threshold"] == pytest.approx(0.05) and points[LEARNED]["false_refusals"] == 0.0
+    assert points[LEARNED]["hard_refused"] == 1.0  # the clean hard negative; the one another passage answers is out
+    assert points[LEARNED]["removed_refused"] == 0.0 and points[LEARNED]["swapped_refused"] == 0.0
+    assert points[RULES]["false_refusals"] == pytest.approx(0.1) and points[RULES]["swapped_refused"] == 1.0
+    # On the genre a decider may refuse as many answerable items as the rule judge does there, and no more (1% of
+    # two items is none).
+    calib = [{**r, "rule_ok": True} for r in calib]
+    genre = [
+        {"kind": ANSWERABLE, "present": True, "p": 0.015, "rule_ok": False, "group": "dev"},
+        {"kind": ANSWERABLE, "present": True, "p": 0.03, "rule_ok": True, "group": "dev"},
+        {"kind": HARD, "present": True, "p": 0.02, "rule_ok": True, "group": "dev"},
+        {"kind": ANSWERABLE, "present": True, "p": 0.001, "rule_ok": True, "group": "cross"},  # not counted
+    ]
+    points = operating_points(calib, genre, answer_above=1.0)
+    for decider in (LEARNED, UNION):
+        assert points[decider]["threshold"] == pytest.approx(0.03)  # the genre's is the lower (calib: 0.05)
+        assert points[decider]["genre_false_refusals"] == 0.5 and points[decider]["genre_negatives_refused"] == 1.0
+    assert points[RULES]["genre_false_refusals"] == 0.5 and points[RULES]["genre_negatives_refused"] == 0.0
 
 
 @pytest.mark.unit

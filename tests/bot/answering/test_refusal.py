@@ -56,6 +56,7 @@ def answer(question: str, ctx, threshold: float = MODEL.threshold, **options):
 def test_the_settings_hold_the_operating_point_chosen_with_the_committed_weights():
     calib = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))["meta"]["calib"]
     fields = AnsweringSettings.model_fields
+    assert fields["gate"].default == calib["decider"]  # the threshold was chosen for this decider
     assert fields["gate_threshold"].default == pytest.approx(calib["threshold"], abs=1e-4)
     assert fields["second_within"].default == calib["second_within"]
     assert fields["length_cost"].default == calib["length_cost"]
