@@ -90,16 +90,18 @@ def summarise(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
     return out
 
 
+def decided(rows: list[dict[str, Any]], decider: str, threshold: float, answer_above: float = 1.0) -> list[dict]:
+    """The rows with p as the decider has it: 1 answered, 0 refused (summarise them at PIPELINE_THRESHOLD)."""
+    from bot.answering.model import refused
+
+    return [{**r, "p": float(not refused(decider, r["p"], r["rule_ok"], threshold, answer_above))} for r in rows]
+
+
 def by_decider(rows: list[dict[str, Any]], threshold: float, answer_above: float = 1.0) -> dict[str, dict[str, Any]]:
     """The summary as each decider of the refusal would have it (bot.answering.model.DECIDERS)."""
-    from bot.answering.model import DECIDERS, refused
+    from bot.answering.model import DECIDERS
 
-    def answered(r: dict[str, Any], decider: str) -> float:
-        return float(not refused(decider, r["p"], r["rule_ok"], threshold, answer_above))
-
-    return {
-        decider: summarise([{**r, "p": answered(r, decider)} for r in rows], PIPELINE_THRESHOLD) for decider in DECIDERS
-    }
+    return {d: summarise(decided(rows, d, threshold, answer_above), PIPELINE_THRESHOLD) for d in DECIDERS}
 
 
 def run_model(model, examples, stats) -> tuple[list[dict[str, Any]], list[float]]:
@@ -206,6 +208,7 @@ def run(args: argparse.Namespace) -> int:
     ]
     retrieval_s = time.time() - t0
     model = AnswerModel.load(args.weights or WEIGHTS_FILE)
+    gate = settings.answering.gate
     rows, ms = run_model(model, examples, stats)
     rows_h, ms_h = run_model(model, hard, stats_nr)
     rows += rows_h
@@ -215,10 +218,15 @@ def run(args: argparse.Namespace) -> int:
         "report_questions": sum(len(p.questions) for p in report),
         "limit": args.limit,
         "threshold": model.threshold,
-        "after": summarise(rows, model.threshold),
+        # what members get: the deployed decider (settings.answering.gate) at the committed threshold
+        "decider": gate,
+        "after": summarise(decided(rows, gate, model.threshold, model.answer_above), PIPELINE_THRESHOLD),
+        "gate_alone": summarise(rows, model.threshold),
         "by_decider": by_decider(rows, model.threshold, model.answer_above),
+        # the deployed decider as its threshold moves
         "refusal_curve": [
-            {"threshold": float(t), **summarise(rows, float(t))} for t in sorted({*CURVE, model.threshold})
+            {"threshold": float(t), **summarise(decided(rows, gate, float(t), model.answer_above), PIPELINE_THRESHOLD)}
+            for t in sorted({*CURVE, model.threshold})
         ],
         "latency_ms": {
             "p50": round(float(np.percentile(ms, 50)), 2),

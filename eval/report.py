@@ -367,6 +367,14 @@ def curve_blocks(curve: Sequence[dict], chosen: float, columns: Sequence[tuple[s
     ]
 
 
+DECIDER_NAMES = {
+    "learned": "（学习的拒答门单独决定）",
+    "rules": "（规则单独决定）",
+    "union": "（规则与学习的拒答门，任一拒答即拒答）",
+    "cascade": "（学习的拒答门把握大时决定，其余由规则决定）",
+}
+
+
 def write_cmrc_report(out_dir: Path, summary: dict) -> None:
     """report.md and report.html of the CMRC suite: headline figures and the refusal curve with its operating point."""
     out_dir = Path(out_dir)
@@ -391,12 +399,18 @@ def write_cmrc_report(out_dir: Path, summary: dict) -> None:
         (
             "p",
             f"报告部分 {summary['report_paragraphs']} 段、{summary['report_questions']} 题（本次用 "
-            f"{after['answerable']} 题）；报告部分从未用于训练或定门限。答案片段召回 {fmt(after['span_recall'])}，"
+            f"{after['answerable']} 题）；报告部分从未用于训练或定门限。拒答方式 {summary.get('decider', 'learned')}"
+            f"{DECIDER_NAMES.get(summary.get('decider', 'learned'), '')}。答案片段召回 {fmt(after['span_recall'])}，"
             f"回答长度中位数 {after['median_chars']} 字，误拒率 {fmt(after['false_refusals'])}；困难负例拒答 "
             f"{fmt(after['hard_refused'])}，换词负例拒答 {fmt(after['swapped_refused'])}，删答案负例拒答 "
             f"{fmt(after['removed_refused'])}。",
         ),
         ("h", 2, "拒答曲线与工作点"),
+        (
+            "p",
+            f"下表与图为拒答方式 {summary.get('decider', 'learned')} 随学习的拒答门门限变化的结果；"
+            "各种拒答方式在当前门限下的结果见 summary.json 的 by_decider，学习的拒答门单独决定时见 gate_alone。",
+        ),
         *curve_blocks(curve, chosen, cols, "refusal_curve.png"),
     ]
     (out_dir / "report.md").write_text(render_md(bl), encoding="utf-8")

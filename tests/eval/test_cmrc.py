@@ -41,3 +41,52 @@ def test_python_m_eval_has_the_cmrc_subcommand(capsys):
     with pytest.raises(SystemExit) as e:
         main(["cmrc", "--help"])
     assert e.value.code == 0 and "--limit" in capsys.readouterr().out
+
+
+def _rows():
+    """An answerable question the rule judge refuses, one the gate doubts, and negatives each of them catches."""
+    row = {"hit": True, "chars": 40, "present": False}
+    return [
+        {**row, "kind": "answerable", "p": 0.9, "rule_ok": False},
+        {**row, "kind": "answerable", "p": 0.02, "rule_ok": True},
+        {**row, "kind": "answerable", "p": 0.8, "rule_ok": True},
+        {**row, "kind": "hard", "p": 0.01, "rule_ok": True},
+        {**row, "kind": "hard", "p": 0.7, "rule_ok": False},
+        {**row, "kind": "swapped", "p": 0.6, "rule_ok": True},
+    ]
+
+
+@pytest.mark.unit
+def test_the_headline_is_the_deployed_deciders_and_the_gate_alone_is_kept_apart():
+    from eval.cmrc import PIPELINE_THRESHOLD, by_decider, decided, summarise
+
+    rows = _rows()
+    union = summarise(decided(rows, "union", 0.05), PIPELINE_THRESHOLD)
+    assert union["false_refusals"] == pytest.approx(2 / 3, abs=1e-4) and union["hard_refused"] == 1.0
+    assert union["swapped_refused"] == 0.0
+    alone = summarise(rows, 0.05)  # the gate alone refuses below the threshold, whatever the rules say
+    assert alone["false_refusals"] == pytest.approx(1 / 3, abs=1e-4) and alone["hard_refused"] == 0.5
+    assert by_decider(rows, 0.05)["union"] == union
+    assert by_decider(rows, 0.05)["rules"]["hard_refused"] == 0.5
+
+
+@pytest.mark.unit
+def test_the_report_names_the_decider_it_shows(tmp_path):
+    from eval.cmrc import PIPELINE_THRESHOLD, decided, summarise
+    from eval.report import write_cmrc_report
+
+    rows = _rows()
+    summary = {
+        "report_paragraphs": 1,
+        "report_questions": 3,
+        "threshold": 0.05,
+        "decider": "union",
+        "after": summarise(decided(rows, "union", 0.05), PIPELINE_THRESHOLD),
+        "refusal_curve": [
+            {"threshold": t, **summarise(decided(rows, "union", t), PIPELINE_THRESHOLD)} for t in (0.05, 0.5)
+        ],
+    }
+    write_cmrc_report(tmp_path, summary)
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "拒答方式 union（规则与学习的拒答门，任一拒答即拒答）" in md
+    assert "误拒率 0.667" in md and "困难负例拒答 1.000" in md
