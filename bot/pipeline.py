@@ -126,8 +126,8 @@ class Assistant:
     # ------------------------------------------------------------------ the path
     def ask_stream(self, question: str, history: Optional[list[dict]] = None) -> Iterator[dict]:
         """Events {"type": "token", "text"} while the answer is written, then {"type": "final", "result",
-        "answerable"}: the JSON result, and the refusal gate's probability that the passages hold the answer
-        (None when the gate did not run: an injection, a question not in Chinese)."""
+        "answerable", "rule_ok"}: the JSON result, the refusal gate's probability that the passages hold the
+        answer and the rule judge's verdict (None when neither ran: an injection, a question not in Chinese)."""
         timer = Timer()
         question = check_question(question, self.settings)
         history = history or []
@@ -136,6 +136,7 @@ class Assistant:
         parts = split_question(rewritten)  # "X是谁？Y有几个？" is answered part by part
         contexts: list = []
         answerable: list[float] = []
+        rule_ok: list[bool] = []
         if is_injection(rewritten):
             draft = injection_refusal()  # a question that tries to change the rules is not searched for
         elif not is_chinese(rewritten):
@@ -152,6 +153,7 @@ class Assistant:
                     # candidates → features → selector → refusal gate; the gate decides for the LLM too
                     decision = self.extractive.decide(q, passages, section)
                     answerable.append(decision.answerable)
+                    rule_ok.append(decision.rule_ok)
                     # the refusal, the items of a list, or the chosen sentences, each cited
                     drafts.append(self.extractive.render(q, section or passages, decision))
                 draft = merge_drafts(drafts)
@@ -177,8 +179,10 @@ class Assistant:
                 "unsupported": checked.unsupported,
                 "timings_ms": timer.total(),
             },
-            # The gate's probability (a compound question stands while any part does), for the refusal curve.
+            # The gate's probability and the rule judge's verdict (a compound question stands while any part
+            # does), for the refusal curve.
             "answerable": max(answerable, default=None),
+            "rule_ok": any(rule_ok) if rule_ok else None,
         }
 
     def _llm_answer(self, question: str, contexts, draft: Draft, timer: Timer):

@@ -106,7 +106,6 @@ def by_decider(rows: list[dict[str, Any]], threshold: float, answer_above: float
 
 def run_model(model, examples, stats) -> tuple[list[dict[str, Any]], list[float]]:
     """Outcome rows of the learned model and its per-question latency (candidates + features + model, ms)."""
-    from bot.answering.model import RULE_VERDICT
     from bot.answering.train import holds
 
     rows, ms = [], []
@@ -121,7 +120,7 @@ def run_model(model, examples, stats) -> tuple[list[dict[str, Any]], list[float]
                 "kind": ex.kind,
                 "question": ex.question,
                 "p": round(d.answerable, 4),
-                "rule_ok": bool(d.gate[RULE_VERDICT]) if len(d.gate) else False,
+                "rule_ok": d.rule_ok,
                 "hit": holds(text, ex.answers) if ex.answers else False,
                 # a negative whose passages still hold the gold answer (another paragraph repeats the fact)
                 "present": any(holds(c.text, ex.answers) for c in d.candidates),

@@ -181,8 +181,8 @@ def plots(summary: dict, rows: Sequence[dict]) -> dict[str, bytes]:
         ax.set_title("Latency")
         ax.legend(fontsize=8)
         out["latency_hist.png"] = _png(fig, plt)
-    chosen = summary.get("config", {}).get("settings", {}).get("gate_threshold", 0.5)
-    curve = refusal_curve(rows, sorted({*CURVE_THRESHOLDS, chosen}))
+    chosen, decider, above = _operating_point(summary.get("config", {}))
+    curve = refusal_curve(rows, sorted({*CURVE_THRESHOLDS, chosen}), decider, above)
     if any(c["recall"] is not None for c in curve):
         png = _curve_png(curve, chosen, "recall", "precision", "Refusal precision / recall")
         if png:
@@ -266,10 +266,11 @@ def blocks(summary: dict, rows: Sequence[dict], comparison: Optional[dict], imag
         )
     else:
         out.append(("p", f"ragas 指标未计算：{ragas.get('reason', '未运行')}"))
-    curve = refusal_curve(rows, sorted({*CURVE_THRESHOLDS, cfg.get("settings", {}).get("gate_threshold", 0.5)}))
+    chosen, decider, above = _operating_point(cfg)
+    curve = refusal_curve(rows, sorted({*CURVE_THRESHOLDS, chosen}), decider, above)
     if any(c["recall"] is not None for c in curve):
-        chosen = cfg.get("settings", {}).get("gate_threshold", 0.5)
         out.append(("h", 2, "拒答曲线"))
+        out.append(("p", f"拒答方式 {decider}{DECIDER_NAMES.get(decider, '')}，随学习的拒答门门限变化。"))
         cols = [("precision", "拒答准确率"), ("recall", "拒答召回"), ("false_refusals", "误拒率")]
         out.extend(curve_blocks(curve, chosen, cols, "refusal_curve.png"))
     out.append(("h", 2, "按题型"))
@@ -311,15 +312,32 @@ def blocks(summary: dict, rows: Sequence[dict], comparison: Optional[dict], imag
 CURVE_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 20))  # 0.05 … 0.95
 
 
-def refusal_curve(rows: Sequence[dict], thresholds: Sequence[float]) -> list[dict]:
+def _operating_point(cfg: dict) -> tuple[float, str, float]:
+    """(gate threshold, decider, answer_above) of the run's settings (the gate alone for runs that predate them)."""
+    settings = cfg.get("settings", {})
+    return settings.get("gate_threshold", 0.5), settings.get("gate", "learned"), settings.get("gate_answer_above", 1.0)
+
+
+def refusal_curve(
+    rows: Sequence[dict], thresholds: Sequence[float], decider: str = "learned", answer_above: float = 1.0
+) -> list[dict]:
     """Refusal precision / recall (an unanswerable item refused is a hit) and false refusals at each threshold
-    of the gate's answerable probability; items the gate did not see (injections, outlines) are left out."""
+    of the gate's answerable probability, as the decider refuses (with the row's rule verdict; a row without one
+    counts as the rule judge answering); items the gate did not see (injections, outlines) are left out."""
+    from bot.answering.model import refused
+
     seen = [r for r in rows if r.get("answerable_probability") is not None and r.get("type") != "outline"]
-    neg = [r["answerable_probability"] for r in seen if not r.get("answerable", True)]
-    pos = [r["answerable_probability"] for r in seen if r.get("answerable", True)]
+    neg = [r for r in seen if not r.get("answerable", True)]
+    pos = [r for r in seen if r.get("answerable", True)]
+
+    def refusals(items: list[dict], t: float) -> int:
+        return sum(
+            refused(decider, r["answerable_probability"], r.get("rule_ok") is not False, t, answer_above) for r in items
+        )
+
     curve = []
     for t in thresholds:
-        hit, wrong = sum(p < t for p in neg), sum(p < t for p in pos)
+        hit, wrong = refusals(neg, t), refusals(pos, t)
         curve.append(
             {
                 "threshold": t,

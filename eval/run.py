@@ -49,6 +49,7 @@ RECORDED_SETTINGS = (
     "support_threshold",
     "gate",
     "gate_threshold",
+    "gate_answer_above",
     "second_within",
     "length_cost",
     "max_shown_chars",
@@ -72,24 +73,25 @@ def _empty_result(item: Item) -> dict:
     }
 
 
-def _ask(assistant, question: str, history: list[dict]) -> tuple[dict, Optional[float]]:
-    """The assistant's result and its refusal gate's answerable probability (None when the gate did not run)."""
+def _ask(assistant, question: str, history: list[dict]) -> tuple[dict, Optional[float], Optional[bool]]:
+    """The assistant's result, its refusal gate's answerable probability and the rule judge's verdict (None when
+    they did not run)."""
     result: dict = {}
-    answerable = None
+    answerable, rule_ok = None, None
     for event in assistant.ask_stream(question, history):
         if event["type"] == "final":
-            result, answerable = event["result"], event.get("answerable")
-    return result, answerable
+            result, answerable, rule_ok = event["result"], event.get("answerable"), event.get("rule_ok")
+    return result, answerable, rule_ok
 
 
 def run_item(assistant, item: Item) -> dict:
     """One result row: the assistant's JSON result + id/type/split/reference + "error" (None when it ran)."""
-    error, answerable = None, None
+    error, answerable, rule_ok = None, None, None
     try:
         if item.type == "outline":
             result = assistant.outline(item.question)
         else:
-            result, answerable = _ask(assistant, item.question, [asdict(t) for t in item.history])
+            result, answerable, rule_ok = _ask(assistant, item.question, [asdict(t) for t in item.history])
     except Exception as e:  # one failing item is recorded, not fatal
         log.exception("item %s failed", item.id)
         result, error = _empty_result(item), f"{type(e).__name__}: {e}"
@@ -104,6 +106,7 @@ def run_item(assistant, item: Item) -> dict:
         "history": [asdict(t) for t in item.history],
         "error": error,
         "answerable_probability": answerable,  # the refusal gate's, for the report's refusal curve
+        "rule_ok": rule_ok,  # the rule judge's verdict, for the same curve under the deployed decider
     }
     row["metrics"] = score_item(item.to_dict(), result, assistant.settings.answering.support_threshold)
     return row

@@ -224,6 +224,11 @@ class Decision:
     refuse: bool
     gate: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the gate's feature vector
 
+    @property
+    def rule_ok(self) -> bool:
+        """The rule judge's verdict: it would answer (False when no gate vector was computed)."""
+        return bool(self.gate[RULE_VERDICT]) if len(self.gate) else False
+
 
 @dataclass
 class AnswerModel:

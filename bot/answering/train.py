@@ -354,7 +354,7 @@ def outcomes(
                 "hit": holds(text, ex.answers) if ex.answers else False,
                 "present": any(holds(c.text, ex.answers) for c in d.candidates) if ex.answers else False,
                 "chars": len(text),
-                "rule_ok": bool(d.gate[RULE_VERDICT]) if len(d.gate) else False,
+                "rule_ok": d.rule_ok,
             }
         )
     return out

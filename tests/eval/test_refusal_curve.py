@@ -19,6 +19,22 @@ def test_refusal_curve_counts_refused_unanswerable_items_as_hits():
     assert high["recall"] == 1.0 and high["false_refusals"] == 0.5 and high["precision"] == pytest.approx(2 / 3)
 
 
+def test_the_curve_is_the_deployed_deciders_with_the_rule_judges_refusals():
+    rows = [
+        {**_row(0.9), "rule_ok": True},
+        {**_row(0.8), "rule_ok": False},  # the rule judge refuses an answerable item
+        {**_row(0.6, False), "rule_ok": False},  # ... and an unanswerable one the gate would answer
+        {**_row(0.05, False), "rule_ok": True},
+        _row(0.03, False),  # a row from before rule verdicts were recorded: the judge counts as answering
+    ]
+    (alone,) = refusal_curve(rows, [0.1])
+    assert alone["recall"] == pytest.approx(2 / 3) and alone["false_refusals"] == 0.0
+    (union,) = refusal_curve(rows, [0.1], "union")
+    assert union["recall"] == 1.0 and union["false_refusals"] == 0.5
+    (cascade,) = refusal_curve(rows, [0.1], "cascade", answer_above=0.7)  # the gate overrules the judge at 0.8
+    assert cascade["recall"] == 1.0 and cascade["false_refusals"] == 0.0
+
+
 def test_curve_blocks_mark_the_operating_point():
     curve = refusal_curve([_row(0.9), _row(0.05, False)], [0.1, 0.3])
     table = next(b for b in curve_blocks(curve, 0.3, [("recall", "拒答召回")], "x.png") if b[0] == "table")
