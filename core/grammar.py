@@ -95,7 +95,6 @@ def compact(text: str) -> str:
     return _PUNCT_RE.sub("", unicodedata.normalize("NFKC", text)).lower()
 
 
-@lru_cache(maxsize=8192)
 def load_dictionary_in_background() -> None:
     """Start loading jieba's dictionary (about 1 s) on a daemon thread, for a caller that tokenizes later and has
     other work first; the first cut waits for it (jieba holds a lock while it loads)."""
@@ -103,6 +102,7 @@ def load_dictionary_in_background() -> None:
         threading.Thread(target=jieba.initialize, name="jieba-dictionary", daemon=True).start()
 
 
+@lru_cache(maxsize=8192)
 def _cut(text: str) -> tuple[str, ...]:
     return tuple(jieba.lcut_for_search(text))
 

@@ -150,3 +150,16 @@ def test_the_dictionary_loads_in_the_background():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("True ['冬训', '学习']")
+
+
+def test_a_text_is_cut_by_jieba_once_then_served_from_the_cache(monkeypatch):
+    # Questions and passages are tokenized again and again on the answering path; jieba runs once per text.
+    from core import grammar
+
+    calls = []
+    real = grammar.jieba.lcut_for_search
+    monkeypatch.setattr(grammar.jieba, "lcut_for_search", lambda text: calls.append(text) or real(text))
+    text = "误工补贴每天发多少钱？缓存检查专用的句子。"
+    first = grammar.tokenize(text)
+    assert grammar.tokenize(text) == first and grammar.tokenize(text, drop_stopwords=False)
+    assert len(calls) <= 1
