@@ -711,12 +711,19 @@ def cascade_from(cache: Path, weights: Path, *, seed: int = SEED, kind: str = GA
 
 
 def open_dev_kb(kb_dir: Path, folders: tuple[Path, ...] = DEV_FOLDERS):
-    """(settings, KnowledgeBase) of the project's own documents, ingested under kb_dir and reused."""
+    """(settings, KnowledgeBase) of the project's own documents, ingested under kb_dir and reused; documents
+    from files outside these folders (another checkout's copy of them) are removed first."""
     from core.settings import Settings
     from ingest.index import KnowledgeBase
 
     settings = Settings.load(env_file=None, kb_dir=kb_dir, knowledge_dir=folders[0])
     kb = KnowledgeBase(settings)
+    # A document is its file's path: the same corpus ingested from another checkout is a second copy, which
+    # would fill the top passages with duplicates. Only this checkout's files stay.
+    roots = [Path(f).resolve() for f in folders]
+    for doc in kb.documents():
+        if not any(Path(doc.get("path", "")).is_relative_to(r) for r in roots):
+            kb.remove(doc["source"])
     kb.ingest(list(folders), progress=False)
     return settings, kb
 

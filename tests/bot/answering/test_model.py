@@ -23,6 +23,7 @@ from bot.answering.train import (
     fit,
     holds,
     load_cache,
+    open_dev_kb,
     save_cache,
     swap_word,
 )
@@ -110,6 +111,24 @@ def test_retrain_on_a_small_slice_is_loadable(tmp_path):
 def test_retrain_is_reproducible():
     a, b = fit(_slice(16), Stats(), seed=0), fit(_slice(16), Stats(), seed=0)
     assert a.gate.to_json() == b.gate.to_json()
+
+
+@pytest.mark.integration
+def test_a_genre_knowledge_base_holds_one_copy_of_the_corpus_whichever_checkout_trains(tmp_path):
+    # The same files in two checkouts are two paths, hence two documents: training from a second checkout
+    # used to add a second copy, and a question's top passages became copies of one passage.
+    for checkout in ("one", "two"):
+        folder = tmp_path / checkout / "knowledge"
+        folder.mkdir(parents=True)
+        (folder / "通知.txt").write_text(
+            "冬训误工补贴标准为每人每天80元。\n宣讲活动由区委宣传部负责组织。", encoding="utf-8"
+        )
+    open_dev_kb(tmp_path / "kb", (tmp_path / "one" / "knowledge",))
+    _, kb = open_dev_kb(tmp_path / "kb", (tmp_path / "two" / "knowledge",))
+    docs = kb.documents()
+    assert len(docs) == 1 and docs[0]["path"].startswith(str((tmp_path / "two").resolve()))
+    hits = kb.bm25_search("误工补贴", 5)
+    assert len(hits) == 1
 
 
 @pytest.mark.unit
