@@ -21,6 +21,7 @@ from bot.answering.train import (
     decider_threshold,
     operating_points,
     fit,
+    genre_kb_dir,
     holds,
     load_cache,
     open_dev_kb,
@@ -129,6 +130,14 @@ def test_a_genre_knowledge_base_holds_one_copy_of_the_corpus_whichever_checkout_
     assert len(docs) == 1 and docs[0]["path"].startswith(str((tmp_path / "two").resolve()))
     hits = kb.bm25_search("误工补贴", 5)
     assert len(hits) == 1
+
+
+@pytest.mark.unit
+def test_each_checkout_trains_on_a_genre_knowledge_base_of_its_own(tmp_path):
+    one = genre_kb_dir(tmp_path, "dev", (tmp_path / "one" / "knowledge", tmp_path / "one" / "eval"))
+    assert one == genre_kb_dir(tmp_path, "dev", (tmp_path / "one" / "knowledge", tmp_path / "one" / "eval"))
+    assert one != genre_kb_dir(tmp_path, "dev", (tmp_path / "two" / "knowledge", tmp_path / "two" / "eval"))
+    assert one.parent == tmp_path and one.name.startswith("dev-")
 
 
 @pytest.mark.unit
