@@ -612,9 +612,10 @@ GENRE_KB = Path("/tmp/cmrc-kb/genre")
 
 def genre_kb_dir(kb_root: Path, name: str, folders: tuple[Path, ...]) -> Path:
     """Where the genre knowledge base of these folders lives: one per checkout (by the folders' absolute paths).
-    Sharing one across checkouts meant removing one checkout's copy and adding another's at every switch, and
-    Chroma's HNSW index then missed 34 of 340 exact top-5 hits of the dev questions in its top 10 (a fresh
-    build: none)."""
+    A shared one was rewritten at every switch of checkout, once while another checkout's training held it open:
+    its HNSW index came to miss 34 of 340 exact top-5 hits of the dev questions in its top 10, where a fresh
+    build missed none (ordinary churn, eight edits of one file or four replacements of every file, missed none
+    either; two processes on one embedded store are the likely cause)."""
     import hashlib
 
     where = "|".join(str(Path(f).resolve()) for f in folders)
