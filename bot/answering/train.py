@@ -272,8 +272,10 @@ def gate_data(
     kind: str = TREES,
     selector_c: float = SELECTOR_C,
     folds: int = 2,
+    selector: Optional[Scorer] = None,
 ) -> tuple[Scorer, GateData]:
-    """The selector trained on the answerable examples' candidates, and the gate's training matrix.
+    """The selector trained on the answerable examples' candidates (or the one given, kept as it is), and the
+    gate's training matrix.
 
     The gate sees selector probabilities from a model that did not train on the same question
     (cross-fitting by question id), so its inputs look as they will at inference."""
@@ -286,7 +288,7 @@ def gate_data(
         w = np.concatenate([np.full(len(feats[i][2]), examples[i].weight) for i in rows])
         return _fit(X, y, CANDIDATE_FEATURES, seed, kind=kind, c=selector_c, weight=w)
 
-    selector = selector_on(set(range(folds)))
+    selector = selector if selector is not None else selector_on(set(range(folds)))
     partial = {f: selector_on(set(range(folds)) - {f}) for f in range(folds)}
     G, labels, weights, rows = [], [], [], []
     for i, ex in enumerate(examples):
@@ -814,9 +816,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     )
     examples = train + genre
     feats = [featurize(ex, stats) for ex in examples]
-    selector, data = gate_data(examples, stats, feats, seed=args.seed, kind=args.model)
-    if args.selector_from:  # keep a committed selector; the gate still learns from cross-fitted ones
-        selector = AnswerModel.load(args.selector_from).selector
+    # --selector-from keeps a committed selector; the gate still learns from cross-fitted ones
+    kept = AnswerModel.load(args.selector_from).selector if args.selector_from else None
+    selector, data = gate_data(examples, stats, feats, seed=args.seed, kind=args.model, selector=kept)
     gate = _fit(data.G, data.y, GATE_INPUTS, args.seed, kind=args.gate_model, c=GATE_C, weight=data.w)
     model = AnswerModel(selector, gate, 0.5, 0.0, MAX_SHOWN_CHARS)
     if args.cache:

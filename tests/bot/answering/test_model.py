@@ -20,7 +20,9 @@ from bot.answering.train import (
     choose_threshold,
     decider_threshold,
     operating_points,
+    featurize,
     fit,
+    gate_data,
     genre_kb_dir,
     holds,
     load_cache,
@@ -106,6 +108,17 @@ def test_retrain_on_a_small_slice_is_loadable(tmp_path):
     assert "77人" in d.shown[0].text
     X = np.random.default_rng(0).random((5, len(model.selector.names)))
     np.testing.assert_allclose(again.selector.prob(X), model.selector.prob(X))
+
+
+@pytest.mark.integration
+def test_a_kept_selector_is_returned_and_the_gate_matrix_does_not_depend_on_it():
+    examples = _slice(16)
+    feats = [featurize(ex, Stats()) for ex in examples]
+    kept = AnswerModel.load().selector
+    given, with_kept = gate_data(examples, Stats(), feats, selector=kept)
+    trained, own = gate_data(examples, Stats(), feats)
+    assert given is kept and trained is not kept
+    np.testing.assert_array_equal(with_kept.G, own.G)  # the gate reads cross-fitted selectors either way
 
 
 @pytest.mark.integration
