@@ -157,12 +157,18 @@ def listed(page) -> list[str]:
 
 
 def wait_listed(page, titles: list[str]) -> None:
-    page.wait_for_function(
-        "titles => JSON.stringify([...document.querySelectorAll('#conversations label')].map(l => l.innerText.trim()))"
-        " === JSON.stringify(titles)",
-        arg=titles,
-        timeout=STEP_TIMEOUT_MS,
-    )
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            "titles => JSON.stringify([...document.querySelectorAll('#conversations label')].map(l => l.innerText.trim()))"
+            " === JSON.stringify(titles)",
+            arg=titles,
+            timeout=STEP_TIMEOUT_MS,
+        )
+    except PlaywrightTimeout:  # say what the list showed instead (one CI run timed out here after a rename)
+        title = page.locator("#chat-title").locator("textarea, input").first.input_value()
+        raise AssertionError(f"list {listed(page)} != {titles}; title box {title!r}") from None
 
 
 SETTLED_JS = """() => { const bar = document.getElementById('history'), page = bar && bar.closest('.wrap');
@@ -316,6 +322,7 @@ def test_conversations_survive_a_reload(browser, seed_url):
     title = page.locator("#chat-title").locator("textarea, input").first
     assert title.input_value() == first
     title.fill("宣讲活动的场次")
+    assert title.input_value() == "宣讲活动的场次"  # typed, not overwritten by a late update, before Enter
     title.press("Enter")
     wait_listed(page, [other, "宣讲活动的场次"])
     page.wait_for_timeout(500)
