@@ -89,6 +89,7 @@ TREE_L2 = 1.0
 MAX_FALSE_REFUSALS = 0.02  # the gate threshold keeps answerable refusals on calib at or below this
 MAX_GENRE_FALSE_REFUSALS = 0.01  # ... and on the genre's answerable items (out of fold) at or below this
 GENRE_FOLDS = 5  # folds (by item) of the genre's out-of-fold gate probabilities
+GENRE_REPEATS = 10  # fold assignments averaged (out_of_fold); eval/README has the spread they remove
 # Probabilities tried, lowest first, for the cascade's answer_above: the lowest at which no negative of the genre
 # that the rule judge refuses would be answered (out of fold) is chosen.
 ANSWER_ABOVE_GRID = tuple(round(0.2 + 0.05 * i, 2) for i in range(16))
@@ -330,11 +331,13 @@ def clean(ex: Example, labels: np.ndarray) -> bool:
     return not (ex.kind in (HARD, REMOVED) and bool(labels.any()))
 
 
-def hash_fold(qid: str, folds: int) -> int:
-    """A fold from a hash of the question id (stable across runs and Python hash seeds)."""
+def hash_fold(qid: str, folds: int, salt: int = 0) -> int:
+    """A fold from a hash of the question id (stable across runs and Python hash seeds); another salt gives
+    another assignment (salt 0 is the unsalted one)."""
     import hashlib
 
-    return int(hashlib.sha256(qid.encode("utf-8")).hexdigest()[:8], 16) % folds
+    key = f"{qid}#{salt}" if salt else qid
+    return int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:8], 16) % folds
 
 
 # ---------------------------------------------------------------- choosing the operating point
@@ -656,27 +659,57 @@ def item_of(qid: str) -> str:
     return qid.removesuffix(CROSS_SUFFIX)
 
 
-def out_of_fold(
-    examples: list[Example], data: GateData, *, seed: int = SEED, kind: str = GATE_KIND, folds: int = GENRE_FOLDS
-) -> list[dict[str, Any]]:
-    """Gate probabilities of the genre's examples from gates that did not train on their item (k folds by item;
-    CMRC rows always train), as outcome rows (kind, group, p) for choosing the threshold."""
-    genre = [j for j, i in enumerate(data.rows) if examples[i].group in GENRE_GROUPS]
-    fold = {j: hash_fold(item_of(examples[data.rows[j]].qid), folds) for j in genre}
-    out = []
+def genre_indices(examples: list[Example], data: GateData) -> list[int]:
+    """The gate matrix's rows that come from the project's own questions."""
+    return [j for j, i in enumerate(data.rows) if examples[i].group in GENRE_GROUPS]
+
+
+def fold_probs(
+    examples: list[Example],
+    data: GateData,
+    salt: int,
+    *,
+    seed: int = SEED,
+    kind: str = GATE_KIND,
+    folds: int = GENRE_FOLDS,
+) -> np.ndarray:
+    """Gate probabilities of the genre's rows (genre_indices' order) from gates that did not train on their item, under
+    one fold assignment by item (the salt's; CMRC rows always train)."""
+    genre = genre_indices(examples, data)
+    fold = np.array([hash_fold(item_of(examples[data.rows[j]].qid), folds, salt) for j in genre])
+    probs = np.zeros(len(genre))
     for f in range(folds):
-        held = [j for j in genre if fold[j] == f]
-        if not held:
+        held = np.flatnonzero(fold == f)
+        if not len(held):
             continue
         keep = np.ones(len(data.rows), dtype=bool)
-        keep[held] = False
+        keep[[genre[h] for h in held]] = False
         gate = _fit(data.G[keep], data.y[keep], GATE_INPUTS, seed, kind=kind, c=GATE_C, weight=data.w[keep])
-        for j, p in zip(held, gate.prob(data.G[held])):
-            ex = examples[data.rows[j]]
-            rule_ok = bool(data.G[j, RULE_VERDICT])
-            out.append(
-                {"qid": ex.qid, "kind": ex.kind, "group": ex.group, "p": float(p), "present": True, "rule_ok": rule_ok}
-            )
+        probs[held] = gate.prob(data.G[[genre[h] for h in held]])
+    return probs
+
+
+def out_of_fold(
+    examples: list[Example],
+    data: GateData,
+    *,
+    seed: int = SEED,
+    kind: str = GATE_KIND,
+    folds: int = GENRE_FOLDS,
+    repeats: int = GENRE_REPEATS,
+) -> list[dict[str, Any]]:
+    """The genre's out-of-fold outcome rows (kind, group, p, rule verdict) for choosing the threshold: each row's
+    p is its mean over `repeats` fold assignments (fold_probs), so the threshold, set by the lowest few, does not
+    hang on which items happened to share a fold."""
+    genre = genre_indices(examples, data)
+    mean = np.mean([fold_probs(examples, data, salt, seed=seed, kind=kind, folds=folds) for salt in range(repeats)], 0)
+    out = []
+    for j, p in zip(genre, mean):
+        ex = examples[data.rows[j]]
+        rule_ok = bool(data.G[j, RULE_VERDICT])
+        out.append(
+            {"qid": ex.qid, "kind": ex.kind, "group": ex.group, "p": float(p), "present": True, "rule_ok": rule_ok}
+        )
     return out
 
 
@@ -759,10 +792,15 @@ def dumps(model: AnswerModel) -> str:
 
 
 def git_commit() -> str:
+    """The commit trained from; "+dirty" when tracked code differs from it (the weights file aside)."""
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        changed = subprocess.run(
+            ["git", "diff", "--name-only", "HEAD", "--", "*.py"], capture_output=True, text=True, check=True
+        ).stdout.split()
     except (OSError, subprocess.CalledProcessError):
         return ""
+    return sha + ("+dirty" if changed else "")
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -853,6 +891,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             for part, exs in (("train", train), ("calib", calib), ("genre", genre))
         },
         "cross_corpus": cross_counts,
+        "genre_out_of_fold": {"folds": GENRE_FOLDS, "repeats": GENRE_REPEATS, "by": "item"},
         "command": "python -m bot.answering.train " + " ".join(argv if argv is not None else sys.argv[1:]),
         "git_commit": git_commit(),
         "seed": args.seed,

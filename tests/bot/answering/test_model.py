@@ -10,6 +10,7 @@ from langchain_core.documents import Document
 from bot.answering.model import CASCADE, GATE_INPUTS, LEARNED, RULE_VERDICT, RULES, UNION, WEIGHTS_FILE, AnswerModel
 from bot.answering.train import (
     ANSWERABLE,
+    CROSS_SUFFIX,
     HARD,
     REMOVED,
     SWAPPED,
@@ -19,19 +20,22 @@ from bot.answering.train import (
     choose_answer_above,
     choose_threshold,
     decider_threshold,
-    operating_points,
     featurize,
     fit,
+    fold_probs,
     gate_data,
     genre_kb_dir,
+    hash_fold,
     holds,
     load_cache,
     open_dev_kb,
+    operating_points,
+    out_of_fold,
     save_cache,
     swap_word,
 )
 
-# Unit tests, but for the three that train a model (seconds of CPU), which are integration tests.
+# Unit tests, but for the four that train a model (seconds of CPU), which are integration tests.
 
 
 class Stats:
@@ -185,6 +189,29 @@ def test_cascade_from_a_training_cache_writes_answer_above_into_the_weights(tmp_
     again = AnswerModel.load(weights)
     assert again.answer_above == above == again.meta["calib"]["answer_above"]
     np.testing.assert_allclose(again.gate.prob(G[:5]), model.gate.prob(G[:5]))
+
+
+@pytest.mark.integration
+def test_out_of_fold_probabilities_are_the_mean_over_fold_assignments():
+    rng = np.random.default_rng(1)
+    n, genre = 240, 60
+    G = rng.random((n, len(GATE_INPUTS)))
+    y = (G[:, 0] + 0.3 * rng.random(n) > 0.6).astype(int)
+    # the genre's first 60 rows; a cross-corpus negative shares its item's fold
+    examples = [
+        Example(f"g{i // 2}" + (CROSS_SUFFIX * (i % 2)), "", [], [], ANSWERABLE if y[i] else HARD, group="dev")
+        for i in range(genre)
+    ]
+    examples += [Example(f"c{i}", "", [], [], ANSWERABLE if y[i] else HARD) for i in range(genre, n)]
+    data = GateData(G, y, np.ones(n), list(range(n)))
+    assert hash_fold("g1", 5, salt=0) == hash_fold("g1", 5)  # salt 0: the assignment before repeats
+    assert any(hash_fold(f"g{i}", 5, salt=1) != hash_fold(f"g{i}", 5) for i in range(30))
+    single = [fold_probs(examples, data, salt) for salt in range(3)]
+    assert not np.allclose(single[0], single[1])  # another assignment: other gates scored the rows
+    rows = out_of_fold(examples, data, repeats=3)
+    assert [r["qid"] for r in rows] == [e.qid for e in examples[:genre]]
+    np.testing.assert_allclose([r["p"] for r in rows], np.mean(single, axis=0))
+    assert [r["rule_ok"] for r in rows] == [bool(v) for v in G[:genre, RULE_VERDICT]]
 
 
 @pytest.mark.unit
