@@ -153,3 +153,16 @@ def test_an_upload_while_another_process_reads_is_refused_in_chinese_and_keeps_n
         status, *_ = admin.upload(settings.web.admin_token, [str(upload)], progress=lambda *a, **k: None)
         assert "新通知.txt" in status and "不能写入" in status and "Chroma 服务器" in status
         assert not any(uploads_dir(settings).glob("*")) and kb.document_count() == 1
+
+
+def test_the_app_refuses_to_fill_a_store_another_process_has_open(corpus):
+    with holder(corpus, "read"):  # an empty knowledge base: the app would ingest the folder first
+        app = subprocess.run(
+            [sys.executable, "-m", "bot.app", "--kb", str(corpus / "kb"), "--port", "8799"],
+            cwd=REPO,
+            env=subprocess_env(DONGXUN_KNOWLEDGE_DIR=str(corpus / "knowledge")),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert app.returncode == 2 and "不能写入" in app.stderr and "Traceback" not in app.stderr, app.stderr[-2000:]
