@@ -87,15 +87,15 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     try:
         kb = KnowledgeBase(settings)
-    except KnowledgeBaseError as e:  # Chroma server down, another embedder: a Chinese message, not a traceback
+        if not kb.documents():
+            print(messages.FIRST_RUN_INGEST.format(folder=settings.store.knowledge_dir), file=sys.stderr)
+            report = reindex(kb, settings, progress=True)
+            print(report.summary(), file=sys.stderr)
+            for source, message in report.errors:
+                print(f"  {source}：{message}", file=sys.stderr)
+    except KnowledgeBaseError as e:  # Chroma server down, another embedder, the store in another process's use
         print(e, file=sys.stderr)
         return USAGE_ERROR
-    if not kb.documents():
-        print(messages.FIRST_RUN_INGEST.format(folder=settings.store.knowledge_dir), file=sys.stderr)
-        report = reindex(kb, settings, progress=True)
-        print(report.summary(), file=sys.stderr)
-        for source, message in report.errors:
-            print(f"  {source}：{message}", file=sys.stderr)
     assistant = Assistant(settings, kb=kb)
     url = f"http://{settings.web.host}:{settings.web.port}{settings.web.root_path or ''}/"
     print(messages.STARTED.format(title=messages.TITLE, url=url), file=sys.stderr)

@@ -22,6 +22,7 @@ from eval.dataset import DEFAULT_DATASET, DatasetError
 from eval.errors import EvalError
 from eval.gate import DEFAULT_THRESHOLDS, LENGTH_SLACK
 from eval.run import DEFAULT_OUT
+from ingest.errors import KnowledgeBaseError
 
 DEFAULT_MARGIN = 0.03
 
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"已写入阈值文件 {args.out}：")
         print(json.dumps({"min": thresholds["min"], "max": thresholds["max"]}, ensure_ascii=False))
         return 0
-    except (EvalError, DatasetError) as e:
+    except (EvalError, DatasetError, KnowledgeBaseError) as e:
         print(f"评测无法进行：{e}", file=sys.stderr)
         return 2
 
@@ -266,7 +267,7 @@ def _outline(args: argparse.Namespace) -> int:
     knowledge = args.knowledge or list(HELDOUT_KNOWLEDGE if args.heldout else DEFAULT_KNOWLEDGE)
     try:
         results = run_check(topics, knowledge, kb_dir=args.kb, progress=not args.quiet)
-    except EvalError as e:
+    except (EvalError, KnowledgeBaseError) as e:
         print(f"提纲检查无法进行：{e}", file=sys.stderr)
         return 2
     print(report(results, show=args.show))

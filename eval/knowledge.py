@@ -10,12 +10,13 @@ from pathlib import Path
 
 from core.settings import Settings
 from eval.errors import EvalError
+from ingest.store_lock import LOCK_FILE
 
 KB_ROOT = Path("var")  # default fresh KBs live in var/eval-kb-<hash>, relative to the working directory
 KB_PREFIX = "eval-kb-"
 KB_HASH_CHARS = 10
 EMBED_CACHE = "embed_cache.sqlite"
-KB_ARTEFACTS = ("chroma", "bm25", EMBED_CACHE, EMBED_CACHE + "-wal", EMBED_CACHE + "-shm")
+KB_ARTEFACTS = ("chroma", "bm25", EMBED_CACHE, EMBED_CACHE + "-wal", EMBED_CACHE + "-shm", LOCK_FILE)
 
 
 def default_kb_dir(knowledge_dirs: Sequence[Path]) -> Path:
@@ -37,6 +38,8 @@ def _clear_kb_dir(kb_dir: Path, keep_embed_cache: bool) -> None:
     for p in kb_dir.iterdir():
         if keep_embed_cache and p.name.startswith(EMBED_CACHE):
             continue  # vectors are keyed by model + text, so reusing them cannot change results
+        if p.name == LOCK_FILE:
+            continue  # this process holds it (build_kb): another must not get a fresh one meanwhile
         shutil.rmtree(p) if p.is_dir() else p.unlink()
 
 
@@ -47,6 +50,10 @@ def build_kb(
     from ingest.index import KnowledgeBase
 
     kb_dir = Path(settings.store.kb_dir)
+    if not settings.store.chroma_host:
+        from ingest import store_lock
+
+        store_lock.own(kb_dir)  # before clearing: another process using this folder keeps its knowledge base
     _clear_kb_dir(kb_dir, keep_embed_cache)
     kb = KnowledgeBase(settings)
     report = kb.ingest([Path(d) for d in knowledge_dirs], progress=progress)

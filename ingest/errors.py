@@ -1,7 +1,7 @@
 """Why a knowledge base cannot be opened or used, as KnowledgeBaseError with a Chinese message saying what to do.
 
 Raised by KnowledgeBase (ingest.index) when its folder is missing and may not be created, when the Chroma
-server does not answer, and when the configured embedder is not the one that built it. An entry point
+server does not answer, when another process has its embedded store open (ingest.store_lock), and when the configured embedder is not the one that built it. An entry point
 (python -m ingest, python -m bot, the app) prints str(e) and exits non-zero.
 """
 
@@ -37,6 +37,20 @@ def chroma_unreachable(host: str, port: int, error: BaseException) -> KnowledgeB
     return KnowledgeBaseError(
         f"连接不上知识库服务器（Chroma，地址 {host}:{port}）：{error}。请确认 Chroma 服务器已经启动、地址和端口正确"
         f"（{_var('chroma_host')}、{_var('chroma_port')}）；不使用服务器时请取消设置 {_var('chroma_host')}，改用本地知识库。"
+    )
+
+
+def store_in_use(kb_dir: Path, holder: str, *, writing: bool) -> KnowledgeBaseError:
+    """Another live process has the embedded store open (ingest.store_lock): writing, when this one wants to write;
+    or it is writing, when this one wants to open it."""
+    who = f"（进程号 {holder}）" if holder.isdigit() else ""
+    if writing:
+        what = f"知识库 {kb_dir} 正被另一个程序打开（例如正在运行的网页或命令），这时不能写入：两个程序同时使用会损坏索引。"
+    else:
+        what = f"知识库 {kb_dir} 正由另一个程序{who}写入（例如正在入库，或网页上传过资料），这时不能打开。"
+    return KnowledgeBaseError(
+        what + "请先关闭那个程序再试；需要多个程序同时使用时，请启动一个 Chroma 服务器"
+        f"（chroma run --path 目录 --host 127.0.0.1 --port 端口），并让各程序设置 {_var('chroma_host')} 和 {_var('chroma_port')}。"
     )
 
 

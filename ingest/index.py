@@ -25,7 +25,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Optional, cast
 
@@ -34,7 +34,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from core.settings import Settings
-from ingest import bm25
+from ingest import bm25, store_lock
 from ingest.discovery import Found, Identities, resolved
 from ingest.embedders import EmbedderIdentity, embedder_identity, make_embeddings
 from ingest.errors import KnowledgeBaseError, chroma_unreachable, dimension_mismatch, embedder_mismatch, missing_kb
@@ -87,7 +87,7 @@ class KnowledgeBase:
         self._connect()
         self.batch = max(1, min(self.client.get_max_batch_size(), MAX_BATCH))
         self.manifest = Manifest(self.manifest_collection, self.batch)
-        self.tokens = ChromaTokens(self.tokens_collection, self.batch)
+        self.tokens = ChromaTokens(self.tokens_collection, self.batch, writes=self.writes)
         self._lock = threading.RLock()
         self._bm25: Optional[bm25.Bm25Index] = None
         # The fingerprint of the manifest records last seen (the records dict is replaced on every re-read).
@@ -109,6 +109,7 @@ class KnowledgeBase:
                     host=store.chroma_host, port=store.chroma_port, settings=chroma_settings
                 )
             else:
+                store_lock.share(self.kb_dir)  # readers together, or one writer (ingest.store_lock)
                 self.client = chromadb.PersistentClient(path=str(self.kb_dir / CHROMA_DIR), settings=chroma_settings)
             # embedding_function=None: vectors are always passed in, Chroma must never fetch its default model.
             self.collection = self.client.get_or_create_collection(
@@ -132,7 +133,19 @@ class KnowledgeBase:
         fresh = self.client.get_collection(self.manifest_collection.name, embedding_function=None)
         return EmbedderIdentity.from_metadata(fresh.metadata)
 
+    def _own(self) -> None:
+        """Before writing to an embedded store: this process becomes its only user (KnowledgeBaseError when
+        another process has it open; ingest.store_lock). A Chroma server takes writers together."""
+        if not self.shared_server:
+            store_lock.own(self.kb_dir)
+
+    def writes(self) -> bool:
+        """Whether this process may write to the store without asking (a Chroma server, or an embedded store it
+        has made its own)."""
+        return self.shared_server or store_lock.may_write(self.kb_dir)
+
     def _record_embedder(self, identity: EmbedderIdentity) -> None:
+        self._own()
         fresh = self.client.get_collection(self.manifest_collection.name, embedding_function=None)
         meta = dict(fresh.metadata or {}) | identity.metadata()  # modify() replaces the metadata: keep the rest
         self.manifest_collection.modify(metadata=meta)
@@ -153,7 +166,10 @@ class KnowledgeBase:
         if len(vectors) == 0:
             return 0
         dimension = len(vectors[0])
-        self._record_embedder(self.embedder.with_dimension(dimension))
+        try:
+            self._record_embedder(self.embedder.with_dimension(dimension))
+        except KnowledgeBaseError:  # another process has it open: the first one to write records it
+            log.info("embedder of %s not recorded: another process has it open", self.kb_dir)
         return dimension
 
     def _check_dimension(self, got: int, *, writing: bool) -> None:
@@ -259,10 +275,12 @@ class KnowledgeBase:
     # ------------------------------------------------------------------ writing
     def ingest(self, paths: Iterable[Path], prune: bool = False, progress: bool = True) -> IngestReport:
         """Add new and changed files (folders recursed), skip unchanged ones; with prune, drop vanished files."""
+        self._own()
         return Pipeline(self).run([Path(p) for p in paths], prune=prune, progress=progress)
 
     def remove(self, source: str) -> int:
         """Remove one file's chunks; returns how many committed chunks it had (0 when unknown)."""
+        self._own()
         rec = self.manifest.records(force=True).get(source)
         if rec is not None:
             self.manifest.drop(source)  # commit point of the removal
@@ -273,7 +291,9 @@ class KnowledgeBase:
     def write_chunks(self, ids: list[str], texts: list[str], metadatas: list[dict], vectors: Sequence[Any]) -> None:
         """Step 1 of the protocol: upsert chunks (invisible to readers until a manifest record lists them).
 
-        Raises KnowledgeBaseError when the vectors do not fit the ones the knowledge base holds."""
+        Raises KnowledgeBaseError when the vectors do not fit the ones the knowledge base holds, or when another
+        process has the embedded store open."""
+        self._own()
         array = np.asarray(vectors, dtype=np.float32)
         if len(ids):
             self._check_dimension(int(array.shape[-1]), writing=True)
@@ -301,6 +321,7 @@ class KnowledgeBase:
 
     def delete_chunks(self, ids: list[str]) -> None:
         """Delete chunks by id (in batches)."""
+        self._own()
         for i in range(0, len(ids), self.batch):
             self.collection.delete(ids=ids[i : i + self.batch])
 
@@ -326,6 +347,7 @@ class KnowledgeBase:
     def reconcile(self) -> int:
         """Delete chunks no manifest record lists (debris of an interrupted ingest) and the published tokens of
         document versions no longer committed; returns how many chunks."""
+        self._own()
         records = self.manifest.records(force=True)
         self.tokens.drop_stale(records)
         committed = {cid for rec in records.values() for cid in rec["ids"]}
@@ -449,10 +471,13 @@ class ChromaTokens:
     names the source, the document hash and the entries, so publishing again is idempotent and stale records
     are found by id alone (the payload is not read)."""
 
-    def __init__(self, collection: Any, batch: int):
-        """collection: the ``<collection>_tokens`` Chroma collection; batch: the most ids per Chroma call."""
+    def __init__(self, collection: Any, batch: int, writes: Callable[[], bool] = lambda: True):
+        """collection: the ``<collection>_tokens`` Chroma collection; batch: the most ids per Chroma call;
+        writes: whether this process writes to the store now (KnowledgeBase.writes); put() publishes nothing
+        otherwise, so a process that only reads never takes an embedded store for itself to share tokens."""
         self.collection = collection
         self.batch = batch
+        self.writes = writes
 
     def get(self, sources: list[str]) -> dict[str, bm25.Tokens]:
         """bm25.TokenStore.get: what this tokenizer published for these sources, any version of the document."""
@@ -477,6 +502,8 @@ class ChromaTokens:
 
     def put(self, docs: list[Document], tokens: dict[str, bm25.Tokens]) -> None:
         """bm25.TokenStore.put: one record per document version, written in groups of at most TOKENS_WRITE_CHARS."""
+        if not self.writes():
+            return
         version = bm25.tokens_version()
         ids: list[str] = []
         metas: list[dict[str, Any]] = []

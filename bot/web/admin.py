@@ -28,6 +28,7 @@ from bot.web.session import forget_replaced_components
 from bot.web.throttle import Throttle
 from core.settings import Settings
 from ingest.admin import AdminError, delete_document, reindex, save_upload
+from ingest.errors import KnowledgeBaseError
 from ingest.index import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -185,7 +186,7 @@ class AdminHandlers:
             return self._output(denied, listed=False)
         try:
             return self._output(action(), listed=True)
-        except AdminError as e:
+        except (AdminError, KnowledgeBaseError) as e:  # a refusal, or the store held by another process
             return self._output(esc(e), listed=True)
         except Exception:
             log.exception("%s failed", what)
@@ -236,7 +237,7 @@ class AdminHandlers:
         shown = esc(original)
         try:
             upload = save_upload(self.kb, self.settings, path, original)
-        except AdminError as e:
+        except (AdminError, KnowledgeBaseError) as e:
             return messages.FILE_FAILED.format(name=shown, reason=esc(e))
         except Exception:
             log.exception("upload of %s failed", original)
