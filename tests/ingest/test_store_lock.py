@@ -60,6 +60,14 @@ def holder(corpus: Path, mode: str) -> Iterator[subprocess.Popen]:
         proc.wait(30)
 
 
+def _run(module: str, *argv: str, knowledge: Path | None = None) -> subprocess.CompletedProcess:
+    """python -m module argv… as a command-line user runs it."""
+    env = subprocess_env(**({"DONGXUN_KNOWLEDGE_DIR": str(knowledge)} if knowledge else {}))
+    return subprocess.run(
+        [sys.executable, "-m", module, *argv], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
 def _ingested(corpus: Path) -> int:
     """A knowledge base of the corpus, written by this process and handed back; its chunk count."""
     from ingest.index import KnowledgeBase
@@ -87,14 +95,7 @@ def test_readers_share_a_store_and_a_writer_is_refused_in_chinese_losing_nothing
         assert store_lock.holds(corpus / "kb") == "shared"  # still a reader
         assert reader.collection.count() == chunks and reader.document_count() == 1
 
-        cli = subprocess.run(
-            [sys.executable, "-m", "ingest", str(corpus / "knowledge"), "--kb", str(corpus / "kb")],
-            cwd=REPO,
-            env=subprocess_env(),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        cli = _run("ingest", str(corpus / "knowledge"), "--kb", str(corpus / "kb"))
         assert cli.returncode == 2 and "不能写入" in cli.stderr + cli.stdout and "Traceback" not in cli.stderr
     store_lock.release(corpus / "kb")
 
@@ -113,14 +114,7 @@ def test_a_store_being_written_cannot_be_opened_until_its_writer_is_gone(corpus)
             KnowledgeBase(_kb_settings(corpus))
         assert f"正由另一个程序（进程号 {proc.pid}）写入" in str(refused.value)
         assert store_lock.holds(corpus / "kb") == ""
-        ask = subprocess.run(
-            [sys.executable, "-m", "bot", "ask", "冬训什么时候开始？", "--kb", str(corpus / "kb")],
-            cwd=REPO,
-            env=subprocess_env(),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        ask = _run("bot", "ask", "冬训什么时候开始？", "--kb", str(corpus / "kb"))
         assert ask.returncode == 2 and "写入" in ask.stderr + ask.stdout and "Traceback" not in ask.stderr
     kb = KnowledgeBase(_kb_settings(corpus))  # killed: no stale lock, and what it committed is there
     assert kb.document_count() == 1 and kb.bm25_search("冬训", 3)
@@ -157,12 +151,5 @@ def test_an_upload_while_another_process_reads_is_refused_in_chinese_and_keeps_n
 
 def test_the_app_refuses_to_fill_a_store_another_process_has_open(corpus):
     with holder(corpus, "read"):  # an empty knowledge base: the app would ingest the folder first
-        app = subprocess.run(
-            [sys.executable, "-m", "bot.app", "--kb", str(corpus / "kb"), "--port", "8799"],
-            cwd=REPO,
-            env=subprocess_env(DONGXUN_KNOWLEDGE_DIR=str(corpus / "knowledge")),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        app = _run("bot.app", "--kb", str(corpus / "kb"), "--port", "8799", knowledge=corpus / "knowledge")
     assert app.returncode == 2 and "不能写入" in app.stderr and "Traceback" not in app.stderr, app.stderr[-2000:]
