@@ -9,8 +9,11 @@ Readers only use chunks whose id a manifest record lists, and every ingest start
 chunks no manifest record lists. So a document is whole or absent, never duplicated. Small files go
 through the same steps in groups: one upsert holds the chunks of several files, one the records of all.
 
-Tokens for BM25 that a process made are published to ``<collection>_tokens`` (ChromaTokens), so another
+Tokens for BM25 that a writing process made are published to ``<collection>_tokens`` (ChromaTokens), so another
 process, or a new kb_dir, builds its index without tokenizing again.
+
+An embedded store is opened by readers together or by one writer (ingest.store_lock): writing raises
+KnowledgeBaseError while another process has it open. A Chroma server takes several writers.
 
 The manifest collection's metadata records the embedder that made the vectors (name, weights hash,
 dimension). Opening the knowledge base with another embedder raises KnowledgeBaseError; a knowledge base

@@ -792,7 +792,7 @@ def dumps(model: AnswerModel) -> str:
 
 
 def git_commit() -> str:
-    """The commit trained from; "+dirty" when tracked code differs from it (the weights file aside)."""
+    """The commit trained from; "+dirty" when a tracked Python file differs from it."""
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
         changed = subprocess.run(
