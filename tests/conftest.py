@@ -184,7 +184,7 @@ REPO_ROOT = _Path(__file__).resolve().parents[1]
 SEED_FILE = REPO_ROOT / "knowledge" / "冬训动员部署会讲话.txt"
 
 
-def _hand_over(kb) -> None:
+def hand_over_store(kb) -> None:
     """This process is done writing a session's knowledge base: it keeps it open as a reader, so the CLI
     subprocesses of the tests can open it too (ingest.store_lock)."""
     from ingest import store_lock
@@ -212,7 +212,7 @@ def seed_kb(tmp_path_factory):
     kb = KnowledgeBase(_kb_settings(root))
     report = kb.ingest([root / "knowledge"], progress=False)
     assert not report.errors and report.added > 0, report
-    _hand_over(kb)
+    hand_over_store(kb)
     return kb
 
 
@@ -243,7 +243,7 @@ def dev_corpus_kb(tmp_path_factory):
     kb = KnowledgeBase(_kb_settings(root, knowledge_dir=DEV_CORPUS_DIRS[0]))
     report = kb.ingest(list(DEV_CORPUS_DIRS), progress=False)
     assert not report.errors and report.added > 0, report
-    _hand_over(kb)
+    hand_over_store(kb)
     return kb
 
 

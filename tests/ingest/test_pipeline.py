@@ -23,6 +23,7 @@ from ingest.index import KnowledgeBase
 from ingest.loaders import load
 from ingest.manifest import MANIFEST_VECTOR
 from ingest.pipeline import GROUP_CHUNKS, IngestReport, chroma_metadata, chunk_id, even_slices
+from tests.conftest import hand_over_store
 from tests.ingest.samples import (
     BOOKS,
     CLEANUP,
@@ -86,7 +87,10 @@ def test_reingest_is_idempotent(seed_kb):
     before_docs = seed_kb.documents()
     before_calls = (seed_kb.embeddings.inner_calls, seed_kb.embeddings.inner_texts)
     before_fp = seed_kb.fingerprint()
-    report = seed_kb.ingest([folder], progress=False)
+    try:
+        report = seed_kb.ingest([folder], progress=False)
+    finally:
+        hand_over_store(seed_kb)  # an ingest takes the session's store; its CLI tests read it from other processes
     assert (report.files, report.added, report.skipped, report.removed, report.errors) == (1, 0, 1, 0, [])
     assert (seed_kb.embeddings.inner_calls, seed_kb.embeddings.inner_texts) == before_calls
     assert seed_kb.documents() == before_docs  # same ingested_at: nothing was rewritten
