@@ -675,17 +675,17 @@ def fold_probs(
 ) -> np.ndarray:
     """Gate probabilities of the genre's rows (genre_indices' order) from gates that did not train on their item, under
     one fold assignment by item (the salt's; CMRC rows always train)."""
-    genre = genre_indices(examples, data)
+    genre = np.array(genre_indices(examples, data), dtype=int)
     fold = np.array([hash_fold(item_of(examples[data.rows[j]].qid), folds, salt) for j in genre])
     probs = np.zeros(len(genre))
     for f in range(folds):
-        held = np.flatnonzero(fold == f)
-        if not len(held):
+        held = fold == f
+        if not held.any():
             continue
         keep = np.ones(len(data.rows), dtype=bool)
-        keep[[genre[h] for h in held]] = False
+        keep[genre[held]] = False
         gate = _fit(data.G[keep], data.y[keep], GATE_INPUTS, seed, kind=kind, c=GATE_C, weight=data.w[keep])
-        probs[held] = gate.prob(data.G[[genre[h] for h in held]])
+        probs[held] = gate.prob(data.G[genre[held]])
     return probs
 
 
