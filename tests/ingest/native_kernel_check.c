@@ -33,3 +33,52 @@ int dx_kernel_check(int L, int nout, int nin, unsigned seed, int with_bias, floa
     free(W); free(bias); free(X); free(aq); free(ad); free(as);
     return 0;
 }
+
+/* One layer's attention over texts at segoff (nseg texts, segoff[nseg] tokens in all) on random q, k and v:
+ * theirs from the loop e5.c runs (copied here, as written there), ours from dx_attention. Returns what
+ * dx_attention returned (0: it declined and left ours alone), or -1 without memory. */
+int dx_attention_check(int nseg, const int *segoff, int H, int NH, unsigned seed, float *ours, float *theirs) {
+    int T = segoff[nseg], hd = H / NH, maxp = 0;
+    float *q = (float *)malloc(sizeof(float) * (size_t)T * H), *k = (float *)malloc(sizeof(float) * (size_t)T * H);
+    float *v = (float *)malloc(sizeof(float) * (size_t)T * H);
+    int *sstart = (int *)malloc(sizeof(int) * (size_t)T), *send = (int *)malloc(sizeof(int) * (size_t)T);
+    if (!q || !k || !v || !sstart || !send) return -1;
+    unsigned state = seed;
+    for (size_t i = 0; i < (size_t)T * H; i++) {
+        q[i] = (float)((int)(dx_next(&state) % 2001u) - 1000) / 250.f;
+        k[i] = (float)((int)(dx_next(&state) % 2001u) - 1000) / 250.f;
+        v[i] = (float)((int)(dx_next(&state) % 2001u) - 1000) / 1000.f;
+    }
+    for (int g = 0; g < nseg; g++) {
+        if (segoff[g + 1] - segoff[g] > maxp) maxp = segoff[g + 1] - segoff[g];
+        for (int t = segoff[g]; t < segoff[g + 1]; t++) { sstart[t] = segoff[g]; send[t] = segoff[g + 1]; }
+    }
+    float scale = 1.f / sqrtf((float)hd);
+    float *prob = (float *)malloc(sizeof(float) * (size_t)(maxp > 0 ? maxp : 1));
+    float *ctx = theirs;
+    for (int t = 0; t < T; t++)
+        for (int h = 0; h < NH; h++) {
+            int s0 = sstart[t], s1 = send[t];
+            const float *qh = q + (size_t)t * H + h * hd;
+            float mx = -1e30f;
+            for (int s = s0; s < s1; s++) {
+                const float *kh = k + (size_t)s * H + h * hd;
+                float d = 0.f;
+                for (int e = 0; e < hd; e++) d += qh[e] * kh[e];
+                d *= scale; prob[s - s0] = d; if (d > mx) mx = d;
+            }
+            float sum = 0.f;
+            for (int s = s0; s < s1; s++) { float e = expf(prob[s - s0] - mx); prob[s - s0] = e; sum += e; }
+            float inv = 1.f / sum;
+            float *ch = ctx + (size_t)t * H + h * hd;
+            for (int e = 0; e < hd; e++) ch[e] = 0.f;
+            for (int s = s0; s < s1; s++) {
+                float p = prob[s - s0] * inv;
+                const float *vh = v + (size_t)s * H + h * hd;
+                for (int e = 0; e < hd; e++) ch[e] += p * vh[e];
+            }
+        }
+    int done = dx_attention(q, k, v, ours, segoff, nseg, H, NH, hd, scale, maxp);
+    free(q); free(k); free(v); free(sstart); free(send); free(prob);
+    return done;
+}

@@ -77,17 +77,18 @@ def test_build_key_changes_with_the_kernel(source, tmp_path, monkeypatch):
 def test_kernel_goes_in_only_where_e5c_has_its_anchors(source):
     text, inserted = native_engine.patched_source(source)
     assert not inserted and text == (source / "e5.c").read_text()  # not the shape it was written for: unchanged
-    old_call, new_call = native_engine.KERNEL_CALL
-    body = (
-        f"static void matmul_q4q8(void) {{}}\n{old_call}(W), (B))\n{native_engine.KERNEL_BEFORE}void) {{ return 0; }}\n"
-    )
+    body = f"{native_engine.KERNEL_BEFORE}void) {{\n" + "\n".join(old for old, _ in native_engine.KERNEL_EDITS) + "}\n"
     (source / "e5.c").write_text(body)
     text, inserted = native_engine.patched_source(source)
-    assert inserted and old_call not in text and new_call in text
+    assert inserted
+    for old, new in native_engine.KERNEL_EDITS:
+        assert text.count(new) == 1  # each edit made once
     kernel = native_engine.KERNEL.read_text()
     assert text.index(kernel) < text.index(native_engine.KERNEL_BEFORE)
-    (source / "e5.c").write_text(body + old_call)  # an anchor twice: no longer sure where things are
-    assert native_engine.patched_source(source) == ((source / "e5.c").read_text(), False)
+    for old, _ in native_engine.KERNEL_EDITS:  # any anchor missing or twice: no longer sure where things are
+        for changed in (body.replace(old, ""), body + old):
+            (source / "e5.c").write_text(changed)
+            assert native_engine.patched_source(source) == (changed, False)
 
 
 @pytest.mark.unit
@@ -237,6 +238,8 @@ def kernel_check(tmp_path_factory):
     lib = ctypes.CDLL(str(out))
     floats = ctypes.POINTER(ctypes.c_float)
     lib.dx_kernel_check.argtypes = [ctypes.c_int] * 3 + [ctypes.c_uint, ctypes.c_int, floats, floats]
+    ints = ctypes.POINTER(ctypes.c_int)
+    lib.dx_attention_check.argtypes = [ctypes.c_int, ints, ctypes.c_int, ctypes.c_int, ctypes.c_uint, floats, floats]
     return lib
 
 
@@ -267,3 +270,38 @@ def test_kernel_computes_what_e5c_computes(kernel_check, rows, out, into, with_b
     assert status == 0
     assert np.abs(theirs).max() > 0.1  # the random case is not trivially zero
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * float(np.abs(theirs).max()))
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "lengths, heads",
+    [([17], 12), ([1, 5, 16, 33, 70], 12), ([130, 2], 6), ([9], 8), ([9], 16)],
+    ids=["one-query", "a-batch-of-passages", "64-wide-heads", "48-wide-heads", "24-wide-heads-declined"],
+)
+def test_attention_computes_what_e5c_computes(kernel_check, lengths, heads):
+    """Attention within each text (batches mix lengths, some not a multiple of 16), against e5.c's loop; head
+    sizes that are not a multiple of 16 are left to e5.c."""
+    import ctypes
+
+    import numpy as np
+
+    hidden = 384
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.intc)
+    tokens = int(offsets[-1])
+    ours, theirs = np.zeros(tokens * hidden, np.float32), np.zeros(tokens * hidden, np.float32)
+    pointer = ctypes.POINTER(ctypes.c_float)
+    done = kernel_check.dx_attention_check(
+        len(lengths),
+        offsets.ctypes.data_as(ctypes.POINTER(ctypes.c_int)),
+        hidden,
+        heads,
+        11,
+        ours.ctypes.data_as(pointer),
+        theirs.ctypes.data_as(pointer),
+    )
+    assert done == (1 if vnni_cpu() and (hidden // heads) % 16 == 0 else 0)
+    assert np.abs(theirs).max() > 0.1
+    if done:
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+    else:
+        assert not ours.any()  # declined: nothing written, e5.c's loop does the work
