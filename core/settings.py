@@ -183,6 +183,13 @@ class WebSettings(BaseSettings):
     )
     max_upload_mb: int = Field(20, ge=1, le=1024, description="Largest upload accepted, in MB.")
     concurrency_limit: int = Field(4, ge=1, le=256, description="Requests processed at once through Gradio's queue.")
+    queue_status_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="How often visitors waiting in Gradio's queue are told their place, in seconds (Gradio's default"
+        " tells every waiting visitor each time an answer starts).",
+    )
     feedback_log: Path = Field(Path("var/feedback.jsonl"), description="Where 👍/👎 feedback is appended.")
     # Hardening (issue 10): every input an anonymous visitor can send is bounded in size, disk and memory.
     feedback_max_comment_chars: int = Field(500, ge=1, le=100_000, description="Longest feedback comment accepted.")

@@ -69,3 +69,42 @@ def test_the_last_update_sets_the_ratings_when_old_turns_are_dropped(seed_assist
     assert [t["n"] for t in turns] == [1, 2]
     assert is_update(chat) and chat["feedback_value"] == ["Dislike", None]
     assert chat["value"] == render_chat(turns)
+
+
+def test_an_answer_that_comes_at_once_is_two_updates(seed_assistant):
+    """An extractive answer's pieces and final event arrive together: no partial update between the first and the
+    last (each one is a whole Gradio update)."""
+    h = Handlers(seed_assistant.settings, seed_assistant)
+    updates = list(h.ask(QUESTION, []))
+    assert len(updates) == 2
+    chat, *_, turns = updates[-1]
+    assert turns[-1]["answer"] and not turns[-1]["error"]
+
+
+class Clock:
+    now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_text_that_keeps_coming_is_shown_as_it_comes(seed_assistant, monkeypatch):
+    """Pieces 30 ms apart (an LLM writing): the first is held, then the text shows every STREAM_INTERVAL."""
+    clock = Clock()
+    monkeypatch.setattr(handlers, "time", clock)
+
+    class Writing:
+        def __getattr__(self, name):
+            return getattr(seed_assistant, name)
+
+        def ask_stream(self, question, history):
+            for event in seed_assistant.ask_stream(question, history):
+                clock.now += 0.03
+                yield event
+
+    pieces = sum(1 for e in seed_assistant.ask_stream(QUESTION, []) if e["type"] == "token")
+    h = Handlers(seed_assistant.settings, Writing())
+    first, *between, last = list(h.ask(QUESTION, []))
+    assert pieces >= 5 and len(between) == (pieces - 1) // 2  # 30 ms apart, shown at most every 50 ms
+    texts = [chat[-1]["content"] for chat, *_ in between]
+    assert all(a != b for a, b in zip(texts, texts[1:]))  # each shows more of the answer
