@@ -189,8 +189,10 @@ def run(args: argparse.Namespace) -> int:
     settings, kb = open_kb(args.kb, args.cmrc)
     parts = split_paragraphs(load_paragraphs(args.cmrc))
     settings_nr, kb_nr = open_kb_without(parts, args.kb)
-    retriever = CachedSearch(HybridRetriever.from_settings(kb, settings), args.kb / SEARCH_CACHE)
-    retriever_nr = CachedSearch(HybridRetriever.from_settings(kb_nr, settings_nr), args.kb / NO_REPORT / SEARCH_CACHE)
+    retriever = CachedSearch(HybridRetriever.from_settings(kb, settings), args.kb / SEARCH_CACHE, settings)
+    retriever_nr = CachedSearch(
+        HybridRetriever.from_settings(kb_nr, settings_nr), args.kb / NO_REPORT / SEARCH_CACHE, settings_nr
+    )
     stats = CorpusStats.from_texts(d.page_content for d in kb.chunks())
     stats_nr = CorpusStats.from_texts(d.page_content for d in kb_nr.chunks())
     vocab = vocabulary([p.context for p in parts["train"]])

