@@ -140,21 +140,21 @@ class AnsweringSettings(BaseSettings):
         "stands), or the cascade (the learned gate where it is sure, the rule judge in between).",
     )
     gate_threshold: float = Field(
-        0.0064,
+        0.0119,
         ge=0,
         le=1,
         description="With gate=learned, union or cascade: refuse below this probability (chosen for the default "
         "gate: <=2% CMRC calib false refusals, and on the genre out of fold no more than the rule judge's own).",
     )
     gate_answer_above: float = Field(
-        0.5,
+        0.35,
         ge=0,
         le=1,
         description="With gate=cascade: answer at or above this probability whatever the rule judge says (the lowest "
         "that overrules no refusal of a genre negative out of fold).",
     )
     second_within: float = Field(
-        0.5,
+        0.3,
         ge=0,
         le=1,
         description="Show the runner-up candidate too when its length-penalised score is this close (CMRC calib).",
