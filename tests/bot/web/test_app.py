@@ -123,6 +123,24 @@ def test_ask_gives_cited_answer_and_highlighted_source(seed_app):
     assert marked and any("215场" in m for m in marked), sources
 
 
+def test_the_benchmark_asks_as_the_page_does_saving_the_conversation_after_each_answer(seed_app):
+    from eval.bench.throughput import Endpoint, HttpSession
+
+    url, _, _ = seed_app
+    endpoint = Endpoint.find(url)
+    config = httpx.get(url.rstrip("/") + "/config").json()
+    outputs = {dep["id"]: dep["outputs"] for dep in config["dependencies"]}
+    ids = {c["props"].get("elem_id"): c["id"] for c in config["components"]}
+    saved = [fn for fn, _ in endpoint.then if ids["conversations"] in outputs[fn]]
+    assert len(saved) == 1, endpoint  # the save that lists the conversation runs after every answer
+    session = HttpSession(endpoint)
+    try:
+        chat = session.ask("去年开展了多少场理论宣讲活动？")[0]
+    finally:
+        session.close()
+    assert "215" in bot_messages(chat)[-1]
+
+
 def test_answer_streams_in_several_updates(seed_app):
     url, _, _ = seed_app
     job = client(url).submit("这次讲话提出了哪三点意见？", api_name="/ask")
