@@ -9,6 +9,7 @@ themselves are in the browser's two stores, which these functions rewrite.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, Optional
 
 import gradio as gr
@@ -126,6 +127,26 @@ class Conversations:
         meta = {**meta, "updated": time.time()}
         listed, title = self._list(meta, turns, index)
         return self.stored(meta, turns), meta, listed, title
+
+    def saving(self, ask: Callable[..., Iterator[tuple[Any, ...]]]) -> Callable[..., Iterator[tuple[Any, ...]]]:
+        """The answering event with the save in its last update (one event per question, not an answer and
+        then a save that the browser sends once the answer is complete: each event costs the app a queue
+        round of its own). ask(question, turns, request) yields its updates, the last one ending with the
+        turns (earlier ones end with gr.skip()); each update gets the SAVED_PARTS after it."""
+
+        def ask_and_save(
+            question: Optional[str],
+            turns: Optional[list[Turn]],
+            meta: Meta,
+            index: list[Meta],
+            request: gr.Request,
+        ) -> Iterator[tuple[Any, ...]]:
+            for update in ask(question, turns, request):
+                done = update[-1]
+                saved = self.save(done, meta, index) if isinstance(done, list) else self.save([], meta, index)
+                yield (*update, *saved)
+
+        return ask_and_save
 
     def start(self, turns: Optional[list[Turn]], meta: Meta, saved_value: Any = None) -> View:
         """新对话: the open conversation joins the saved ones; an empty one opens."""
