@@ -9,6 +9,7 @@ themselves are in the browser's two stores, which these functions rewrite.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, Optional
 
 import gradio as gr
@@ -118,14 +119,49 @@ class Conversations:
         index = [entry(s) for s in saved[: len(kept)]]
         return self._view(meta, turns, index, saved_store=kept)
 
-    def save(self, turns: Optional[list[Turn]], meta: Meta, index: list[Meta]) -> tuple[Any, ...]:
-        """After an answer: the open conversation stored, named by its first question unless renamed."""
+    def save(
+        self, turns: Optional[list[Turn]], meta: Meta, index: list[Meta], *, shown: Optional[list[Any]] = None
+    ) -> tuple[Any, ...]:
+        """After an answer: the open conversation stored, named by its first question unless renamed. When the
+        list's entries are those it shows already (`shown`, as `choices` gives them), only its selection is
+        sent: for a gr.update Gradio rebuilds the component in the session's config."""
         turns = turns or []
         if not turns:
             return tuple(gr.skip() for _ in SAVED_PARTS)
         meta = {**meta, "updated": time.time()}
-        listed, title = self._list(meta, turns, index)
-        return self.stored(meta, turns), meta, listed, title
+        update, title = self._list(meta, turns, index)
+        same = shown is not None and choices(meta, turns, index) == shown
+        return self.stored(meta, turns), meta, meta["id"] if same else update, title
+
+    def as_shown(self, meta: Meta, turns: list[Turn]) -> tuple[Any, ...]:
+        """The SAVED_PARTS left as they are: the stores untouched, the list's selection and the title as shown
+        (plain values; a gr.skip() would have Gradio rebuild the list and the title box)."""
+        title = title_of(meta, turns) if (turns or meta.get("title")) else ""
+        return gr.skip(), gr.skip(), meta["id"] if turns else None, title
+
+    def saving(self, ask: Callable[..., Iterator[tuple[Any, ...]]]) -> Callable[..., Iterator[tuple[Any, ...]]]:
+        """The answering event with the save in its last update (one event per question, not an answer and
+        then a save that the browser sends once the answer is complete: each event costs the app a queue
+        round of its own). ask(question, turns, request) yields its updates, the last one ending with the
+        turns (earlier ones end with gr.skip()); each update gets the SAVED_PARTS after it."""
+
+        def ask_and_save(
+            question: Optional[str],
+            turns: Optional[list[Turn]],
+            meta: Meta,
+            index: list[Meta],
+            request: gr.Request,
+        ) -> Iterator[tuple[Any, ...]]:
+            before = turns or []
+            shown = choices(meta, before, index)
+            for update in ask(question, turns, request):
+                done = update[-1]
+                if isinstance(done, list):
+                    yield (*update, *self.save(done, meta, index, shown=shown))
+                else:
+                    yield (*update, *self.as_shown(meta, before))
+
+        return ask_and_save
 
     def start(self, turns: Optional[list[Turn]], meta: Meta, saved_value: Any = None) -> View:
         """新对话: the open conversation joins the saved ones; an empty one opens."""

@@ -224,12 +224,12 @@ def _chat_tab(app: DongxunApp, history: HistoryPanel) -> None:
     app.load(conversations.restore, [open_store, saved_store], view, **private)
     gr.on(
         [send.click, question.submit],
-        h.ask,
-        [question, turns],
-        [chatbot, sources, question, send, turns],
+        conversations.saving(h.ask),
+        [question, turns, meta, index],
+        [chatbot, sources, question, send, turns, open_store, meta, listed, title],
         api_name="ask",
         show_progress="hidden",
-    ).then(conversations.save, [turns, meta, index], [open_store, meta, listed, title], **private)
+    )
     history.new.click(conversations.start, [turns, meta, saved_store], view, api_name="new_chat")
     listed.input(conversations.switch, [listed, turns, meta, saved_store], view, **private)
     title.submit(conversations.rename, [title, turns, meta, index], [open_store, meta, listed, title], **private)

@@ -2,7 +2,9 @@
 cold start from process start to the first answer.
 
 Page clients speak Gradio's queue protocol over plain HTTP (join, then read the event stream until the
-answer is complete), one visitor per session as the page does. API clients post to /api/ask with the
+answer is complete), one visitor per session as the page does. After each answer they also send the events the
+page's script chains to it (`.then`: saving the conversation to the browser), which Gradio leaves to the
+browser to trigger; an answer is counted once those are done too. API clients post to /api/ask with the
 conversation's earlier turns, as a program using the HTTP API does. gradio_client speaks the same protocol but spends
 ~60 ms of CPU and ~250 ms of latency per answer on its own side; on a 2-core machine that load generator
 would be measured as if it were the app, so it runs only in one comparison round.
@@ -52,16 +54,36 @@ class Endpoint:
     prefix: str
     fn_index: int
     inputs: int  # how many inputs the event takes (the question, then session state the server fills in)
+    # (fn_index, inputs) of the server events the page's script runs after this one succeeds, in order
+    then: tuple[tuple[int, int], ...] = ()
 
     @classmethod
-    def find(cls, url: str, api_name: str = ASK_API) -> Endpoint:
-        """The event named `api_name` in the app's /config."""
-        config = httpx.get(url.rstrip("/") + "/" + CONFIG_PATH, timeout=REQUEST_SECONDS).json()
-        for i, dep in enumerate(config["dependencies"]):
+    def find(cls, url: str, api_name: str = ASK_API, *, http: Optional[httpx.Client] = None) -> Endpoint:
+        """The event named `api_name` in the app's /config, with the events chained after it."""
+        get = http.get if http is not None else httpx.get
+        config = get(url.rstrip("/") + "/" + CONFIG_PATH, timeout=REQUEST_SECONDS).json()
+        deps = [(dep.get("id", i), dep) for i, dep in enumerate(config["dependencies"])]
+        for fn_index, dep in deps:
             if dep.get("api_name") == api_name:
-                fn_index = dep.get("id", i)
-                return cls(url.rstrip("/"), config.get("api_prefix", DEFAULT_API_PREFIX), fn_index, len(dep["inputs"]))
+                prefix = config.get("api_prefix", DEFAULT_API_PREFIX)
+                return cls(url.rstrip("/"), prefix, fn_index, len(dep["inputs"]), chained(deps, fn_index))
         raise RuntimeError(f"the app has no event named {api_name}")
+
+
+def chained(deps: list[tuple[int, dict[str, Any]]], fn_index: int) -> tuple[tuple[int, int], ...]:
+    """The server events that run after fn_index succeeds (`.then` / `.success`, transitively), in order: the
+    browser triggers them itself once the first is complete. Script-only events (no backend function) are
+    not sent."""
+    out: list[tuple[int, int]] = []
+    todo = [fn_index]
+    while todo:
+        after = todo.pop(0)
+        for index, dep in deps:
+            if dep.get("trigger_after") == after and not dep.get("trigger_only_on_failure"):
+                if dep.get("backend_fn", True):
+                    out.append((index, len(dep["inputs"])))
+                todo.append(index)
+    return tuple(out)
 
 
 class HttpSession:
@@ -77,13 +99,23 @@ class HttpSession:
         self.session_hash = uuid.uuid4().hex
 
     def ask(self, question: str, on_first: Optional[Callable[[], None]] = None) -> list[Any]:
-        """Ask and wait until the answer is complete: the event's outputs (for the chat: the messages, the
-        sources panel, …); RuntimeError when the app reports a failure. on_first is called when the first
-        part of the answer's text is on the wire (after the placeholder)."""
+        """Ask and wait until the answer is complete, and the events chained to it too: the answer event's
+        outputs (for the chat: the messages, the sources panel, …); RuntimeError when the app reports a
+        failure. on_first is called when the first part of the answer's text is on the wire (after the
+        placeholder)."""
+        e = self.endpoint
+        # state inputs are kept by the server per session
+        output = self._event(e.fn_index, [question] + [None] * (e.inputs - 1), on_first)
+        for fn_index, inputs in e.then:
+            self._event(fn_index, [None] * inputs)
+        return output
+
+    def _event(self, fn_index: int, data: list[Any], on_first: Optional[Callable[[], None]] = None) -> list[Any]:
+        """One event through the queue: join, then read the event stream until it is complete; its outputs."""
         e = self.endpoint
         body = {
-            "data": [question] + [None] * (e.inputs - 1),  # state inputs are kept by the server per session
-            "fn_index": e.fn_index,
+            "data": data,
+            "fn_index": fn_index,
             "session_hash": self.session_hash,
             "event_data": None,
             "trigger_id": None,

@@ -230,3 +230,44 @@ def test_the_page_first_token_skips_the_placeholder():
     answer = {"msg": "process_generating", "output": {"data": [[["replace", [1], "开展了215场"]]]}}
     assert PLACEHOLDER_MARK in json.dumps(placeholder["output"], ensure_ascii=False)
     assert PLACEHOLDER_MARK not in json.dumps(answer["output"], ensure_ascii=False)
+
+
+def test_a_page_client_also_sends_the_events_the_page_chains_to_the_answer():
+    """Gradio leaves `.then` events to the browser: the benchmark's page client sends them as the page does
+    (server events only, in order, transitively), so an answer costs the app what a browser's costs."""
+    import httpx
+
+    from eval.bench.throughput import Endpoint, HttpSession, chained
+
+    deps = [
+        (0, {"api_name": "load", "inputs": [1]}),
+        (3, {"api_name": "ask", "inputs": [1, 2]}),
+        (4, {"api_name": None, "inputs": [1, 2, 3], "trigger_after": 3}),  # save, after the answer
+        (5, {"api_name": None, "inputs": [], "trigger_after": 4, "backend_fn": False}),  # script only
+        (6, {"api_name": None, "inputs": [1], "trigger_after": 5}),  # after the script one
+        (7, {"api_name": None, "inputs": [1], "trigger_after": 3, "trigger_only_on_failure": True}),
+    ]
+    assert chained(deps, 3) == ((4, 3), (6, 1))
+    config = {"api_prefix": "/gradio_api", "dependencies": [{"id": i, **d} for i, d in deps]}
+    joined: list[dict] = []
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/config":
+            return httpx.Response(200, json=config)
+        if request.url.path.endswith("/queue/join"):
+            joined.append(json.loads(request.content))
+            return httpx.Response(200, json={"event_id": "e"})
+        done = {"msg": "process_completed", "success": True, "output": {"data": [f"out{joined[-1]['fn_index']}"]}}
+        return httpx.Response(200, text=f"data: {json.dumps(done)}\n\n")
+
+    transport = httpx.MockTransport(serve)
+    with httpx.Client(transport=transport) as http:
+        endpoint = Endpoint.find("http://app/", http=http)
+    assert endpoint.then == ((4, 3), (6, 1))
+    session = HttpSession(endpoint)
+    session.http = httpx.Client(transport=transport)
+    assert session.ask("问") == ["out3"]  # the answer's outputs
+    assert [j["fn_index"] for j in joined] == [3, 4, 6]
+    assert [j["data"] for j in joined] == [["问", None], [None, None, None], [None]]
+    assert len({j["session_hash"] for j in joined}) == 1  # one visitor
+    session.close()

@@ -114,13 +114,32 @@ def test_waiting_visitors_hear_their_place_on_a_timer(admin_app):
 
 def test_ask_gives_cited_answer_and_highlighted_source(seed_app):
     url, _, _ = seed_app
-    chat, sources, _box = client(url).predict("去年开展了多少场理论宣讲活动？", api_name="/ask")
+    chat, sources, *_ = client(url).predict("去年开展了多少场理论宣讲活动？", api_name="/ask")
     answer = bot_messages(chat)[-1]
     assert "215" in answer
     assert re.search(r'<a class="cite" href="#src-0-1">\[1\]</a>', answer), answer
     assert 'id="src-0-1"' in sources and "冬训动员部署会讲话" in sources
     marked = re.findall(r"<mark>(.*?)</mark>", sources)
     assert marked and any("215场" in m for m in marked), sources
+
+
+def test_the_benchmark_asks_as_the_page_does_saving_the_conversation_after_each_answer(seed_app):
+    from eval.bench.throughput import Endpoint, HttpSession
+
+    url, _, _ = seed_app
+    endpoint = Endpoint.find(url)
+    config = httpx.get(url.rstrip("/") + "/config").json()
+    outputs = {dep["id"]: dep["outputs"] for dep in config["dependencies"]}
+    ids = {c["props"].get("elem_id"): c["id"] for c in config["components"]}
+    sent = [endpoint.fn_index, *(fn for fn, _ in endpoint.then)]
+    saved = [fn for fn in sent if ids["conversations"] in outputs[fn]]
+    assert len(saved) == 1, endpoint  # the save that lists the conversation is sent with every answer
+    session = HttpSession(endpoint)
+    try:
+        chat = session.ask("去年开展了多少场理论宣讲活动？")[0]
+    finally:
+        session.close()
+    assert "215" in bot_messages(chat)[-1]
 
 
 def test_answer_streams_in_several_updates(seed_app):
@@ -147,7 +166,7 @@ def test_answers_without_ratings_leave_the_chatbots_ratings_alone(seed_app):
 @pytest.mark.parametrize("question, expected", [("", "问题不能为空"), ("   ", "问题不能为空")], ids=["empty", "blank"])
 def test_empty_question_gets_chinese_message(seed_app, question, expected):
     url, _, _ = seed_app
-    chat, sources, _ = client(url).predict(question, api_name="/ask")
+    chat, sources, *_ = client(url).predict(question, api_name="/ask")
     last = bot_messages(chat)[-1]
     assert expected in last and "Traceback" not in last
     assert 'id="src-' not in sources  # nothing was answered
@@ -156,7 +175,7 @@ def test_empty_question_gets_chinese_message(seed_app, question, expected):
 def test_overlong_question_gets_chinese_message(seed_app):
     url, settings, _ = seed_app
     question = "冬训" * (settings.answering.max_question_chars // 2 + 5)
-    chat, _, _ = client(url).predict(question, api_name="/ask")
+    chat, *_ = client(url).predict(question, api_name="/ask")
     last = bot_messages(chat)[-1]
     assert "问题太长" in last and str(settings.answering.max_question_chars) in last
     user = user_messages(chat)[-1]
@@ -168,7 +187,7 @@ def test_follow_up_uses_the_conversation_and_new_chat_forgets_it(seed_app):
     c = client(url)
     first = "去年开展了多少场理论宣讲活动？"
     c.predict(first, api_name="/ask")
-    chat, sources, _ = c.predict("那吸引了多少人次？", api_name="/ask")
+    chat, sources, *_ = c.predict("那吸引了多少人次？", api_name="/ask")
     expected = rewrite("那吸引了多少人次？", [{"question": first, "answer": ""}])
     assert expected != "那吸引了多少人次？"
     assert f"理解为：{expected}" in bot_messages(chat)[-1]
@@ -176,7 +195,7 @@ def test_follow_up_uses_the_conversation_and_new_chat_forgets_it(seed_app):
     opened, saved, chat, sources, *_ = c.predict(api_name="/new_chat")
     assert chat_messages(chat) == [] and 'id="src-' not in sources and opened["turns"] == []
     assert [(s["title"], len(s["turns"])) for s in saved] == [(first, 2)]  # kept in the browser's history
-    chat, _, _ = c.predict("那吸引了多少人次？", api_name="/ask")
+    chat, *_ = c.predict("那吸引了多少人次？", api_name="/ask")
     assert "理解为" not in bot_messages(chat)[-1]
 
 
@@ -247,8 +266,8 @@ def test_concurrent_conversations_do_not_mix(seed_app):
     def conversation(i: int) -> None:
         try:
             c = client(url)
-            chat1, _, _ = c.predict(firsts[i], api_name="/ask")
-            chat2, sources2, _ = c.predict(follow, api_name="/ask")
+            chat1, *_ = c.predict(firsts[i], api_name="/ask")
+            chat2, sources2, *_ = c.predict(follow, api_name="/ask")
             results[i] = (chat1, chat2, sources2)
         except BaseException as e:  # collected, asserted below
             errors.append(e)
@@ -354,7 +373,7 @@ def test_admin_list_upload_ask_delete(admin_app, tmp_path):
     source = next(d["source"] for d in kb.documents() if d["source"].endswith("uploads/冬训补充通知.txt"))
 
     # visible to the chat at once
-    chat, sources, _ = c.predict("每个网格设立几处读书角？", api_name="/ask")
+    chat, sources, *_ = c.predict("每个网格设立几处读书角？", api_name="/ask")
     assert "读书角" in bot_messages(chat)[-1] and "冬训补充通知" in sources
 
     # a different file with the same name is kept beside it, not overwritten
@@ -442,7 +461,7 @@ def test_admin_sees_and_exports_the_feedback_only_with_the_token(admin_app):
 )
 def test_hostile_document_text_is_escaped(admin_app, question):
     url, _, _, _ = admin_app
-    chat, sources, _ = client(url).predict(question, api_name="/ask")
+    chat, sources, *_ = client(url).predict(question, api_name="/ask")
     answer = bot_messages(chat)[-1]
     for html_out in (answer, sources):
         assert not re.search(r"<\s*(script|img)\b", html_out, re.I), html_out

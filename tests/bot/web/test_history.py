@@ -196,6 +196,43 @@ def test_start_open_rename_delete_clear():
     assert cleared.saved_store == [] and cleared.index == [] and cleared.turns == []
 
 
+def test_an_answer_saves_its_conversation_in_its_last_update_and_resends_the_list_only_when_it_changes():
+    """saving(ask): one event per question. Updates before the last leave the stores alone and show the list's
+    selection and the title as they are (plain values); the last one stores the conversation, and rebuilds the
+    list (a gr.update) only when its entries change: a conversation's first answer, or one reopened from
+    below another."""
+    import gradio as gr
+
+    c = Conversations(settings())
+    skip = gr.skip()
+
+    def ask(question, turns, request):  # the shape of Handlers.ask: the turns come with the last update
+        yield ("chat", "sources", skip)
+        yield ("chat", "sources", [*(turns or []), turn(len(turns or []), question)])
+
+    answer = c.saving(ask)
+    view = c.restore(None, None)
+    first, last = list(answer("第一个问题", [], view.meta, view.index, None))
+    assert first[3:] == (skip, skip, None, "")  # nothing to list yet
+    stored, meta, listed, title = last[3:]
+    assert stored["title"] == title == "第一个问题" and meta["updated"] > 0
+    assert isinstance(listed, dict) and listed["choices"] == [("第一个问题", meta["id"])]  # first answer: rebuilt
+
+    turns = last[2]
+    first, last = list(answer("追问", turns, meta, view.index, None))
+    assert first[3:] == (skip, skip, meta["id"], "第一个问题")
+    stored, meta, listed, _ = last[3:]
+    assert listed == meta["id"] and len(stored["turns"]) == 2  # same entries: only the selection
+
+    started = c.start(last[2], meta, [])  # a second conversation, newer; then the first one reopened
+    _, last = list(answer("第二个对话", [], started.meta, started.index, None))
+    back = c.switch(meta["id"], last[2], last[4], started.saved_store)
+    assert [label for label, _ in back.conversations["choices"]] == ["第二个对话", "第一个问题"]
+    _, last = list(answer("再问", back.turns, back.meta, back.index, None))
+    listed = last[5]
+    assert isinstance(listed, dict) and [label for label, _ in listed["choices"]] == ["第一个问题", "第二个对话"]
+
+
 def test_a_conversation_deleted_elsewhere_is_not_opened():
     c = Conversations(settings())
     meta = new_meta()
