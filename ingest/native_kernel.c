@@ -17,6 +17,16 @@
  *    "- 8 * sum(a)" correction starts dpbusd's integer accumulator instead of costing a scalar op per block,
  *    and the 8 rows' sums are reduced together and stored as one vector.
  */
+#if defined(__AVX2__)
+/* a block's 32 nibbles as bytes 0..15, in e5.c's order (low nibbles, then high), at 16-byte aligned out */
+static inline void dx_unpack(const block_q4_0 *block, int8_t *out) {
+    const __m128i low4 = _mm_set1_epi8(0x0F);
+    __m128i bytes = _mm_loadu_si128((const __m128i *)block->qs);
+    _mm_store_si128((__m128i *)out, _mm_and_si128(bytes, low4));
+    _mm_store_si128((__m128i *)(out + 16), _mm_and_si128(_mm_srli_epi16(bytes, 4), low4));
+}
+#endif
+
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512DQ__)
 #define DX_RO 8       /* output rows computed together: each activation load is reused by 8 rows */
 #define DX_MAXNB 128  /* blocks per input row this kernel handles (nin <= 4096) */
@@ -50,16 +60,13 @@ static void dx_matmul_q4q8(const block_q4_0 *W, const float *bias, const int8_t 
         int8_t *wexp = (int8_t *)aligned_alloc(64, (size_t)DX_RO * nin);
         __m512 *dwv = (__m512 *)aligned_alloc(64, sizeof(__m512) * (size_t)DX_RO * np);
         float dws[DX_RO][DX_MAXNB];
-        const __m128i low4 = _mm_set1_epi8(0x0F);
 #pragma omp for schedule(static)
         for (int oo = 0; oo < nout; oo += DX_RO) {
             for (int r = 0; r < DX_RO; r++) {
                 const block_q4_0 *wr = W + (size_t)(oo + r) * nb;
                 int8_t *we = wexp + (size_t)r * nin;
                 for (int b = 0; b < nb; b++) {
-                    __m128i bytes = _mm_loadu_si128((const __m128i *)wr[b].qs);
-                    _mm_store_si128((__m128i *)(we + b * QK), _mm_and_si128(bytes, low4));
-                    _mm_store_si128((__m128i *)(we + b * QK + 16), _mm_and_si128(_mm_srli_epi16(bytes, 4), low4));
+                    dx_unpack(wr + b, we + b * QK);
                     dws[r][b] = fp16_to_fp32(wr[b].d);
                 }
                 for (int p = 0; p < np; p++) dwv[r * np + p] = dx_pair(dws[r][2 * p], dws[r][2 * p + 1]);
@@ -152,6 +159,7 @@ static int dx_attention(const float *q, const float *k, const float *v, float *c
     return 1;
 }
 #undef DX_MAXHD
+#define DX_ATTENTION 1
 #elif defined(__AVX2__) && defined(__FMA__)
 /* CPUs with AVX2 but not AVX-512 VNNI (most desktop and laptop CPUs): the same scheme 256 bits wide, one block
  * per vector. With AVX-VNNI (its 256-bit form) one dpbusd does a block's 32 byte products; without, maddubs and
@@ -179,7 +187,6 @@ static void dx_matmul_q4q8(const block_q4_0 *W, const float *bias, const int8_t 
     {
         int8_t *wexp = (int8_t *)aligned_alloc(32, (size_t)DX_RO * nin);
         __m256 *dwv = (__m256 *)aligned_alloc(32, sizeof(__m256) * (size_t)DX_RO * nb);
-        const __m128i low4 = _mm_set1_epi8(0x0F);
 #if !defined(__AVXVNNI__)
         const __m256i ones = _mm256_set1_epi16(1);
 #endif
@@ -189,9 +196,7 @@ static void dx_matmul_q4q8(const block_q4_0 *W, const float *bias, const int8_t 
                 const block_q4_0 *wr = W + (size_t)(oo + r) * nb;
                 int8_t *we = wexp + (size_t)r * nin;
                 for (int b = 0; b < nb; b++) {
-                    __m128i bytes = _mm_loadu_si128((const __m128i *)wr[b].qs);
-                    _mm_store_si128((__m128i *)(we + b * QK), _mm_and_si128(bytes, low4));
-                    _mm_store_si128((__m128i *)(we + b * QK + 16), _mm_and_si128(_mm_srli_epi16(bytes, 4), low4));
+                    dx_unpack(wr + b, we + b * QK);
                     dwv[r * nb + b] = _mm256_set1_ps(fp16_to_fp32(wr[b].d));
                 }
             }
@@ -225,15 +230,11 @@ static void dx_matmul_q4q8(const block_q4_0 *W, const float *bias, const int8_t 
     }
 }
 #undef DX_RO
-
-static int dx_attention(const float *q, const float *k, const float *v, float *ctx, const int *segoff, int nseg,
-                        int H, int NH, int hd, float scale, int maxp) {
-    (void)q, (void)k, (void)v, (void)ctx, (void)segoff, (void)nseg, (void)H, (void)NH, (void)hd, (void)scale;
-    (void)maxp;
-    return 0; /* e5.c's own loop */
-}
 #else
 #define dx_matmul_q4q8 matmul_q4q8
+#endif
+
+#ifndef DX_ATTENTION
 static int dx_attention(const float *q, const float *k, const float *v, float *ctx, const int *segoff, int nseg,
                         int H, int NH, int hd, float scale, int maxp) {
     (void)q, (void)k, (void)v, (void)ctx, (void)segoff, (void)nseg, (void)H, (void)NH, (void)hd, (void)scale;
