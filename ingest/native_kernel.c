@@ -25,6 +25,15 @@ static inline void dx_unpack(const block_q4_0 *block, int8_t *out) {
     _mm_store_si128((__m128i *)out, _mm_and_si128(bytes, low4));
     _mm_store_si128((__m128i *)(out + 16), _mm_and_si128(_mm_srli_epi16(bytes, 4), low4));
 }
+
+/* one text's n keys of one head (row stride H) transposed: kT[e * nw + j] is key j's e-th value, zero from n to nw */
+static inline void dx_keys(const float *k, int H, int n, int nw, int hd, float *kT) {
+    for (int e = 0; e < hd; e++) {
+        float *row = kT + (size_t)e * nw;
+        for (int j = 0; j < n; j++) row[j] = k[(size_t)j * H + e];
+        for (int j = n; j < nw; j++) row[j] = 0.f;
+    }
+}
 #endif
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512DQ__)
@@ -118,11 +127,7 @@ static int dx_attention(const float *q, const float *k, const float *v, float *c
         for (int g = 0; g < nseg; g++)
             for (int h = 0; h < NH; h++) {
                 int s0 = segoff[g], n = segoff[g + 1] - s0, nw = (n + 15) & ~15;
-                for (int e = 0; e < hd; e++) {
-                    float *row = kT + (size_t)e * nw;
-                    for (int j = 0; j < n; j++) row[j] = k[(size_t)(s0 + j) * H + h * hd + e];
-                    for (int j = n; j < nw; j++) row[j] = 0.f;
-                }
+                dx_keys(k + (size_t)s0 * H + h * hd, H, n, nw, hd, kT);
                 for (int i = 0; i < n; i++) {
                     const float *qh = q + (size_t)(s0 + i) * H + h * hd;
                     __m512 mx = _mm512_set1_ps(-1e30f);
@@ -136,11 +141,7 @@ static int dx_attention(const float *q, const float *k, const float *v, float *c
                         mx = _mm512_mask_max_ps(mx, live, mx, d);
                     }
                     float m = _mm512_reduce_max_ps(mx), sum = 0.f;
-                    for (int j = 0; j < n; j++) {
-                        float ex = expf(prob[j] - m);
-                        prob[j] = ex;
-                        sum += ex;
-                    }
+                    for (int j = 0; j < n; j++) sum += prob[j] = expf(prob[j] - m);
                     __m512 inv = _mm512_set1_ps(1.f / sum);
                     __m512 c[DX_MAXHD / 16];
                     for (int u = 0; u < nv; u++) c[u] = _mm512_setzero_ps();
@@ -247,11 +248,7 @@ static int dx_attention(const float *q, const float *k, const float *v, float *c
         for (int g = 0; g < nseg; g++)
             for (int h = 0; h < NH; h++) {
                 int s0 = segoff[g], n = segoff[g + 1] - s0, nw = (n + 7) & ~7;
-                for (int e = 0; e < hd; e++) {
-                    float *row = kT + (size_t)e * nw;
-                    for (int j = 0; j < n; j++) row[j] = k[(size_t)(s0 + j) * H + h * hd + e];
-                    for (int j = n; j < nw; j++) row[j] = 0.f;
-                }
+                dx_keys(k + (size_t)s0 * H + h * hd, H, n, nw, hd, kT);
                 for (int i = 0; i < n; i++) {
                     const float *qh = q + (size_t)(s0 + i) * H + h * hd;
                     __m256 mx = _mm256_set1_ps(-1e30f);
@@ -269,11 +266,7 @@ static int dx_attention(const float *q, const float *k, const float *v, float *c
                     m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
                     m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
                     float m = _mm_cvtss_f32(m4), sum = 0.f;
-                    for (int j = 0; j < n; j++) {
-                        float ex = expf(prob[j] - m);
-                        prob[j] = ex;
-                        sum += ex;
-                    }
+                    for (int j = 0; j < n; j++) sum += prob[j] = expf(prob[j] - m);
                     __m256 inv = _mm256_set1_ps(1.f / sum);
                     __m256 c[DX_MAXHD / 8];
                     for (int u = 0; u < nv; u++) c[u] = _mm256_setzero_ps();
