@@ -320,7 +320,7 @@ def markdown(r: dict[str, Any], images: Sequence[str]) -> str:
         t = r["throughput"]
         lines += [f"## 吞吐量（经 HTTP 接口，知识库 {t['size']} 个片段）", ""] + _md(throughput_table(r))
         lines += [
-            "标“网页”的行直接用 HTTP 说 Gradio 的排队协议（join，再读事件流直到回答完成；页面在回答之后触发的事件也照浏览器那样发送），一个会话连续问 5 题后换新访客；"
+            "标“网页”的行直接用 HTTP 说 Gradio 的排队协议（join，再读事件流直到回答完成；页面在回答之后触发的事件也照浏览器那样发送），每个新访客先像浏览器那样打开页面（页面与配置、载入时的事件），连续问 5 题后换新访客；"
             "标“HTTP API”的行向 /api/ask 提问并带上本会话之前的问答；"
             "标 gradio_client 的一行用官方客户端，它本身每答要花几十毫秒 CPU，与应用争用同样的 2 个核。",
             "",

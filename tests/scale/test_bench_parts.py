@@ -232,15 +232,18 @@ def test_the_page_first_token_skips_the_placeholder():
     assert PLACEHOLDER_MARK not in json.dumps(answer["output"], ensure_ascii=False)
 
 
-def test_a_page_client_also_sends_the_events_the_page_chains_to_the_answer():
-    """Gradio leaves `.then` events to the browser: the benchmark's page client sends them as the page does
-    (server events only, in order, transitively), so an answer costs the app what a browser's costs."""
+def test_a_page_client_sends_what_a_browser_sends():
+    """Gradio leaves `.then` events and the page's load events to the browser: the benchmark's page client sends
+    them as the page does (server events only, in order, chains followed), so an answer and a visit cost the app
+    what a browser's cost."""
     import httpx
 
     from eval.bench.throughput import Endpoint, HttpSession, chained
 
     deps = [
-        (0, {"api_name": "load", "inputs": [1]}),
+        (0, {"api_name": "restore", "inputs": [1, 2], "targets": [[0, "load"]]}),  # run when the page loads
+        (1, {"api_name": None, "inputs": [], "targets": [[0, "load"]], "backend_fn": False}),  # script only
+        (2, {"api_name": "rename", "inputs": [1], "targets": [[5, "submit"]]}),
         (3, {"api_name": "ask", "inputs": [1, 2]}),
         (4, {"api_name": None, "inputs": [1, 2, 3], "trigger_after": 3}),  # save, after the answer
         (5, {"api_name": None, "inputs": [], "trigger_after": 4, "backend_fn": False}),  # script only
@@ -251,9 +254,14 @@ def test_a_page_client_also_sends_the_events_the_page_chains_to_the_answer():
     config = {"api_prefix": "/gradio_api", "dependencies": [{"id": i, **d} for i, d in deps]}
     joined: list[dict] = []
 
+    pages: list[str] = []
+
     def serve(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/config":
             return httpx.Response(200, json=config)
+        if request.url.path == "/":
+            pages.append(request.method)
+            return httpx.Response(200, text="<html>the page</html>")
         if request.url.path.endswith("/queue/join"):
             joined.append(json.loads(request.content))
             return httpx.Response(200, json={"event_id": "e"})
@@ -263,11 +271,14 @@ def test_a_page_client_also_sends_the_events_the_page_chains_to_the_answer():
     transport = httpx.MockTransport(serve)
     with httpx.Client(transport=transport) as http:
         endpoint = Endpoint.find("http://app/", http=http)
-    assert endpoint.then == ((4, 3), (6, 1))
+    assert endpoint.then == ((4, 3), (6, 1)) and endpoint.on_load == ((0, 2),)
     session = HttpSession(endpoint)
     session.http = httpx.Client(transport=transport)
     assert session.ask("问") == ["out3"]  # the answer's outputs
     assert [j["fn_index"] for j in joined] == [3, 4, 6]
     assert [j["data"] for j in joined] == [["问", None], [None, None, None], [None]]
     assert len({j["session_hash"] for j in joined}) == 1  # one visitor
+    session.new_visitor()  # a new visitor opens the page: the page itself, then its load events, in a new session
+    assert pages == ["GET"] and joined[-1]["fn_index"] == 0 and joined[-1]["data"] == [None, None]
+    assert joined[-1]["session_hash"] != joined[0]["session_hash"]
     session.close()

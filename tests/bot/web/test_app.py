@@ -134,8 +134,11 @@ def test_the_benchmark_asks_as_the_page_does_saving_the_conversation_after_each_
     sent = [endpoint.fn_index, *(fn for fn, _ in endpoint.then)]
     saved = [fn for fn in sent if ids["conversations"] in outputs[fn]]
     assert len(saved) == 1, endpoint  # the save that lists the conversation is sent with every answer
+    restore = [fn for fn, _ in endpoint.on_load if ids["conversations"] in outputs[fn]]
+    assert len(restore) == 1, endpoint  # a new visitor's page restores the history when it loads
     session = HttpSession(endpoint)
     try:
+        session.new_visitor()
         chat = session.ask("去年开展了多少场理论宣讲活动？")[0]
     finally:
         session.close()
