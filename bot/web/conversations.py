@@ -80,9 +80,14 @@ class Conversations:
             saved = [self.stored(meta, turns), *saved]
         return trim_saved(saved, limit=self.saved_limit, max_count=self.max_saved)
 
+    @staticmethod
+    def _title(meta: Meta, turns: list[Turn]) -> str:
+        """What the title box shows: empty for a new conversation the visitor has not named."""
+        return title_of(meta, turns) if (turns or meta.get("title")) else ""
+
     def _list(self, meta: Meta, turns: list[Turn], index: list[Meta]) -> tuple[Update, str]:
         """The conversation list and the title box."""
-        title = title_of(meta, turns) if (turns or meta.get("title")) else ""
+        title = self._title(meta, turns)
         listed = choices(meta, turns, index)
         info = "" if listed else messages.HISTORY_EMPTY
         return gr.update(choices=listed, value=meta["id"] if turns else None, info=info), title
@@ -130,14 +135,13 @@ class Conversations:
             return tuple(gr.skip() for _ in SAVED_PARTS)
         meta = {**meta, "updated": time.time()}
         update, title = self._list(meta, turns, index)
-        same = shown is not None and choices(meta, turns, index) == shown
+        same = shown is not None and update["choices"] == shown
         return self.stored(meta, turns), meta, meta["id"] if same else update, title
 
     def as_shown(self, meta: Meta, turns: list[Turn]) -> tuple[Any, ...]:
         """The SAVED_PARTS left as they are: the stores untouched, the list's selection and the title as shown
         (plain values; a gr.skip() would have Gradio rebuild the list and the title box)."""
-        title = title_of(meta, turns) if (turns or meta.get("title")) else ""
-        return gr.skip(), gr.skip(), meta["id"] if turns else None, title
+        return gr.skip(), gr.skip(), meta["id"] if turns else None, self._title(meta, turns)
 
     def saving(self, ask: Callable[..., Iterator[tuple[Any, ...]]]) -> Callable[..., Iterator[tuple[Any, ...]]]:
         """The answering event with the save in its last update (one event per question, not an answer and
