@@ -21,8 +21,13 @@ from core.grammar import char_ngrams, compact, split_sentences
 
 # ---------------------------------------------------------------- does it hold what is asked
 ANSWER_CUES: dict[str, re.Pattern] = {
-    # An amount, not just the word 经费: "经费由区委宣传部统筹安排" does not say how much.
-    MONEY: re.compile(rf"[\d{CN_AMOUNT}]+(\.\d+)?\s*(万|千|百|亿)?元"),
+    # An amount, not just the word 经费: "经费由区委宣传部统筹安排" does not say how much. Any currency counts, named
+    # after the number (50元, 300美元, 2万英镑, 100块钱) or as a sign before it (NT$25,000 on CMRC calib, ￥80).
+    MONEY: re.compile(
+        rf"[\d{CN_AMOUNT}]+(\.\d+)?\s*(万|千|百|亿)?\s*((美|欧|日|英|港|澳|新台|台|韩|人民|加)?[元圆币镑]"
+        r"|块钱|法郎|卢布|比索|美金|马克|里拉)"
+        r"|(?<![A-Za-z])(?:NT|US|HK|[ACS])?\$\s*\d|[￥¥€£]\s*\d"
+    ),
     # A month, day, part of a month or time of day: "2024年度" alone names the work year, not a time.
     WHEN: re.compile(
         rf"[\d{CN_AMOUNT}]{{1,3}}月|[\d{CN_AMOUNT}]{{1,3}}[日号]|年底|年初|月底|月初|上旬|中旬|下旬|\d{{1,2}}[:：]\d{{2}}|周[一二三四五六日]|星期|\d{{4}}年(?!度)"
@@ -44,8 +49,11 @@ ANSWER_CUES: dict[str, re.Pattern] = {
     ),
     NUMBER: re.compile(rf"\d|[{CN_AMOUNT}]+[个场次名人位天项批期类种条家所门节课%％倍万]|百分之"),
 }
-# Counters that count the same things: 多少名学员 is answered by "60人".
-UNIT_GROUPS = ("名人位", "场次", "个项条件", "家所", "门节堂")
+# Counters that count the same things: 多少名学员 is answered by "60人", 多少家分店 by "28间分店" (CMRC calib).
+UNIT_GROUPS = ("名人位", "场次", "个项条件", "家所间", "门节堂")
+# A count in ten-thousands or more with its counter left out (说勉语的人约有150万，on CMRC calib) answers a count of
+# anything; "150万元" does not count people.
+BARE_MAGNITUDE = re.compile(r"\d+(\.\d+)?\s*[万亿](?![\u4e00-\u9fff])")
 
 
 def satisfies(kind: str, sentence: str, unit: str = "", grain: Optional[re.Pattern] = None, noun: str = "") -> bool:
@@ -54,7 +62,9 @@ def satisfies(kind: str, sentence: str, unit: str = "", grain: Optional[re.Patte
     sentence = ARTICLE_LABEL.sub("", sentence)  # 第七条 is a label, not a quantity
     if kind == NUMBER and unit:
         units = next((g for g in UNIT_GROUPS if unit in g), unit)
-        return bool(re.search(rf"[\d{CN_AMOUNT}]+(\.\d+)?[多余]?(?:万|千|百)?[{units}]", sentence))
+        # Spaced as some texts print numbers: "第 26 届" (CMRC calib).
+        counted = re.search(rf"[\d{CN_AMOUNT}]+(\.\d+)?\s*[多余]?(?:万|千|百|亿)?\s*[{units}]", sentence)
+        return bool(counted or BARE_MAGNITUDE.search(sentence))
     if kind == WHEN and grain is not None:
         return bool(grain.search(sentence))
     if kind == LIST and sentence.startswith("|"):

@@ -31,15 +31,13 @@ WHERE = "where"
 MONEY = "money"
 GENERAL = "general"
 
-# Order matters: the first match wins (money before number, list before number for 哪几).
+# Order matters: the first match wins (list before number for 哪几). A question that asks how much money
+# (多少钱, 经费是多少) is a money question whatever else it says; one that only names money (补贴, 经费) asks for
+# an amount unless it asks when, who, where or which: 经费由谁负责？ asks who. On CMRC calib (dev data) the money
+# topic outranked 哪儿 in 明治29年台湾总督府补助哪儿的商船？, which the rule judge then refused for holding no amount.
+MONEY_TOPIC = re.compile(r"经费|预算|费用|资金|拨款|补贴|补助|津贴|奖金|报酬|酬金|工资|报销|开支|成本")
 QUESTION_CUES: list[tuple[str, re.Pattern]] = [
-    (
-        MONEY,
-        re.compile(
-            r"经费|预算|费用|资金|多少钱|金额|花了多少|拨款|补贴|补助|津贴|奖金|报酬|酬金|工资|报销|开支|成本"
-            r"|多少.{0,4}费|[^\s，。？]{1,3}费[^用]{0,4}多少|交多少|收多少"
-        ),
-    ),
+    (MONEY, re.compile(r"多少钱|金额|花了多少|多少.{0,4}费|[^\s，。？]{1,3}费[^用]{0,4}多少|交多少|收多少")),
     (
         WHEN,
         re.compile(r"什么时候|何时|哪天|哪一天|几月|几号|几日|哪年|哪一年|什么时间|截止|期限|日期|多久|时间节点|起止"),
@@ -52,13 +50,14 @@ QUESTION_CUES: list[tuple[str, re.Pattern]] = [
             r"谁|哪位|哪个部门|哪个单位|哪些部门|哪些单位|什么部门|什么单位|负责人|由哪|主讲人|授课人|牵头单位|主办|承办方|哪个机构|哪些人|什么人"
         ),
     ),
-    (WHERE, re.compile(r"哪里|在哪|什么地方|何地|地点|场所|哪个地方")),
+    (WHERE, re.compile(r"哪里|哪儿|在哪|什么地方|何地|地点|场所|哪个地方")),
     (
         LIST,
         re.compile(
             rf"哪些|哪几|包括什么|包括哪|几个方面|几方面|几点|几项|几类|分别|都有|主要有|有几种|哪方面|哪[{CN_POSITION}两]+[点项条类个种方]"
         ),
     ),
+    (MONEY, MONEY_TOPIC),
     # "那几天"/"这几个" point at something; only a bare 几 asks for a count.
     (NUMBER, re.compile(r"多少|(?<![那这好])几|数量|比例|百分之|人次|规模|多大|多长|多高")),
 ]

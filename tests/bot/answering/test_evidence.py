@@ -46,6 +46,18 @@ def test_answer_must_hold_the_kind_asked():
     assert not satisfies(NUMBER, "第七条 宣讲员选聘采取个人自荐的方式")  # 第七条 is a label
 
 
+def test_amounts_and_counts_as_encyclopaedic_text_writes_them():
+    # forms that CMRC calib's answers take (see ANSWER_CUES and UNIT_GROUPS)
+    assert satisfies(MONEY, "每名奖金为 NT$25,000。")
+    assert satisfies(MONEY, "门票300美元，学生半价。")
+    assert satisfies(MONEY, "年薪约2万英镑")
+    assert not satisfies(MONEY, "展厅设置3块展板")  # 块 counts boards; only 块钱 is money
+    assert satisfies(NUMBER, "现时在香港共有28间分店", unit="家")
+    assert satisfies(NUMBER, "2007年亚足联冠军联赛 是第 26 届亚洲冠军联赛", unit="届")
+    assert satisfies(NUMBER, "说勉语的人约有150万，自称“勉”", unit="人")  # the counter left out
+    assert not satisfies(NUMBER, "项目总投资150万元", unit="人")  # money counts no people
+
+
 def test_years_the_corpus_knows_bind_and_others_do_not():
     asked = analyse("2024年度冬训时间是什么时候？", STATS)
     assert other_year(asked, "2025年度冬训，示范班由3期增加到4期。")

@@ -24,6 +24,7 @@ from bot.answering.question import (
     NUMBER,
     SINGLE_CHAR_FACTOR,
     WHEN,
+    WHERE,
     WHO,
     analyse,
     asked_unit,
@@ -58,6 +59,11 @@ def test_question_types():
     assert question_type("冬训从什么时候开始？") == WHEN
     assert question_type("分为哪几个阶段？") == LIST
     assert question_type("有多少名学员？") == NUMBER
+    # Naming money is not asking how much: the wh-word says what is asked (CMRC calib, see QUESTION_CUES).
+    assert question_type("冬训经费由谁负责统筹？") == WHO
+    assert question_type("明治29年台湾总督府补助哪儿的商船？") == WHERE
+    assert question_type("误工补贴什么时候发？") == WHEN
+    assert question_type("宣讲活动的经费是多少？") == MONEY
     # "那几天" points at days already named; it does not ask for a count.
     assert question_type("去党校培训那几天，吃饭怎么解决？") != NUMBER
 
