@@ -28,9 +28,12 @@ ANSWER_CUES: dict[str, re.Pattern] = {
         r"|块钱|法郎|卢布|比索|美金|马克|里拉)"
         r"|(?<![A-Za-z])(?:NT|US|HK|[ACS])?\$\s*\d|[￥¥€£]\s*\d"
     ),
-    # A month, day, part of a month or time of day: "2024年度" alone names the work year, not a time.
+    # A month, day, part of a month or time of day: "2024年度" alone names the work year, not a time. Encyclopaedic
+    # text dates by decade, century, reign year or part of the day too (60年代, 建兴元年（223年）, 夜间: the rule
+    # judge's false refusals on CMRC's train part).
     WHEN: re.compile(
-        rf"[\d{CN_AMOUNT}]{{1,3}}月|[\d{CN_AMOUNT}]{{1,3}}[日号]|年底|年初|月底|月初|上旬|中旬|下旬|\d{{1,2}}[:：]\d{{2}}|周[一二三四五六日]|星期|\d{{4}}年(?!度)"
+        rf"[\d{CN_AMOUNT}]{{1,3}}月|[\d{CN_AMOUNT}]{{1,3}}[日号]|年底|年初|月底|月初|上旬|中旬|下旬|\d{{1,2}}[:：]\d{{2}}|周[一二三四五六日]|星期|\d{{3,4}}年(?!度)"
+        r"|\d+年代|世纪|元年|上午|下午|中午|晚上|夜间|白天|清晨|凌晨|傍晚|[春夏秋冬]季"
     ),
     # A body or a role: 区委宣传部, 理论科, 党校, 党组织书记.
     WHO: re.compile(

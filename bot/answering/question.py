@@ -43,6 +43,8 @@ QUESTION_CUES: list[tuple[str, re.Pattern]] = [
         re.compile(r"什么时候|何时|哪天|哪一天|几月|几号|几日|哪年|哪一年|什么时间|截止|期限|日期|多久|时间节点|起止"),
     ),
     (DOCNUM, re.compile(r"文号|发文字号|字号")),
+    # What a name means or where it comes from is no name (书的名字是什么意思, 这个名字有什么来由: CMRC train).
+    (GENERAL, re.compile(r"(?:名字|名称|叫法).{0,6}(?:意思|含义|来由|由来|来历|怎么来|来自|出处|典故)|为什么叫")),
     (NAME, re.compile(r"名字|姓名|叫什么")),
     (
         WHO,
@@ -105,6 +107,11 @@ WHEN_GRAIN = [
     (re.compile(r"哪一?天|几号|几日|哪日|具体日期|哪个日子"), re.compile(rf"[\d{CN_AMOUNT}]{{1,3}}[日号]")),
     (re.compile(r"哪一?年|年份"), re.compile(r"\d{4}年")),
     (re.compile(r"几月|哪个?月"), re.compile(rf"[\d{CN_AMOUNT}]{{1,3}}月")),
+    # 多久 asks how long: 最长可以停留12个月, 长达30秒 (CMRC train), 10个工作日内.
+    (
+        re.compile(r"多久|多长时间"),
+        re.compile(rf"[\d{CN_AMOUNT}]+(\.\d+)?\s*个?[多余半]?\s*(工作日|年|月|天|日|周|星期|小时|分钟|秒|学时|课时|钟头)"),
+    ),
 ]
 
 

@@ -74,6 +74,18 @@ def test_list_sentences():
     assert not satisfies(LIST, "冬训工作要坚持问题导向。")
 
 
+def test_when_as_encyclopaedic_text_dates_things():
+    # forms of the rule judge's false refusals on CMRC's train part (see ANSWER_CUES)
+    assert satisfies(WHEN, "香港于60年代已经引入动画")
+    assert satisfies(WHEN, "建兴元年（223年），拜屯骑校尉")
+    assert satisfies(WHEN, "多在夜间出没")
+    assert not satisfies(WHEN, "冬训工作要坚持问题导向")
+    long = analyse("宣讲员换了电话，要在多久以内报告？", STATS).grain
+    assert satisfies(WHEN, "应在10个工作日内报告", grain=long)
+    assert satisfies(WHEN, "最长可以停留12个月。", grain=long)
+    assert not satisfies(WHEN, "由所在街道负责登记", grain=long)
+
+
 def test_when_at_the_grain_asked():
     day = analyse("动员会是哪一天？", STATS).grain
     assert satisfies(WHEN, "时间为2024年12月上旬")

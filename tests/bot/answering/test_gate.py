@@ -92,6 +92,9 @@ def test_the_rule_cues_say_what_the_passages_lack():
             "县委组织部、县委宣传部要组成4个督导组，采取“四不两直”方式抽查。",
             False,
         ),
+        # a naming word states a name jieba does not know as one (CMRC train: 原名生保内, 俗名印仔鱼)
+        ("这座桥原来叫什么？", "此桥旧称万安桥，始建于宋代。", True),
+        ("这种茶俗称叫什么？", "当地俗名云雾青，产于高山茶园。", True),
     ],
 )
 def test_a_proper_noun_of_the_expected_tag_answers_who_where_and_name(question, sentence, named):

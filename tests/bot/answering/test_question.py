@@ -64,6 +64,9 @@ def test_question_types():
     assert question_type("明治29年台湾总督府补助哪儿的商船？") == WHERE
     assert question_type("误工补贴什么时候发？") == WHEN
     assert question_type("宣讲活动的经费是多少？") == MONEY
+    # what a name means or where it comes from asks no name (CMRC train)
+    assert question_type("“理论飞燕”这个名字有什么来由？") == GENERAL
+    assert question_type("宣讲团的名字是什么意思？") == GENERAL
     # "那几天" points at days already named; it does not ask for a count.
     assert question_type("去党校培训那几天，吃饭怎么解决？") != NUMBER
 
