@@ -16,14 +16,26 @@ CMRC_FILES = ("trial.json", "dev.json")
 KB_DIR = Path("/tmp/cmrc-kb")
 SEARCH_CACHE = "search_cache.jsonl"  # retrieval results kept beside the store
 # The code a search result depends on, besides the knowledge base, the retrieval settings and the embedder: a
-# change to any of these files makes cached results stale (paths from the project's root).
+# change to any of these files makes cached results stale (paths from the project's root). The retriever analyses
+# the question and re-ranks passages by their best sentence, so the question analysis, the evidence score and the
+# tables they read count too (until 2026-12-02 they were missing, and a change to them kept stale results;
+# tests/eval/test_cmrc.py checks the list against the retriever's imports).
 RETRIEVAL_CODE = (
     "bot/retrieval/hybrid.py",
     "bot/retrieval/rerank.py",
     "bot/retrieval/neighbours.py",
+    "bot/answering/question.py",
+    "bot/answering/evidence.py",
+    "bot/answering/numbering.py",
+    "bot/answering/corpus_stats.py",
+    "bot/answering/data/colloquial.tsv",
+    "bot/answering/data/noun_words.tsv",
+    "core/grammar.py",
+    "core/data_tables.py",
     "ingest/bm25.py",
     "ingest/embedders.py",
     "ingest/index.py",
+    "ingest/fusion.py",
 )
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Share of paragraphs (in percent of the hash) per part: train [0, 60), calib [60, 75), report [75, 100).

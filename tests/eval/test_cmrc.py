@@ -1,5 +1,8 @@
 """The CMRC 2018 split is deterministic, disjoint and by paragraph (eval/cmrc_data.py)."""
 
+import re
+from pathlib import Path
+
 import pytest
 
 from eval.cmrc_data import CMRC_DIR, load_paragraphs, pid_of_source, split_of, split_paragraphs, write_corpus
@@ -143,3 +146,37 @@ def test_cached_search_is_kept_only_under_the_same_retrieval(tmp_path, monkeypat
         CachedSearch(retriever, path, used).search("问题", k=3)
         assert retriever.calls == 1
     assert len(path.read_text(encoding="utf-8").splitlines()) == 1  # only the last signature's result is kept
+
+
+@pytest.mark.unit
+def test_the_search_signature_covers_what_the_retriever_imports_and_reads():
+    """Every project module the retriever imports (bot/retrieval, and what it imports of bot/ and core/), and the
+    tables those modules read from their data folder, are in RETRIEVAL_CODE: a change to any of them changes
+    search results, so it must make cached results stale. (ingest/ is covered by the listed files and the
+    knowledge base's fingerprint.)"""
+    import ast
+
+    from eval import cmrc_data
+
+    root = cmrc_data.PROJECT_ROOT
+    listed = set(cmrc_data.RETRIEVAL_CODE)
+    todo = sorted(
+        str(p.relative_to(root)) for p in (root / "bot" / "retrieval").glob("*.py") if p.name != "__init__.py"
+    )
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        source = (root / name).read_text(encoding="utf-8")
+        for table in re.findall(r'"data" / "([\w.]+\.tsv)"', source):
+            assert str(Path(name).parent / "data" / table) in listed, f"{name} reads {table}"
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("bot", "core"):
+                path = node.module.replace(".", "/") + ".py"
+                if (root / path).exists() and not path.endswith("__init__.py"):
+                    todo.append(path)
+    seen.discard("core/settings.py")  # the settings' values are in the signature (settings.retrieval), not their code
+    missing = sorted(n for n in seen if n not in listed)
+    assert not missing, f"RETRIEVAL_CODE lacks {missing}"
