@@ -47,12 +47,28 @@ def normalise(text: str) -> str:
     return text.strip("\n")
 
 
+# Answering splits the same retrieved passages into sentences several times per question (re-ranking, candidates,
+# the rule judge): their spans are cached. Only texts of passage size, since the cache keeps its keys alive.
+SENTENCE_CACHE = 4096
+SENTENCE_CACHE_CHARS = 1000
+
+
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """Spans (start, end) of the sentences in text[start:end], leading/trailing whitespace excluded.
 
     A sentence ends at 。！？；!?; (with any closing quote or bracket after it) or at a line break.
     """
-    end = len(text) if end is None else end
+    if start == 0 and end is None and len(text) <= SENTENCE_CACHE_CHARS:
+        return list(_passage_sentences(text))
+    return _sentence_spans(text, start, len(text) if end is None else end)
+
+
+@lru_cache(maxsize=SENTENCE_CACHE)
+def _passage_sentences(text: str) -> tuple[tuple[int, int], ...]:
+    return tuple(_sentence_spans(text, 0, len(text)))
+
+
+def _sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     i = s = start
     while i < end:
@@ -120,12 +136,14 @@ def tokenize(text: str, drop_stopwords: bool = True) -> list[str]:
     return out
 
 
-def char_ngrams(text: str, n: int = 2) -> set[str]:
-    """Character n-grams of the compact form of text (the unit of support checking)."""
+@lru_cache(maxsize=COMPACT_CACHE)
+def char_ngrams(text: str, n: int = 2) -> frozenset[str]:
+    """Character n-grams of the compact form of text (the unit of support checking). Cached like compact(): answer
+    selection asks for the bigrams of the same sentences many times per question."""
     c = compact(text)
     if len(c) < n:
-        return {c} if c else set()
-    return {c[i : i + n] for i in range(len(c) - n + 1)}
+        return frozenset((c,)) if c else frozenset()
+    return frozenset(c[i : i + n] for i in range(len(c) - n + 1))
 
 
 # ---------------------------------------------------------------- section paths

@@ -113,15 +113,13 @@ def term_coverage(query: Query, text: str, context: str = "") -> float:
     c = compact(text)
     ctx = compact(context)
     hit = 0.0
-    for term, w in query.weights.items():
-        forms = (term,) + query.variants.get(term, ())
-        if any(compact(f) in c for f in forms):
+    for w, form, variants, parts in query.coverage_terms:
+        if form in c or (variants and any(f in c for f in variants)):
             hit += w
-        elif ctx and any(compact(f) in ctx for f in forms):
+        elif ctx and (form in ctx or (variants and any(f in ctx for f in variants))):
             hit += w * CONTEXT_CREDIT
-        elif len(term) >= 3:
-            parts = char_ngrams(term)
-            share = sum(1 for p in parts if p in c) / max(len(parts), 1)
+        elif parts:
+            share = sum(1 for p in parts if p in c) / len(parts)
             hit += w * PART_CREDIT * share
     return hit / query.total_weight
 

@@ -100,7 +100,7 @@ class Question:
     text: str
     weights: dict[str, float]  # content term -> IDF weight (unknown words weigh most)
     unknown: list[str]  # content terms the knowledge base never uses
-    bigrams: set[str]
+    bigrams: frozenset[str]
     numbers: list[str]
     tags: frozenset[str]
     words: set[str] = field(default_factory=set)  # every jieba word of the question
@@ -109,7 +109,7 @@ class Question:
     grain: Optional[re.Pattern] = None  # the date part a when-question asks for
     noun: str = ""  # what the items of a list question are
     entities: list[str] = field(default_factory=list)  # its proper nouns (jieba.posseg nr/ns/nt/nz)
-    trigrams: set[str] = field(default_factory=set)  # its character trigrams (copied phrases)
+    trigrams: frozenset[str] = field(default_factory=frozenset)  # its character trigrams (copied phrases)
 
     @property
     def total(self) -> float:

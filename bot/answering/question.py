@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import jieba
 import jieba.posseg as pseg
@@ -18,7 +18,7 @@ import jieba.posseg as pseg
 from bot.answering.corpus_stats import CorpusStats
 from bot.answering.numbering import CN_AMOUNT, CN_POSITION
 from core.data_tables import table_rows
-from core.grammar import STOPWORDS, char_ngrams, cn_to_int, tokenize
+from core.grammar import STOPWORDS, char_ngrams, cn_to_int, compact, tokenize
 
 # ---------------------------------------------------------------- question kinds
 NUMBER = "number"
@@ -302,7 +302,7 @@ class Query:
     kind: str
     terms: list[str]  # content terms, shortest first (ties in question order), no duplicates
     weights: dict[str, float]  # term -> IDF weight
-    bigrams: set[str]
+    bigrams: frozenset[str]
     numbers: list[str] = field(
         default_factory=list
     )  # numbers the corpus knows (years, counts) that the answer must match
@@ -311,9 +311,28 @@ class Query:
     noun: str = ""  # what the items of a list question are
     variants: dict[str, tuple[str, ...]] = field(default_factory=dict)  # term -> official wordings that match it
 
-    @property
+    @cached_property
     def total_weight(self) -> float:
         return sum(self.weights.values()) or 1.0
+
+    @cached_property
+    def coverage_terms(self) -> tuple[CoverageTerm, ...]:
+        """Each term as term coverage checks it, in the order of weights: its weight, its compact forms (itself
+        and its variants), and the character bigrams of a term of three characters or more. term_coverage runs
+        on every sentence of every candidate passage; a Query is not changed once analyse has built it."""
+        out = []
+        for term, w in self.weights.items():
+            variants = tuple(compact(f) for f in self.variants.get(term, ()))
+            parts = char_ngrams(term) if len(term) >= 3 else frozenset()
+            out.append(CoverageTerm(w, compact(term), variants, parts))
+        return tuple(out)
+
+
+class CoverageTerm(NamedTuple):
+    weight: float
+    form: str  # the term's compact form
+    variants: tuple[str, ...]  # compact forms of its official variants (most terms have none)
+    parts: frozenset[str]  # character bigrams of a term of three characters or more (else empty)
 
 
 def analyse(question: str, stats: CorpusStats) -> Query:

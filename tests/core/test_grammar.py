@@ -6,6 +6,7 @@ import pytest
 
 from core.grammar import (
     SECTION_SEP,
+    SENTENCE_CACHE_CHARS,
     STOPWORDS,
     char_ngrams,
     compact,
@@ -55,6 +56,18 @@ def test_split_sentences_spans_within_a_range():
     spans = split_sentences(text, 2, 6)
     assert [text[s:e] for s, e in spans] == ["乙。", "丙。"]
     assert all(2 <= s < e <= 6 for s, e in spans)
+
+
+def test_a_passage_splits_the_same_from_the_cache_and_a_caller_cannot_change_it():
+    passage = "冬训自11月20日开始。\n各村要报送台账！“学习强国”上线了。"
+    spans = split_sentences(passage)
+    assert [passage[s:e] for s, e in spans] == ["冬训自11月20日开始。", "各村要报送台账！", "“学习强国”上线了。"]
+    spans.append((0, 1))
+    assert split_sentences(passage) == spans[:-1]
+    document = passage * (SENTENCE_CACHE_CHARS // len(passage) + 1)  # past the cache bound: split each time
+    assert len(document) > SENTENCE_CACHE_CHARS
+    assert split_sentences(document) == split_sentences(document, 0, len(document))
+    assert len(split_sentences(document)) == 3 * (SENTENCE_CACHE_CHARS // len(passage) + 1)
 
 
 # ---------------------------------------------------------------- numbering
