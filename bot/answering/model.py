@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 import numpy as np
 from langchain_core.documents import Document
@@ -208,6 +208,14 @@ def _depth(left: np.ndarray, right: np.ndarray, leaf: np.ndarray) -> int:
 Scorer = Logistic | Trees
 
 
+class ShownRule(NamedTuple):
+    """Which of the selector's candidates an answer shows (AnswerModel's fields of the same names)."""
+
+    length_cost: float
+    second_within: float
+    max_shown_chars: int
+
+
 def scorer_from_json(d: dict[str, Any]) -> Scorer:
     """A Logistic or Trees from its JSON form."""
     return Trees.from_json(d) if d.get("kind") == "trees" else Logistic.from_json(d)
@@ -261,6 +269,17 @@ class AnswerModel:
                 f"{path}: weights were trained on other features; retrain with python -m bot.answering.train"
             )
         return model
+
+    @staticmethod
+    def load_selector(path: Path = WEIGHTS_FILE) -> tuple[Scorer, ShownRule]:
+        """The answer selector of a weights file with its shown-answer rule, whatever features its gate was
+        trained on (for a retrain that keeps the selector and learns the gate on new question-level features)."""
+        d = json.loads(Path(path).read_text(encoding="utf-8"))
+        selector = scorer_from_json(d["selector"])
+        if tuple(selector.names) != CANDIDATE_FEATURES:
+            raise ValueError(f"{path}: the selector was trained on other features; retrain it too")
+        rule = ShownRule(float(d.get("length_cost", 0.0)), float(d["second_within"]), int(d["max_shown_chars"]))
+        return selector, rule
 
     def at(
         self,

@@ -7,7 +7,18 @@ import numpy as np
 import pytest
 from langchain_core.documents import Document
 
-from bot.answering.model import CASCADE, GATE_INPUTS, LEARNED, RULE_VERDICT, RULES, UNION, WEIGHTS_FILE, AnswerModel
+from bot.answering.features import CANDIDATE_FEATURES
+from bot.answering.model import (
+    CASCADE,
+    GATE_INPUTS,
+    LEARNED,
+    RULE_VERDICT,
+    RULES,
+    UNION,
+    WEIGHTS_FILE,
+    AnswerModel,
+    ShownRule,
+)
 from bot.answering.train import (
     ANSWERABLE,
     CROSS_SUFFIX,
@@ -33,6 +44,7 @@ from bot.answering.train import (
     out_of_fold,
     save_cache,
     swap_word,
+    tune,
 )
 
 # Unit tests, but for the four that train a model (seconds of CPU), which are integration tests.
@@ -123,6 +135,34 @@ def test_a_kept_selector_is_returned_and_the_gate_matrix_does_not_depend_on_it()
     trained, own = gate_data(examples, Stats(), feats)
     assert given is kept and trained is not kept
     np.testing.assert_array_equal(with_kept.G, own.G)  # the gate reads cross-fitted selectors either way
+
+
+def test_the_selector_of_weights_whose_gate_read_other_features_loads_alone(tmp_path):
+    d = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))
+    d["gate"]["names"] = d["gate"]["names"][:-1]  # a gate from before a question-level feature was added
+    path = tmp_path / "w.json"
+    path.write_text(json.dumps(d), encoding="utf-8")
+    with pytest.raises(ValueError):
+        AnswerModel.load(path)
+    selector, rule = AnswerModel.load_selector(path)
+    X = np.random.default_rng(0).random((5, len(CANDIDATE_FEATURES)))
+    np.testing.assert_allclose(selector.prob(X), AnswerModel.load().selector.prob(X))
+    assert rule == (d["length_cost"], d["second_within"], d["max_shown_chars"])
+    d["selector"]["names"] = d["selector"]["names"][:-1]
+    path.write_text(json.dumps(d), encoding="utf-8")
+    with pytest.raises(ValueError):
+        AnswerModel.load_selector(path)
+
+
+@pytest.mark.integration
+def test_a_gate_only_retrain_keeps_the_shown_answer_rule_it_is_given():
+    model = fit(_slice(16), Stats(), seed=0)
+    kept = ShownRule(0.07, 0.2, 120)
+    chosen, _ = tune(model, _slice(8), Stats(), kept=kept)
+    assert (chosen["length_cost"], chosen["second_within"], chosen["max_shown_chars"]) == kept
+    assert (model.length_cost, model.second_within, model.max_shown_chars) == kept
+    searched, _ = tune(fit(_slice(16), Stats(), seed=0), _slice(8), Stats())
+    assert (searched["length_cost"], searched["second_within"], searched["max_shown_chars"]) != kept
 
 
 @pytest.mark.integration
