@@ -8,14 +8,20 @@ compare quotes.
 from __future__ import annotations
 
 import logging
+import os
+import pickle
 import re
+import tempfile
 import threading
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
+from typing import Optional
 
 import jieba
 
 jieba.setLogLevel(logging.WARNING)
+log = logging.getLogger(__name__)
 
 SENTENCE_END = "。！？；!?;"
 # Closing marks that stay with the sentence they end: …。” or …；）
@@ -109,6 +115,47 @@ COMPACT_CACHE = 32768
 def compact(text: str) -> str:
     """NFKC form with punctuation and whitespace removed, lower-cased: used to compare quotes and answers."""
     return _PUNCT_RE.sub("", unicodedata.normalize("NFKC", text)).lower()
+
+
+DICTIONARY_FILE = "jieba_dictionary.pickle"  # in the knowledge-base directory, beside its other caches
+
+
+def load_dictionary(cache_dir: Path, tokenizer: Optional[jieba.Tokenizer] = None) -> None:
+    """Load jieba's dictionary now, from a copy kept in cache_dir (0.3 s here, against 0.9 s for jieba's own
+    marshal cache: the first question of a freshly started app paid that second). The copy is written from
+    the dictionary jieba loads when there is none, or when it came from another jieba release. It is a pickle,
+    so it lives in the app's own directory (the knowledge base's), not in the shared temporary directory.
+    `tokenizer` is jieba's default one unless given."""
+    dt = tokenizer if tokenizer is not None else jieba.dt
+    if dt.initialized:
+        return
+    path = Path(cache_dir) / DICTIONARY_FILE
+    key = (jieba.__version__, str(dt.dictionary))
+    with dt.lock:
+        try:
+            with path.open("rb") as f:
+                stored, freq, total = pickle.load(f)
+            if stored == key:
+                dt.FREQ, dt.total, dt.initialized = freq, total, True
+                return
+        except FileNotFoundError:
+            pass
+        except Exception as e:  # a torn or foreign file: jieba's own load below, and a fresh copy
+            log.warning("jieba dictionary copy %s unreadable (%s); rebuilding it", path, e)
+        dt.initialize()
+        tmp = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=DICTIONARY_FILE, suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump((key, dt.FREQ, dt.total), f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)  # whole or not at all: another app process may be reading it
+            tmp = None
+        except OSError as e:  # a read-only knowledge base still answers; it loads the slow way next time too
+            log.warning("could not keep a copy of jieba's dictionary in %s: %s", path.parent, e)
+        finally:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
 
 
 def load_dictionary_in_background() -> None:

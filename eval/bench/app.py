@@ -30,8 +30,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     settings = Settings.load(kb_dir=args.kb, host=LOOPBACK, port=args.port)
 
     from bot.web import gradio_patches
+    from core import grammar
 
     gradio_patches.install()  # before anything imports Gradio, as `python -m bot.app` does
+    grammar.load_dictionary(settings.store.kb_dir)  # now, in 0.3 s, rather than 0.9 s in the first answer
     from bot.pipeline import Assistant
     from bot.web.server import serve
     from eval.bench.vectors import DerivedEmbeddings, TimedEmbeddings

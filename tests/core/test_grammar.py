@@ -165,6 +165,54 @@ def test_the_dictionary_loads_in_the_background():
     assert done.stdout.startswith("True ['冬训', '学习']")
 
 
+@pytest.mark.integration
+def test_the_dictionary_is_kept_in_the_cache_dir_and_loaded_from_there(tmp_path, monkeypatch, caplog):
+    import jieba
+
+    from core.grammar import DICTIONARY_FILE, load_dictionary
+
+    first = jieba.Tokenizer()
+    load_dictionary(tmp_path, first)  # no copy yet: jieba's own load, then the copy written
+    assert first.initialized and (tmp_path / DICTIONARY_FILE).is_file()
+    assert not list(tmp_path.glob("*.tmp"))
+
+    def never(self):
+        raise AssertionError("jieba's own load ran although the copy was there")
+
+    second = jieba.Tokenizer()
+    with monkeypatch.context() as m:
+        m.setattr(jieba.Tokenizer, "initialize", never)
+        load_dictionary(tmp_path, second)
+    assert second.initialized and second.total == first.total and second.FREQ == first.FREQ
+    assert second.lcut_for_search("冬训学习") == first.lcut_for_search("冬训学习")
+
+    (tmp_path / DICTIONARY_FILE).write_bytes(b"torn")
+    third = jieba.Tokenizer()
+    load_dictionary(tmp_path, third)
+    assert third.initialized and "rebuilding" in caplog.text
+    fourth = jieba.Tokenizer()
+    with monkeypatch.context() as m:
+        m.setattr(jieba.Tokenizer, "initialize", never)
+        load_dictionary(tmp_path, fourth)  # the torn copy was replaced by a whole one
+    assert fourth.total == first.total
+
+
+@pytest.mark.integration
+def test_a_dictionary_copy_from_another_jieba_release_is_not_used(tmp_path, monkeypatch):
+    import jieba
+
+    from core import grammar
+
+    grammar.load_dictionary(tmp_path, jieba.Tokenizer())
+    monkeypatch.setattr(jieba, "__version__", "0.0.0-other")
+    ran = []
+    real = jieba.Tokenizer.initialize
+    monkeypatch.setattr(jieba.Tokenizer, "initialize", lambda self: ran.append(1) or real(self))
+    fresh = jieba.Tokenizer()
+    grammar.load_dictionary(tmp_path, fresh)
+    assert ran and fresh.initialized
+
+
 def test_a_text_is_cut_by_jieba_once_then_served_from_the_cache(monkeypatch):
     # Questions and passages are tokenized again and again on the answering path; jieba runs once per text.
     from core import grammar
