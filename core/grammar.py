@@ -14,7 +14,7 @@ import re
 import tempfile
 import threading
 import unicodedata
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Optional
 
@@ -158,11 +158,14 @@ def load_dictionary(cache_dir: Path, tokenizer: Optional[jieba.Tokenizer] = None
                 Path(tmp).unlink(missing_ok=True)
 
 
-def load_dictionary_in_background() -> None:
+def load_dictionary_in_background(cache_dir: Optional[Path] = None) -> None:
     """Start loading jieba's dictionary (about 1 s) on a daemon thread, for a caller that tokenizes later and has
-    other work first; the first cut waits for it (jieba holds a lock while it loads)."""
+    other work first; the first cut waits for it (jieba holds a lock while it loads). With cache_dir, through
+    load_dictionary: the copy there is read, or written for the next process (an ingest leaves one for the app)."""
     if not jieba.dt.initialized:
-        threading.Thread(target=jieba.initialize, name="jieba-dictionary", daemon=True).start()
+        target = partial(load_dictionary, cache_dir) if cache_dir is not None else jieba.initialize
+        # Writing the copy, the thread holds the process at exit until the copy is whole (a fraction of a second).
+        threading.Thread(target=target, name="jieba-dictionary", daemon=cache_dir is None).start()
 
 
 @lru_cache(maxsize=8192)

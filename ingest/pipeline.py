@@ -239,7 +239,7 @@ class Pipeline:
 
         total = sum(len(job.doc.text) for job in jobs)
         if jobs:  # the BM25 refresh after the writes tokenizes the new chunks: load jieba while the workers embed
-            grammar.load_dictionary_in_background()
+            grammar.load_dictionary_in_background(self.kb.kb_dir)  # and leave the app a quick copy
         group: list[_Prepared] = []
         with tqdm(
             total=total, unit="字", unit_scale=True, desc="入库", disable=not progress or total == 0, file=sys.stderr

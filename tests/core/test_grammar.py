@@ -144,16 +144,20 @@ def test_tokenize_lower_cases_and_normalises_width():
 
 
 @pytest.mark.integration
-def test_the_dictionary_loads_in_the_background():
+@pytest.mark.parametrize("keep_copy", [False, True])
+def test_the_dictionary_loads_in_the_background(keep_copy, tmp_path):
     import subprocess
     import sys
     from pathlib import Path
 
+    from core.grammar import DICTIONARY_FILE
+
+    given = repr(str(tmp_path)) if keep_copy else ""
     code = (
         "import time, jieba\n"
         "from core import grammar\n"
         "assert not jieba.dt.initialized\n"
-        "grammar.load_dictionary_in_background()\n"
+        f"grammar.load_dictionary_in_background({given})\n"
         "t = time.time()\n"
         "while not jieba.dt.initialized and time.time() - t < 60: time.sleep(0.05)\n"
         "print(jieba.dt.initialized, grammar.tokenize('冬训学习'))\n"
@@ -163,6 +167,7 @@ def test_the_dictionary_loads_in_the_background():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("True ['冬训', '学习']")
+    assert (tmp_path / DICTIONARY_FILE).is_file() == keep_copy  # an ingest leaves the app its copy
 
 
 @pytest.mark.integration
