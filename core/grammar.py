@@ -159,7 +159,7 @@ def load_dictionary(cache_dir: Path, tokenizer: Optional[jieba.Tokenizer] = None
 
 
 def load_dictionary_in_background(cache_dir: Optional[Path] = None) -> None:
-    """Start loading jieba's dictionary (about 1 s) on a daemon thread, for a caller that tokenizes later and has
+    """Start loading jieba's dictionary (about 1 s) on a thread, for a caller that tokenizes later and has
     other work first; the first cut waits for it (jieba holds a lock while it loads). With cache_dir, through
     load_dictionary: the copy there is read, or written for the next process (an ingest leaves one for the app)."""
     if not jieba.dt.initialized:
@@ -186,10 +186,14 @@ def tokenize(text: str, drop_stopwords: bool = True) -> list[str]:
     return out
 
 
-@lru_cache(maxsize=COMPACT_CACHE)
+# A sentence's bigram set weighs a few kB (its compact form a few hundred bytes), hence a smaller bound than compact's.
+NGRAM_CACHE = 4096
+
+
+@lru_cache(maxsize=NGRAM_CACHE)
 def char_ngrams(text: str, n: int = 2) -> frozenset[str]:
-    """Character n-grams of the compact form of text (the unit of support checking). Cached like compact(): answer
-    selection asks for the bigrams of the same sentences many times per question."""
+    """Character n-grams of the compact form of text (the unit of support checking). Cached: answer selection asks
+    for the bigrams of the same sentences several times per question."""
     c = compact(text)
     if len(c) < n:
         return frozenset((c,)) if c else frozenset()
