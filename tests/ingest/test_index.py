@@ -83,6 +83,27 @@ def test_source_id_of_a_new_file_under_the_knowledge_folder(make_kb):
     assert [d["source"] for d in kb.documents()] == ["knowledge/uploads/通知.txt"]
 
 
+def test_dense_search_ef_is_set_on_a_new_collection_and_by_the_next_ingest(make_kb):
+    from ingest.index import GRAPH_CONSTRUCTION_EF, GRAPH_NEIGHBOURS
+
+    kb = make_kb(search_ef=150)
+    assert kb.search_ef() == 150
+    graph = kb.client.get_collection(kb.collection.name, embedding_function=None).configuration["hnsw"]
+    assert (graph["max_neighbors"], graph["ef_construction"]) == (GRAPH_NEIGHBOURS, GRAPH_CONSTRUCTION_EF)
+    folder = kb.settings.store.knowledge_dir
+    write(folder / "读书.txt", BOOKS)
+    assert kb.ingest([folder], progress=False).added >= 1
+    hits = [d.metadata["id"] for d, _ in kb.dense_search("读书分享会在哪里举办", 3)]
+
+    # the same knowledge base under another setting: opening it (as the app does) writes nothing ...
+    wider = make_kb(search_ef=400)
+    assert wider.search_ef() == 150
+    # ... the next ingest, even one with nothing to do, sets it
+    assert wider.ingest([folder], progress=False).added == 0
+    assert wider.search_ef() == kb.search_ef() == 400
+    assert [d.metadata["id"] for d, _ in wider.dense_search("读书分享会在哪里举办", 3)] == hits
+
+
 # ------------------------------------------------------------------ shared Chroma server
 def _free_port() -> int:
     with socket.socket() as s:
@@ -133,6 +154,7 @@ def test_shared_chroma_server(make_kb, chroma_server, tmp_path, monkeypatch):
     report = writer.ingest([folder], progress=False)
     assert report.added >= 1 and not report.errors
     assert writer.dense_search("读书分享会在哪里举办", 1)[0][0].metadata["source"] == books
+    assert writer.search_ef() == writer.settings.store.search_ef  # the server's collection was made with it
 
     # another process elsewhere: its own kb_dir (BM25 files), the same Chroma server; it reads the tokens the
     # writer published instead of tokenizing, and builds the same index

@@ -110,6 +110,31 @@ class TestStages:
         assert summary["total"]["p50"] == pytest.approx(50.5, abs=1)
         assert summary["total"]["p95"] == pytest.approx(95, abs=1.5)
 
+    def test_dense_recall_is_the_share_of_the_exact_top_k_the_index_returns(self):
+        class Collection:
+            vectors = {"a": [1.0, 0.0], "b": [0.9, 0.1], "c": [0.0, 1.0], "d": [-1.0, 0.0]}
+
+            def count(self):
+                return len(self.vectors)
+
+            def get(self, include, limit, offset):
+                ids = list(self.vectors)[offset : offset + limit]
+                return {"ids": ids, "embeddings": [self.vectors[i] for i in ids]}
+
+            def query(self, query_embeddings, n_results, include):
+                assert n_results == 2 and list(query_embeddings[0]) == [1.0, 0.0]
+                return {"ids": [["a", "c"]]}  # an approximate index that missed "b"
+
+        class Embeddings:
+            def embed_query(self, text):
+                return [1.0, 0.0]
+
+        class Kb:
+            collection, embeddings, batch = Collection(), Embeddings(), 3  # two reads of the vectors
+
+        assert querying.dense_recall(Kb(), ["问题一", "问题二"], 2) == pytest.approx(0.5)
+        assert querying.dense_recall(Kb(), [], 2) is None
+
 
 def _results() -> dict:
     stages = {"total": {"p50": 40.0, "p95": 90.0, "mean": 50.0}, "embed": {"p50": 20.0, "p95": 30.0, "mean": 21.0}}
