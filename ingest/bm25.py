@@ -212,10 +212,12 @@ def copy_doc(doc: Document) -> Document:
 
 
 class ChunkCache:
-    """The committed chunks in index order, looked up by document and by (source, chunk_index); hands out copies."""
+    """The committed chunks in index order, looked up by id, by document and by (source, chunk_index); hands out
+    copies."""
 
     def __init__(self, docs: list[Document]):
         self.docs = docs
+        self._by_id = {d.id: d for d in docs if d.id}
         self._by_pos = {(d.metadata.get("source", ""), int(d.metadata.get("chunk_index", -1))): d for d in docs}
         self._by_source: dict[str, list[tuple[str, int]]] = {}
         for key in sorted(self._by_pos, key=lambda k: k[1]):
@@ -228,6 +230,11 @@ class ChunkCache:
     def of_document(self, source: str) -> list[Document]:
         """The chunks of one document, in order ([] when unknown)."""
         return [copy_doc(self._by_pos[key]) for key in self._by_source.get(source, [])]
+
+    def get(self, cid: str) -> Optional[Document]:
+        """One chunk by id, or None."""
+        d = self._by_id.get(cid)
+        return copy_doc(d) if d is not None else None
 
     def at(self, source: str, chunk_index: int) -> Optional[Document]:
         """One chunk by position, or None."""

@@ -104,6 +104,40 @@ def test_dense_search_ef_is_set_on_a_new_collection_and_by_the_next_ingest(make_
     assert [d.metadata["id"] for d, _ in wider.dense_search("读书分享会在哪里举办", 3)] == hits
 
 
+def test_dense_search_takes_texts_from_memory_and_only_missing_ones_from_chroma(make_kb, monkeypatch):
+    from ingest.bm25 import ChunkCache
+
+    kb = make_kb()
+    folder = kb.settings.store.knowledge_dir
+    write(folder / "读书.txt", BOOKS)
+    write(folder / "植树.txt", TREES)
+    assert kb.ingest([folder], progress=False).added >= 2
+    asked: list[list[str]] = []
+    query = kb.collection.query
+
+    def recording(**kwargs):
+        asked.append(list(kwargs["include"]))
+        return query(**kwargs)
+
+    monkeypatch.setattr(kb.collection, "query", recording)
+    hits = kb.dense_search("读书分享会在哪里举办", 2)
+    assert asked == [["distances"]] and len(hits) == 2
+    stored = kb.fetch([d.metadata["id"] for d, _ in hits])
+    for doc, score in hits:  # the same text and metadata as Chroma holds
+        assert (doc.page_content, doc.metadata) == (stored[doc.id].page_content, stored[doc.id].metadata)
+        assert -1.0 <= score <= 1.0
+    assert hits[0][0].metadata["source"].endswith("读书.txt")
+
+    # a chunk the index in memory does not hold (committed by another process a moment ago) comes from Chroma
+    fetched: list[list[str]] = []
+    fetch = kb.fetch
+    monkeypatch.setattr(kb, "fetch", lambda ids: fetched.append(list(ids)) or fetch(ids))
+    kb._refresh_bm25().chunks = ChunkCache([])
+    again = kb.dense_search("读书分享会在哪里举办", 2)
+    assert [(d.page_content, d.metadata, s) for d, s in again] == [(d.page_content, d.metadata, s) for d, s in hits]
+    assert fetched == [[d.id for d, _ in hits]]
+
+
 # ------------------------------------------------------------------ shared Chroma server
 def _free_port() -> int:
     with socket.socket() as s:
