@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from core.grammar import DICTIONARY_FILE
 from core.settings import Settings
 from eval.errors import EvalError
 from ingest.store_lock import LOCK_FILE
@@ -17,6 +18,14 @@ KB_PREFIX = "eval-kb-"
 KB_HASH_CHARS = 10
 EMBED_CACHE = "embed_cache.sqlite"
 KB_ARTEFACTS = ("chroma", "bm25", EMBED_CACHE, EMBED_CACHE + "-wal", EMBED_CACHE + "-shm", LOCK_FILE)
+# what else a knowledge base's folder holds: the app's copy of jieba's dictionary, and its temporary file while
+# being written (core.grammar.load_dictionary)
+KB_ARTEFACT_PREFIXES = (DICTIONARY_FILE,)
+
+
+def kb_artefact(name: str) -> bool:
+    """Whether a file or folder of this name in a knowledge base's folder is one the knowledge base writes."""
+    return name in KB_ARTEFACTS or name.startswith(KB_ARTEFACT_PREFIXES)
 
 
 def default_kb_dir(knowledge_dirs: Sequence[Path]) -> Path:
@@ -29,7 +38,7 @@ def _clear_kb_dir(kb_dir: Path, keep_embed_cache: bool) -> None:
     """Delete a knowledge-base folder, refusing folders holding anything a knowledge base does not write."""
     if not kb_dir.exists():
         return
-    foreign = [p.name for p in kb_dir.iterdir() if p.name not in KB_ARTEFACTS]
+    foreign = [p.name for p in kb_dir.iterdir() if not kb_artefact(p.name)]
     if foreign:
         raise EvalError(
             f"{kb_dir} 里有非知识库文件（{', '.join(sorted(foreign)[:3])}），为安全起见不删除。"
