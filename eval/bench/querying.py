@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from eval.bench.corpus import skeleton
 from eval.bench.vectors import StageClock
 from eval.dataset import Item
 from eval.metrics import percentile, score_item
@@ -150,24 +151,37 @@ def bm25_rebuild_seconds(kb: Any) -> float:
         return time.perf_counter() - t
 
 
-def dense_recall(kb: Any, questions: Sequence[str], k: int) -> Optional[float]:
-    """Mean share of the exact top-k chunks (cosine against every vector Chroma holds) that the collection's HNSW
-    search returns for each question: what the index's approximation loses at this size."""
+def dense_recall(
+    kb: Any, questions: Sequence[str], k: int, source_of: Callable[[str], str] = skeleton
+) -> Optional[dict[str, float]]:
+    """What the collection's HNSW search loses at this size, for each question against the exact top-k chunks
+    (cosine against every vector Chroma holds), as means over the questions:
+
+    - "chunks": the share of the exact top-k chunks the search returns;
+    - "sources": the share of the exact top-k's source chunks (`source_of` a chunk's text: the same key for
+      every copy of one chunk) of which the search returns some copy. Where a source has many near copies,
+      the exact top-k is a near tie among them, and returning another copy of the same text loses nothing.
+    None without chunks or questions."""
     ids: list[str] = []
+    texts: list[str] = []
     parts: list[np.ndarray] = []
     for offset in range(0, kb.collection.count(), kb.batch):
-        got = kb.collection.get(include=["embeddings"], limit=kb.batch, offset=offset)
+        got = kb.collection.get(include=["embeddings", "documents"], limit=kb.batch, offset=offset)
         ids += got["ids"]
+        texts += [t or "" for t in got["documents"]]
         parts.append(np.asarray(got["embeddings"], dtype=np.float32))
     if not ids or not questions:
         return None
     vectors = np.vstack(parts)
     names = np.asarray(ids)
+    source = dict(zip(ids, (source_of(t) for t in texts)))
     k = min(k, len(ids))
-    shares = []
+    chunks, sources = [], []
     for question in questions:
         query = np.asarray(kb.embeddings.embed_query(question), dtype=np.float32)
         exact = set(names[np.argpartition(-(vectors @ query), k - 1)[:k]].tolist())
-        found = kb.collection.query(query_embeddings=query[None, :], n_results=k, include=[])["ids"][0]
-        shares.append(len(exact & set(found)) / k)
-    return sum(shares) / len(shares)
+        found = set(kb.collection.query(query_embeddings=query[None, :], n_results=k, include=[])["ids"][0])
+        chunks.append(len(exact & found) / k)
+        wanted = {source[c] for c in exact}
+        sources.append(len(wanted & {source[c] for c in found if c in source}) / len(wanted))
+    return {"chunks": sum(chunks) / len(chunks), "sources": sum(sources) / len(sources)}

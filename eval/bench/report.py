@@ -166,6 +166,7 @@ def open_table(r: dict[str, Any]) -> Table:
                         _f(q["peak_rss_mb"]),
                         f"{_f(q.get('hit@5'), 3)}（{q.get('hit@5_items', 0)} 题）",
                         _f(q.get("dense_recall"), 3),
+                        _f(q.get("dense_recall_sources"), 3),
                     ]
                 )
     headers = [
@@ -178,6 +179,7 @@ def open_table(r: dict[str, Any]) -> Table:
         "峰值内存 MB",
         "开发集 hit@5",
         "向量检索召回（对精确检索的前 dense_k）",
+        "按原文的召回",
     ]
     return headers, rows
 
@@ -317,7 +319,9 @@ def markdown(r: dict[str, Any], images: Sequence[str]) -> str:
             "",
             "向量检索召回：每个开发集问题，Chroma 的 HNSW 检索返回的 dense_k 个片段中，有多少是对全部向量精确计算的前 "
             "dense_k 个。规模越大、同一原文的副本越多（余弦约 0.995），精确的前几十名越接近并列，"
-            "换成同一原文的其他副本也算“漏掉”，所以大规模时这个数偏低，并不都是真正的损失。",
+            "换成同一原文的其他副本也算“漏掉”，所以大规模时这个数偏低，并不都是真正的损失。"
+            "按原文的召回：精确前 dense_k 个片段来自哪些原文片段（同一片段的各个副本算一个），"
+            "其中有多少个被 HNSW 检索返回了至少一个副本；这才是检索真正可能漏掉的内容。",
             "",
         ]
     if r.get("noop"):

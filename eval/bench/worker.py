@@ -152,7 +152,8 @@ def step_query(spec: Spec) -> dict:
         "hit@5_items": hit_n,
         "cpu_ms_per_answer": sum(s["cpu_ms"] for s in scores) / len(scores) if scores else None,
         "peak_rss_mb": peak_rss,
-        "dense_recall": recall,
+        "dense_recall": recall["chunks"] if recall else None,
+        "dense_recall_sources": recall["sources"] if recall else None,
         "dense_recall_k": k,
     }
 

@@ -51,6 +51,15 @@ def test_cpu_fingerprint_reads_the_first_processor(tmp_path):
 
 
 @pytest.mark.unit
+def test_kernel_form_follows_the_kernels_conditions():
+    avx512 = "avx512f avx512bw avx512_vnni avx512dq"
+    assert native_engine.kernel_form(f"flags: avx2 fma {avx512} sse2") == "avx512"
+    assert native_engine.kernel_form("flags: avx2 fma avx512f avx512bw avx512dq sse2") == "avx2"  # no VNNI
+    assert native_engine.kernel_form("flags: avx2 fma avx_vnni") == "avx2"
+    assert native_engine.kernel_form("flags: avx2 sse2") == native_engine.kernel_form("aarch64") == ""
+
+
+@pytest.mark.unit
 def test_cpu_fingerprint_without_cpuinfo_names_the_machine(tmp_path):
     assert native_engine.cpu_fingerprint(tmp_path / "missing")  # some platform name, never an error
 
@@ -266,9 +275,8 @@ def kernel_check(request, tmp_path_factory) -> KernelCheck:
     lib.dx_kernel_check.argtypes = [ctypes.c_int] * 3 + [ctypes.c_uint, ctypes.c_int, floats, floats]
     ints = ctypes.POINTER(ctypes.c_int)
     lib.dx_attention_check.argtypes = [ctypes.c_int, ints, ctypes.c_int, ctypes.c_int, ctypes.c_uint, floats, floats]
-    vnni512 = not march and cpu_has("avx512_vnni")
-    avx2 = cpu_has("avx2", "fma")
-    return KernelCheck(lib, matmul=vnni512 or avx2, lanes=16 if vnni512 else 8 if avx2 else 0)
+    form = native_engine.kernel_form() if not march else "avx2"  # the variants' flags name an AVX2 target
+    return KernelCheck(lib, matmul=bool(form), lanes={"avx512": 16, "avx2": 8}.get(form, 0))
 
 
 @pytest.mark.integration

