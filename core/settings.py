@@ -32,6 +32,11 @@ class StoreSettings(BaseSettings):
 
     knowledge_dir: Path = Field(Path("knowledge"), description="Folder of training materials ingested by default.")
     kb_dir: Path = Field(Path("var/kb"), description="Where the embedded Chroma store, BM25 index and caches live.")
+    embed_cache: Optional[Path] = Field(
+        None,
+        description="The passage-vector cache, an sqlite file (default: embed_cache.sqlite in kb_dir). Knowledge "
+        "bases pointed at one file never embed a text twice, e.g. one built anew beside an older one.",
+    )
     collection: str = Field("dongxun", min_length=1, max_length=60, description="Chroma collection name for chunks.")
     chroma_host: Optional[str] = Field(
         None, description="Chroma server host; when set, HttpClient is used instead of the embedded store."

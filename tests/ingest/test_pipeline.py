@@ -207,6 +207,41 @@ def test_embedding_cache_reuses_vectors_of_unchanged_chunks(make_kb):
     assert 1 <= kb.embeddings.inner_texts - texts_before < kb.documents()[0]["chunks"]
 
 
+@pytest.mark.integration
+def test_knowledge_bases_sharing_one_cache_embed_a_text_once(tmp_path):
+    from tests.conftest import _kb_settings
+
+    shared = tmp_path / "shared" / "vectors.sqlite"
+    write(tmp_path / "knowledge" / "读书.txt", BOOKS)
+    old = KnowledgeBase(_kb_settings(tmp_path, kb_dir=tmp_path / "old", embed_cache=shared))
+    old.ingest([tmp_path / "knowledge"], progress=False)
+    assert (
+        old.embeddings.inner_texts >= 1 and shared.is_file() and not (tmp_path / "old" / "embed_cache.sqlite").exists()
+    )
+    # a knowledge base built anew in another folder (to get a new index, say) embeds nothing
+    new = KnowledgeBase(_kb_settings(tmp_path, kb_dir=tmp_path / "new", embed_cache=shared))
+    report = new.ingest([tmp_path / "knowledge"], progress=False)
+    assert report.added == old.documents()[0]["chunks"] and new.embeddings.inner_texts == 0
+    hits = [(d.id, round(s, 5)) for d, s in new.dense_search("读书分享会在哪里举办", 2)]
+    assert hits == [(d.id, round(s, 5)) for d, s in old.dense_search("读书分享会在哪里举办", 2)]
+    # by default each knowledge base keeps its own cache
+    own = KnowledgeBase(_kb_settings(tmp_path, kb_dir=tmp_path / "own"))
+    own.ingest([tmp_path / "knowledge"], progress=False)
+    assert own.embeddings.inner_texts >= 1 and (tmp_path / "own" / "embed_cache.sqlite").is_file()
+
+
+@pytest.mark.parametrize("where", ["a folder", "not a database"])
+def test_an_unusable_cache_is_refused_in_chinese(tmp_path, where):
+    from ingest.errors import KnowledgeBaseError
+    from tests.conftest import _kb_settings
+
+    cache = tmp_path / "vectors.sqlite"
+    cache.mkdir() if where == "a folder" else cache.write_bytes(b"these are not the vectors" * 100)
+    with pytest.raises(KnowledgeBaseError) as refused:
+        KnowledgeBase(_kb_settings(tmp_path, embed_cache=cache))
+    assert "向量缓存" in str(refused.value) and "DONGXUN_EMBED_CACHE" in str(refused.value)
+
+
 # ------------------------------------------------------------------ one id per file
 @pytest.mark.integration
 def test_same_ids_from_any_working_directory(make_kb, tmp_path, monkeypatch):
