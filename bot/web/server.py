@@ -2,7 +2,8 @@
 
 `create_server(settings, assistant)` returns the FastAPI app (its Blocks at `app.state.blocks`); `serve`
 runs it with uvicorn on settings.web.host/port. Every response carries the security headers
-(bot.web.headers) and every request passes the limits (bot.web.limits). Routes of our own (the page's
+(bot.web.headers) and every request passes the limits (bot.web.limits); the page's HTML is rendered once per
+kind of request (bot.web.page_cache). Routes of our own (the page's
 script, the HTTP API of bot.web.api over the page's Assistant) are added to this app before the page is
 mounted: the page, mounted at "/", would answer every path after it.
 """
@@ -25,6 +26,7 @@ from bot.web.handlers import EXPORT_ROOT
 from bot.web.headers import SecurityHeaders
 from bot.web.layout import DongxunApp, build_app, theme
 from bot.web.limits import KB, MB, RequestLimits
+from bot.web.page_cache import PageCache, PageStore
 from core.settings import Settings
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -75,7 +77,9 @@ def create_server(
     app.state.blocks = blocks
     app.mount(STATIC_ROUTE, StaticFiles(directory=STATIC), name="web-static")
     install_api(app, settings, blocks.handlers.assistant)
-    # Added before mounting: middleware wraps the whole app, the mounted page included.
+    # Added before mounting: middleware wraps the whole app, the mounted page included; the last added is outermost.
+    app.state.page_store = PageStore()
+    app.add_middleware(PageCache, store=app.state.page_store, enabled=lambda: blocks.auth is None)
     app.add_middleware(
         RequestLimits,
         max_body=settings.web.max_request_kb * KB,
