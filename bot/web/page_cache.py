@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-PAGE_PATHS = ("/",)  # where Gradio serves the page (the app is mounted at the root)
+from bot.web.headers import PAGE_PATHS
+
 # The request headers the page's HTML is rendered from (gradio.route_utils.get_root_url) or encoded by.
 KEY_HEADERS = frozenset(
     {b"host", b"accept-encoding", b"forwarded", b"x-forwarded-host", b"x-forwarded-proto", b"x-forwarded-port"}
