@@ -25,7 +25,7 @@ from bot.answering.candidates import CLAUSE, PAIR, Candidate, passage_sentences
 from bot.answering.evidence import satisfies
 from bot.answering.question import GENERAL, asked_unit, list_noun, question_type, when_grain
 from core.data_tables import table_rows
-from core.grammar import char_ngrams, compact, tokenize
+from core.grammar import char_ngrams, compact, holds_number, tokenize
 
 TYPES_FILE = Path(__file__).with_name("data") / "answer_types.tsv"
 # Tokens after a numeral that make it a time (2008/m 年/m -> a t token).
@@ -448,7 +448,8 @@ def gate_features(
     c = cands[best]
     p = passages[c.passage]
     # The question's terms that the answer's passage (with its title and section) does not contain.
-    where = compact(f"{p.metadata.get('title', '')} {p.metadata.get('section', '')} {p.page_content}")
+    raw = f"{p.metadata.get('title', '')} {p.metadata.get('section', '')} {p.page_content}"
+    where = compact(raw)
     missing = {t: w for t, w in q.weights.items() if compact(t) not in where}
     max_idf = idf(stats, "\x00")  # the weight of a word the corpus never uses
     dense = [float(d.metadata.get("dense") or 0.0) for d in passages]
@@ -472,7 +473,7 @@ def gate_features(
         "passage_coverage": float(X[best, col["passage_coverage"]]),
         "missing_weight": sum(missing.values()) / q.total,
         "missing_max_idf": max(missing.values(), default=0.0) / max_idf,
-        "missing_numbers": float(any(x not in where for x in q.numbers)),
+        "missing_numbers": float(any(not holds_number(x, raw) for x in q.numbers)),
         "unknown_share": len(q.unknown) / max(len(q.weights), 1),
         "log_question_length": math.log1p(len(compact(q.text))),
         "type_asked": float(bool(q.tags)),

@@ -110,3 +110,13 @@ def test_gate_features_without_candidates():
     q = question_of("误工补贴每天发多少钱？", Stats())
     g = gate_features(q, [], np.zeros((0, len(CANDIDATE_FEATURES))), np.zeros(0), [], Stats())
     assert g.shape == (len(GATE_FEATURES),)
+
+
+def test_the_gate_reads_a_number_inside_another_as_missing():
+    def missing(question):
+        q, cands, X, doc = _features(question)
+        g = gate_features(q, cands, X, np.linspace(0.9, 0.1, len(cands)), [doc], Stats())
+        return g[GATE_FEATURES.index("missing_numbers")]
+
+    assert missing("每天80元的补贴由谁发放？") == 0.0
+    assert missing("每天8元的补贴由谁发放？") == 1.0  # 8 is in 80元 only as a digit
