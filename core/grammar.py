@@ -117,6 +117,13 @@ def compact(text: str) -> str:
     return _PUNCT_RE.sub("", unicodedata.normalize("NFKC", text)).lower()
 
 
+def holds_number(number: str, text: str) -> bool:
+    """Whether text names this number as a whole: 16 is in 16号线 and 第 16 届, not in 2016年, 160 or 16.5
+    (a substring test took 2016 for 16, and 50元 for 5元)."""
+    number = re.escape(unicodedata.normalize("NFKC", number))
+    return re.search(rf"(?<![\d.]){number}(?!\d|\.\d)", unicodedata.normalize("NFKC", text)) is not None
+
+
 DICTIONARY_FILE = "jieba_dictionary.pickle"  # in the knowledge-base directory, beside its other caches
 
 

@@ -17,7 +17,7 @@ from langchain_core.documents import Document
 from bot.answering.evidence import Candidate, sentence_score
 from bot.answering.question import Query, content_nouns, focus_noun, is_chinese
 from bot.verify import CITE
-from core.grammar import compact
+from core.grammar import compact, holds_number
 
 REFUSAL = "资料中没有找到能回答这个问题的内容。"
 REFUSAL_ABOUT = "资料中没有找到关于“{topic}”的内容。"
@@ -61,7 +61,7 @@ def refusal_topic(query: Query, passages: str) -> str:
     """What a refusal names: a year the question names that the passages lack, else the content noun
     phrase they lack (the asked-about noun first, then the rarest), else ""."""
     text = compact(passages)
-    years = [f"{n}年" for n in query.numbers if n not in text]
+    years = [f"{n}年" for n in query.numbers if not holds_number(n, passages)]
     if years:
         return years[0]
 

@@ -17,7 +17,7 @@ from langchain_core.documents import Document
 
 from bot.answering.numbering import ARTICLE_LABEL, CN_AMOUNT, CN_POSITION, ENUM_ANNOUNCE, ENUM_ITEM, LIST_MARKS
 from bot.answering.question import DOCNUM, GENERAL, LIST, MONEY, NAME, NUMBER, WHEN, WHERE, WHO, YEAR, Query
-from core.grammar import char_ngrams, compact, split_sentences
+from core.grammar import char_ngrams, compact, holds_number, split_sentences
 
 # ---------------------------------------------------------------- does it hold what is asked
 ANSWER_CUES: dict[str, re.Pattern] = {
@@ -133,9 +133,8 @@ def bigram_overlap(query: Query, text: str) -> float:
 
 
 def missing_numbers(query: Query, text: str) -> list[str]:
-    """Numbers the question names that text does not contain."""
-    c = compact(text)
-    return [n for n in query.numbers if n not in c]
+    """Numbers the question names that text does not name (as whole numbers: holds_number)."""
+    return [n for n in query.numbers if not holds_number(n, text)]
 
 
 def missing_terms(query: Query, text: str, min_weight: float = 0.0) -> list[str]:

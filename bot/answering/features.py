@@ -25,7 +25,7 @@ from bot.answering.candidates import CLAUSE, PAIR, Candidate, passage_sentences
 from bot.answering.evidence import satisfies
 from bot.answering.question import GENERAL, asked_unit, list_noun, question_type, when_grain
 from core.data_tables import table_rows
-from core.grammar import char_ngrams, compact, tokenize
+from core.grammar import STOPWORDS, char_ngrams, compact, holds_number, tokenize
 
 TYPES_FILE = Path(__file__).with_name("data") / "answer_types.tsv"
 # Tokens after a numeral that make it a time (2008/m 年/m -> a t token).
@@ -110,6 +110,7 @@ class Question:
     noun: str = ""  # what the items of a list question are
     entities: list[str] = field(default_factory=list)  # its proper nouns (jieba.posseg nr/ns/nt/nz)
     trigrams: frozenset[str] = field(default_factory=frozenset)  # its character trigrams (copied phrases)
+    phrases: list[tuple[str, ...]] = field(default_factory=list)  # runs of adjacent content words (phrases_of)
 
     @property
     def total(self) -> float:
@@ -149,7 +150,37 @@ def question_of(text: str, stats: Stats) -> Question:
         list_noun(text),
         entities,
         char_ngrams(text, 3),
+        phrases_of(tags),
     )
+
+
+def phrases_of(tags: Sequence[tuple[int, str, str]]) -> list[tuple[str, ...]]:
+    """The question's phrases: runs of adjacent words that are neither stopwords nor punctuation (嘉兴南站 in
+    嘉兴南站有几条线？), in the compact form, two characters or longer. A question copies its subject as one
+    phrase from the text it was asked about; a passage holding each word of it apart (嘉兴 … 南站) is about
+    something else. Each phrase is its words, lower-cased and compact."""
+    runs: list[tuple[str, ...]] = []
+    cur: list[str] = []
+    for _, word, _ in tags:
+        w = compact(word).lower()
+        if not w or w in STOPWORDS:
+            runs.append(tuple(cur))
+            cur = []
+        else:
+            cur.append(w)
+    runs.append(tuple(cur))
+    return [r for r in runs if len("".join(r)) >= 2]
+
+
+def _longest_share(phrase: str, where: str) -> float:
+    """The longest substring of phrase that where holds, as a share of the phrase's length."""
+    best = 0
+    for i in range(len(phrase)):
+        j = i + best + 1
+        while j <= len(phrase) and phrase[i:j] in where:
+            best = j - i
+            j += 1
+    return best / len(phrase) if phrase else 1.0
 
 
 # ---------------------------------------------------------------- candidate features
@@ -425,6 +456,10 @@ GATE_FEATURES = (
     "missing_known_max_idf",
     "missing_known_count",
     "missing_char_share",
+    "lead_phrase_missing",
+    "lead_phrase_share",
+    "phrases_missing",
+    "phrase_broken",
 )
 
 
@@ -440,7 +475,12 @@ def gate_features(
     col = {name: i for i, name in enumerate(CANDIDATE_FEATURES)}
     out: Mapping[str, float]
     if not len(cands):
-        out = {"unknown_share": len(q.unknown) / max(len(q.weights), 1), "missing_weight": 1.0}
+        out = {
+            "unknown_share": len(q.unknown) / max(len(q.weights), 1),
+            "missing_weight": 1.0,
+            "lead_phrase_missing": float(bool(q.phrases)),
+            "phrases_missing": float(bool(q.phrases)),
+        }
         return np.array([float(out.get(name, 0.0)) for name in GATE_FEATURES])
     order = np.argsort(-probs, kind="stable")
     best = int(order[0])
@@ -448,7 +488,8 @@ def gate_features(
     c = cands[best]
     p = passages[c.passage]
     # The question's terms that the answer's passage (with its title and section) does not contain.
-    where = compact(f"{p.metadata.get('title', '')} {p.metadata.get('section', '')} {p.page_content}")
+    raw = f"{p.metadata.get('title', '')} {p.metadata.get('section', '')} {p.page_content}"
+    where = compact(raw)
     missing = {t: w for t, w in q.weights.items() if compact(t) not in where}
     max_idf = idf(stats, "\x00")  # the weight of a word the corpus never uses
     dense = [float(d.metadata.get("dense") or 0.0) for d in passages]
@@ -460,6 +501,8 @@ def gate_features(
     ranked_dense = sorted(dense, reverse=True) + [0.0]
     top3 = order[:TOP_TYPE_CHECK]
     known = {t: w for t, w in missing.items() if stats.df.get(t, 0) > 0}
+    low = where.lower()
+    phrases = ["".join(ws) for ws in q.phrases]
     out = {
         "p_max": pmax,
         "p_second": second,
@@ -472,7 +515,7 @@ def gate_features(
         "passage_coverage": float(X[best, col["passage_coverage"]]),
         "missing_weight": sum(missing.values()) / q.total,
         "missing_max_idf": max(missing.values(), default=0.0) / max_idf,
-        "missing_numbers": float(any(x not in where for x in q.numbers)),
+        "missing_numbers": float(any(not holds_number(x, raw) for x in q.numbers)),
         "unknown_share": len(q.unknown) / max(len(q.weights), 1),
         "log_question_length": math.log1p(len(compact(q.text))),
         "type_asked": float(bool(q.tags)),
@@ -496,5 +539,14 @@ def gate_features(
         "missing_known_count": float(sum(len(t) >= 2 for t in known)),
         # A paraphrase often keeps a character of the word it replaces (名叫 / 名为); a swapped word does not.
         "missing_char_share": _char_share(known, where),
+        # The question's subject is usually its first phrase; a passage lacking it verbatim is often about a
+        # neighbour (嘉善南站 for 嘉兴南站, 18号线 for 16号线) even when it holds every word.
+        "lead_phrase_missing": float(bool(phrases) and phrases[0] not in low),
+        "lead_phrase_share": _longest_share(phrases[0], low) if phrases else 1.0,
+        "phrases_missing": sum(ph not in low for ph in phrases) / len(phrases) if phrases else 0.0,
+        # every word of a phrase is there, but never together
+        "phrase_broken": float(
+            any(len(ws) > 1 and "".join(ws) not in low and all(w in low for w in ws) for ws in q.phrases)
+        ),
     }
     return np.array([float(out[name]) for name in GATE_FEATURES])

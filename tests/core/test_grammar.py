@@ -10,6 +10,7 @@ from core.grammar import (
     STOPWORDS,
     char_ngrams,
     compact,
+    holds_number,
     normalise,
     numbering_kind,
     section_parts,
@@ -229,3 +230,22 @@ def test_a_text_is_cut_by_jieba_once_then_served_from_the_cache(monkeypatch):
     first = grammar.tokenize(text)
     assert grammar.tokenize(text) == first and grammar.tokenize(text, drop_stopwords=False)
     assert len(calls) <= 1
+
+
+@pytest.mark.parametrize(
+    ("number", "text", "held"),
+    [
+        ("16", "上海轨道交通16号线", True),
+        ("16", "第 16 届", True),
+        ("16", "2011年至2016年建设", False),  # a substring, not the number (CMRC calib)
+        ("5", "每人每天50元", False),
+        ("5", "每人每天5元", True),
+        ("3.5", "约3.5万人", True),
+        ("3", "约3.5万人", False),
+        ("2024", "2024—2025年度", True),
+        ("2024", "２０２４年度", True),
+        ("２０２４", "2024年度", True),
+    ],
+)
+def test_a_number_is_held_only_as_a_whole(number, text, held):
+    assert holds_number(number, text) is held

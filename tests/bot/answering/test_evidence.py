@@ -137,6 +137,7 @@ def test_best_sentence_and_missing_pieces():
     score, s, e, i = best_sentence(q, text)
     assert text[s:e] == "参训学员60人。" and i == 1 and score == pytest.approx(sentence_score(q, text[s:e], "", text))
     assert missing_numbers(q, text) == ["2024"] and missing_numbers(q, "2024年度" + text) == []
+    assert missing_numbers(q, "2020年度" + text + "共120241人次。") == ["2024"]  # inside another number
     assert "学员" not in missing_terms(q, text) and missing_terms(q, "") == list(q.weights)
 
 

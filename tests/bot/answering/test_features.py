@@ -14,6 +14,7 @@ from bot.answering.features import (
     candidate_features,
     expected_tags,
     gate_features,
+    phrases_of,
     question_of,
     tagged,
 )
@@ -110,3 +111,44 @@ def test_gate_features_without_candidates():
     q = question_of("误工补贴每天发多少钱？", Stats())
     g = gate_features(q, [], np.zeros((0, len(CANDIDATE_FEATURES))), np.zeros(0), [], Stats())
     assert g.shape == (len(GATE_FEATURES),)
+
+
+def test_the_gate_reads_a_number_inside_another_as_missing():
+    def missing(question):
+        q, cands, X, doc = _features(question)
+        g = gate_features(q, cands, X, np.linspace(0.9, 0.1, len(cands)), [doc], Stats())
+        return g[GATE_FEATURES.index("missing_numbers")]
+
+    assert missing("每天80元的补贴由谁发放？") == 0.0
+    assert missing("每天8元的补贴由谁发放？") == 1.0  # 8 is in 80元 only as a digit
+
+
+def test_phrases_are_runs_of_content_words():
+    assert phrases_of(tagged("嘉兴南站有几条线？")) == [("嘉兴", "南站"), ("几条", "线")]
+    assert phrases_of(tagged("误工补贴每天发多少钱？"))[0] == ("误工", "补贴", "每天", "发")
+    assert phrases_of(tagged("是什么？")) == []
+
+
+def _gate(question, text):
+    q, cands, X, doc = _features(question, text)
+    g = gate_features(q, cands, X, np.linspace(0.9, 0.1, len(cands)), [doc], Stats())
+    return {name: g[GATE_FEATURES.index(name)] for name in GATE_FEATURES}
+
+
+def test_a_subject_held_only_word_by_word_is_a_missing_phrase():
+    neighbour = "嘉善南站是沪昆客运专线的一个车站，属上海铁路局嘉兴车务段管辖。"
+    g = _gate("嘉兴南站有几条线？", neighbour)
+    assert g["lead_phrase_missing"] == 1.0
+    assert g["phrase_broken"] == 1.0  # 嘉兴 and 南站 are both there, never together
+    assert g["lead_phrase_share"] == pytest.approx(0.5)
+    own = _gate("嘉兴南站有几条线？", "嘉兴南站是沪昆客运专线的一个车站，设有两条线。")
+    assert own["lead_phrase_missing"] == 0.0 and own["phrase_broken"] == 0.0
+    assert own["lead_phrase_share"] == 1.0
+    assert own["phrases_missing"] < g["phrases_missing"]
+
+
+def test_phrase_features_without_candidates_count_every_phrase_missing():
+    q = question_of("嘉兴南站有几条线？", Stats())
+    g = gate_features(q, [], np.zeros((0, len(CANDIDATE_FEATURES))), np.zeros(0), [], Stats())
+    assert g[GATE_FEATURES.index("lead_phrase_missing")] == 1.0
+    assert g[GATE_FEATURES.index("phrases_missing")] == 1.0
