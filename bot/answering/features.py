@@ -162,7 +162,7 @@ def phrases_of(tags: Sequence[tuple[int, str, str]]) -> list[tuple[str, ...]]:
     runs: list[tuple[str, ...]] = []
     cur: list[str] = []
     for _, word, _ in tags:
-        w = compact(word).lower()
+        w = compact(word)
         if not w or w in STOPWORDS:
             runs.append(tuple(cur))
             cur = []
@@ -501,7 +501,6 @@ def gate_features(
     ranked_dense = sorted(dense, reverse=True) + [0.0]
     top3 = order[:TOP_TYPE_CHECK]
     known = {t: w for t, w in missing.items() if stats.df.get(t, 0) > 0}
-    low = where.lower()
     phrases = ["".join(ws) for ws in q.phrases]
     out = {
         "p_max": pmax,
@@ -541,12 +540,12 @@ def gate_features(
         "missing_char_share": _char_share(known, where),
         # The question's subject is usually its first phrase; a passage lacking it verbatim is often about a
         # neighbour (嘉善南站 for 嘉兴南站, 18号线 for 16号线) even when it holds every word.
-        "lead_phrase_missing": float(bool(phrases) and phrases[0] not in low),
-        "lead_phrase_share": _longest_share(phrases[0], low) if phrases else 1.0,
-        "phrases_missing": sum(ph not in low for ph in phrases) / len(phrases) if phrases else 0.0,
+        "lead_phrase_missing": float(bool(phrases) and phrases[0] not in where),
+        "lead_phrase_share": _longest_share(phrases[0], where) if phrases else 1.0,
+        "phrases_missing": sum(ph not in where for ph in phrases) / len(phrases) if phrases else 0.0,
         # every word of a phrase is there, but never together
         "phrase_broken": float(
-            any(len(ws) > 1 and "".join(ws) not in low and all(w in low for w in ws) for ws in q.phrases)
+            any(len(ws) > 1 and "".join(ws) not in where and all(w in where for w in ws) for ws in q.phrases)
         ),
     }
     return np.array([float(out[name]) for name in GATE_FEATURES])
