@@ -545,7 +545,7 @@ def gate_features(
         "phrases_missing": sum(ph not in where for ph in phrases) / len(phrases) if phrases else 0.0,
         # every word of a phrase is there, but never together
         "phrase_broken": float(
-            any(len(ws) > 1 and "".join(ws) not in where and all(w in where for w in ws) for ws in q.phrases)
+            any(len(ws) > 1 and ph not in where and all(w in where for w in ws) for ws, ph in zip(q.phrases, phrases))
         ),
     }
     return np.array([float(out[name]) for name in GATE_FEATURES])

@@ -237,7 +237,7 @@ def test_a_text_is_cut_by_jieba_once_then_served_from_the_cache(monkeypatch):
     [
         ("16", "上海轨道交通16号线", True),
         ("16", "第 16 届", True),
-        ("16", "2011年至2016年建设", False),  # a substring, not the number (CMRC calib)
+        ("16", "2011年至2016年建设", False),  # a substring, not the number (a CMRC report passage)
         ("5", "每人每天50元", False),
         ("5", "每人每天5元", True),
         ("3.5", "约3.5万人", True),
