@@ -2,7 +2,8 @@
 
 A [n] that points to no provided source is removed. Every sentence is checked against
 the sources it cites: enough of its character bigrams must occur in them, and every
-number in it must occur in them (a changed number is the commonest fabrication).
+number in it must occur in them as a whole number (a changed number is the commonest fabrication; 5元 is
+not in 50元).
 A table row written as labelled pairs (课程：…；授课人：…；学时：2[1]。) is one claim.
 Citations are renumbered 1..m in order of first use.
 """
@@ -10,16 +11,19 @@ Citations are renumbered 1..m in order of first use.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from langchain_core.documents import Document
 
-from core.grammar import char_ngrams, compact, split_sentences
+from core.grammar import char_ngrams, compact, holds_number, split_sentences
 
 MARKER = re.compile(r"\[(\d+(?:\s*[,，、]\s*\d+)*)\]|【(\d+)】")  # as models write them
 CITE = re.compile(r"\[(\d+)\]")  # one citation as this project writes it: [n]
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# The ASCII comma of 1,000 (a writer's choice, not a number); a full-width one separates a list (10，100，200).
+DIGIT_GROUP = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 # Sentences that are the answer's own frame, not claims about the materials.
 FRAME = re.compile(r"^(#|资料中没有|这个问题试图)")
 # The label before a related passage is frame; the passage after it is a claim and is checked.
@@ -63,10 +67,16 @@ def claims(text: str) -> Iterator[tuple[str, str]]:
         yield pending, pending
 
 
+def plain_numbers(text: str) -> str:
+    """NFKC text with the commas between digit groups dropped (1,000 -> 1000)."""
+    return unicodedata.normalize("NFKC", DIGIT_GROUP.sub("", text))
+
+
 def numbers_supported(sentence: str, sources: list[str]) -> bool:
-    """Every number in the sentence occurs in the cited sources."""
-    joined = compact("".join(sources))
-    return all(n in joined for n in NUMBER.findall(compact(sentence)))
+    """Every number in the sentence is named by the cited sources as a whole number (core.grammar.holds_number):
+    a sentence saying 5元 over a source saying 50元 is not supported."""
+    joined = plain_numbers("\n".join(sources))
+    return all(holds_number(n, joined) for n in NUMBER.findall(plain_numbers(sentence)))
 
 
 def citation(n: int, doc: Document) -> dict:

@@ -190,7 +190,7 @@ def sentence_support(answer: str, citations: Sequence[dict], threshold: float = 
     Same rule as bot.verify, recomputed from the output alone: the claims are bot.verify.claims
     (frame sentences skipped, a table row's labelled pairs one claim); a claim is supported when it
     cites at least one valid [n], >= threshold of its bigrams occur in the cited passages, and every
-    number in it occurs there.
+    number in it occurs there as a whole number (bot.verify.numbers_supported).
     """
     by_n = {int(c["n"]): c.get("text", "") for c in citations}
     count, unsupported = 0, []

@@ -66,6 +66,12 @@ def test_changed_number_is_unsupported(sources):
     assert v.unsupported and "315" in v.unsupported[0]
 
 
+def test_a_number_inside_a_source_number_is_unsupported(sources):
+    # a model writing 15场 over 215场: every bigram and the digits are in the source, but not the number
+    v = verify("开展各类理论宣讲活动15场[1]。", sources)
+    assert v.unsupported and "15场" in v.unsupported[0]
+
+
 def test_sentence_cited_to_the_wrong_source_is_unsupported(sources):
     v = verify("党组织书记要牵头开展冬训，带头讲好第一课[1]。", sources)
     assert len(v.unsupported) == 1
@@ -137,3 +143,28 @@ def test_every_number_must_be_in_the_sources():
 def test_marker_forms():
     assert [m.group(1) or m.group(2) for m in MARKER.finditer("甲[1]乙[2, 3]丙【4】")] == ["1", "2, 3", "4"]
     assert CITE.findall("甲[1]乙[2, 3]丙【4】") == ["1"]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "source", "supported"),
+    [
+        ("误工补贴每天5元", "误工补贴每天不低于50元", False),  # 5 is not a whole number of 50
+        ("2016年改名", "2016年改名", True),
+        ("16号线", "2016年开通的18号线", False),
+        ("观看2.6万人次", "观看2.6万人次", True),
+        ("观看2万人次", "观看2.6万人次", False),  # 2 is a part of 2.6
+        ("共１２场", "共12场", True),  # full-width digits
+        ("共1,000人", "共1000人", True),  # a digit-group comma is not a number
+        ("共1000人", "共1,000人", True),
+        ("分别为10人", "分别为10，100，200人", True),  # a full-width comma separates a list
+        ("分别为10100人", "分别为10，100，200人", False),
+    ],
+)
+def test_numbers_are_whole_numbers_of_the_sources(sentence, source, supported):
+    assert numbers_supported(sentence, [source]) is supported
+
+
+def test_a_number_may_come_from_any_cited_source():
+    assert numbers_supported("前者5场，后者50场", ["开展5场", "开展50场"])
+    # sources are joined with a line break, so the end of one and the start of the next make no new number
+    assert not numbers_supported("共15场", ["第1", "5场"])
