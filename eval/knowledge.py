@@ -11,12 +11,12 @@ from pathlib import Path
 from core.grammar import DICTIONARY_FILE
 from core.settings import Settings
 from eval.errors import EvalError
+from ingest.embedders import CACHE_FILE as EMBED_CACHE
 from ingest.store_lock import LOCK_FILE
 
 KB_ROOT = Path("var")  # default fresh KBs live in var/eval-kb-<hash>, relative to the working directory
 KB_PREFIX = "eval-kb-"
 KB_HASH_CHARS = 10
-EMBED_CACHE = "embed_cache.sqlite"
 KB_ARTEFACTS = ("chroma", "bm25", EMBED_CACHE, EMBED_CACHE + "-wal", EMBED_CACHE + "-shm", LOCK_FILE)
 # what else a knowledge base's folder holds: the app's copy of jieba's dictionary, and its temporary file while
 # being written (core.grammar.load_dictionary)
