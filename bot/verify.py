@@ -21,7 +21,7 @@ from core.grammar import char_ngrams, compact, holds_number, split_sentences
 
 MARKER = re.compile(r"\[(\d+(?:\s*[,，、]\s*\d+)*)\]|【(\d+)】")  # as models write them
 CITE = re.compile(r"\[(\d+)\]")  # one citation as this project writes it: [n]
-NUMBER = re.compile(r"\d+(?:\.\d+)?")
+NUMBER = re.compile(r"\d+(?:\.\d+)*")  # 2024.11.15 is one number: the sources must hold all of it
 # The ASCII comma of 1,000 (a writer's choice, not a number); a full-width one separates a list (10，100，200).
 DIGIT_GROUP = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 # Sentences that are the answer's own frame, not claims about the materials.

@@ -117,11 +117,22 @@ def compact(text: str) -> str:
     return _PUNCT_RE.sub("", unicodedata.normalize("NFKC", text)).lower()
 
 
+DOTTED = re.compile(r"\d+(?:\.\d+){2,}")  # a dotted date or version: 2024.11.15
+
+
 def holds_number(number: str, text: str) -> bool:
     """Whether text names this number as a whole: 16 is in 16号线 and 第 16 届, not in 2016年, 160 or 16.5
-    (a substring test took 2016 for 16, and 50元 for 5元)."""
-    number = re.escape(unicodedata.normalize("NFKC", number))
-    return re.search(rf"(?<![\d.]){number}(?!\d|\.\d)", unicodedata.normalize("NFKC", text)) is not None
+    (a substring test took 2016 for 16, and 50元 for 5元). A dotted date names each run of its parts: 2024.11.15
+    holds 2024, 2024.11, 11.15 and 15."""
+    number = unicodedata.normalize("NFKC", number)
+    text = unicodedata.normalize("NFKC", text)
+    if re.search(rf"(?<![\d.]){re.escape(number)}(?!\d|\.\d)", text):
+        return True
+    for m in DOTTED.finditer(text):
+        parts = m.group().split(".")
+        if any(".".join(parts[i:j]) == number for i in range(len(parts)) for j in range(i + 1, len(parts) + 1)):
+            return True
+    return False
 
 
 DICTIONARY_FILE = "jieba_dictionary.pickle"  # in the knowledge-base directory, beside its other caches

@@ -158,6 +158,8 @@ def test_marker_forms():
         ("共1000人", "共1,000人", True),
         ("分别为10人", "分别为10，100，200人", True),  # a full-width comma separates a list
         ("分别为10100人", "分别为10，100，200人", False),
+        ("会议于2024.11.15召开", "会议于2024.11.15召开", True),  # a dotted date, quoted verbatim
+        ("会议于2024.11.16召开", "会议于2024.11.15召开", False),
     ],
 )
 def test_numbers_are_whole_numbers_of_the_sources(sentence, source, supported):

@@ -245,6 +245,15 @@ def test_a_text_is_cut_by_jieba_once_then_served_from_the_cache(monkeypatch):
         ("2024", "2024—2025年度", True),
         ("2024", "２０２４年度", True),
         ("２０２４", "2024年度", True),
+        # a dotted date names each run of its parts, and a decimal stays one number
+        ("2024", "会议于2024.11.15召开", True),
+        ("2024.11", "会议于2024.11.15召开", True),
+        ("15", "会议于2024.11.15召开", True),
+        ("2024.11.15", "会议于2024.11.15召开", True),
+        ("2024.11.16", "会议于2024.11.15召开", False),
+        ("1.15", "会议于2024.11.15召开", False),
+        ("5", "会议于2024.11.15召开", False),
+        ("16", "约16.5万人", False),
     ],
 )
 def test_a_number_is_held_only_as_a_whole(number, text, held):
