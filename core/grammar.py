@@ -128,11 +128,8 @@ def holds_number(number: str, text: str) -> bool:
     text = unicodedata.normalize("NFKC", text)
     if re.search(rf"(?<![\d.]){re.escape(number)}(?!\d|\.\d)", text):
         return True
-    for m in DOTTED.finditer(text):
-        parts = m.group().split(".")
-        if any(".".join(parts[i:j]) == number for i in range(len(parts)) for j in range(i + 1, len(parts) + 1)):
-            return True
-    return False
+    # a run of a dotted date's parts is what stands between two of its dots (or its ends)
+    return any(f".{number}." in f".{m.group()}." for m in DOTTED.finditer(text))
 
 
 DICTIONARY_FILE = "jieba_dictionary.pickle"  # in the knowledge-base directory, beside its other caches
