@@ -98,7 +98,11 @@ def test_a_labelled_line_brings_the_labelled_lines_of_its_section():
     sources = [doc]
     items = enumeration(analyse("有哪些责任单位？", STATS), best, sources, siblings)
     # across the section's chunks, in order; the unlabelled closing line is no item
-    assert texts(items) == ["区委宣传部：牵头组织实施。", "区委党校：负责集体备课。", "区农业农村局：选派农技人员随队宣讲。"]
+    assert texts(items) == [
+        "区委宣传部：牵头组织实施。",
+        "区委党校：负责集体备课。",
+        "区农业农村局：选派农技人员随队宣讲。",
+    ]
     assert [i for i, _, _ in items] == [0, 0, 1] and sources[1] is DOCS[PLAN][6]  # each item cites its chunk
     # without siblings, the passage's own lines
     assert texts(enumeration(analyse("有哪些责任单位？", STATS), best, [doc], None)) == [
