@@ -6,6 +6,7 @@ the document through `siblings` (a passage -> every chunk of its document).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Optional
 
@@ -24,6 +25,9 @@ Siblings = Callable[[Document], list[Document]]
 MAX_LIST_ITEMS = 8
 HEADING_LIST_DOCS = 2  # top passages whose documents are searched for list headings
 MIN_ITEMS = 2  # fewer items are not a list
+# A line that opens with a short label and a colon ("县委宣传部：牵头组织实施…", "联系人：…"): a section of such
+# lines with no numbering (职责分工, an html <ul>) lists its items by their labels.
+LABELLED_LINE = re.compile(r"^[^，,。；;：:\s]{2,12}[：:](?!\s*$)")
 
 
 def enumeration(
@@ -39,6 +43,10 @@ def enumeration(
     heading_announces = query.kind in (LIST, GENERAL) and is_heading(best.text) and bool(section)
     announces = bool(ENUM_ANNOUNCE.search(best.text)) or heading_announces
     is_item = bool(ENUM_ITEM.match(best.text)) and not is_heading(best.text)
+    if query.kind == LIST and not (announces or is_item) and _labelled_line(doc.page_content, best):
+        # "有哪些责任单位？" answered by one line of "县委宣传部：…" / "县委党校：…": the section's labelled lines
+        items = labelled_lines(section, doc, sources, siblings)
+        return items if len(items) >= MIN_ITEMS else []
     if not (announces or (is_item and query.kind == LIST)):
         return []
     # 1) items inside the same passage, after the announcement or around the item
@@ -105,9 +113,8 @@ def ordinal_section(query: Query, contexts: list[Scored], siblings: Siblings) ->
     return []
 
 
-def items_under(section: str, doc: Document, sources: list[Document], siblings: Siblings) -> list[Part]:
-    """The enumerated items of a section (path `section`, "" for the preamble) of doc's document:
-    its own enumerated sentences and those of its direct sub-sections, in document order."""
+def _members(section: str, doc: Document, siblings: Siblings) -> list[Document]:
+    """The chunks of doc's document in a section (path `section`) and its direct sub-sections, in order."""
     depth = len(section_parts(section))
     members = []
     for d in siblings(doc):
@@ -115,7 +122,42 @@ def items_under(section: str, doc: Document, sources: list[Document], siblings: 
         parts = section_parts(path)
         if path == section or (len(parts) == depth + 1 and section_path(parts[:-1]) == section):
             members.append(d)
-    members.sort(key=_position)
+    return sorted(members, key=_position)
+
+
+def _line_starts(text: str) -> list[tuple[int, int]]:
+    """The sentences of text that open a line (a paragraph's first sentence)."""
+    return [(s, e) for s, e in split_sentences(text) if s == 0 or text[s - 1] == "\n"]
+
+
+def _labelled_line(text: str, best: Candidate) -> bool:
+    """Whether the candidate opens a line of its passage with a short label and a colon."""
+    return any(s == best.start for s, _ in _line_starts(text)) and bool(LABELLED_LINE.match(best.text))
+
+
+def labelled_lines(section: str, doc: Document, sources: list[Document], siblings: Optional[Siblings]) -> list[Part]:
+    """The labelled lines ("县委党校：负责…") of a section, in document order, once each: the section's own
+    chunks when siblings are known, else the passage alone. A section without a heading lists nothing."""
+    if not section:
+        return []
+    members = _members(section, doc, siblings) if siblings else [doc]
+    items: list[Part] = []
+    seen: set[str] = set()
+    for d in members:
+        idx = source_index(sources, d)
+        text = d.page_content
+        for s, e in _line_starts(text):
+            sentence = text[s:e]
+            if LABELLED_LINE.match(sentence) and compact(sentence) not in seen:
+                seen.add(compact(sentence))
+                items.append((idx, item_lead(sentence), False))
+    return items[:MAX_LIST_ITEMS]
+
+
+def items_under(section: str, doc: Document, sources: list[Document], siblings: Siblings) -> list[Part]:
+    """The enumerated items of a section (path `section`, "" for the preamble) of doc's document:
+    its own enumerated sentences and those of its direct sub-sections, in document order."""
+    members = _members(section, doc, siblings)
     own_title = _last_heading(section)
     pairs = []
     leads: list[Part] = []  # without numbering, each paragraph's first sentence is an item (html <li>, 讲理论。…)

@@ -9,7 +9,7 @@ from langchain_core.documents import Document
 
 from bot.answering.candidates import SENTENCE, Candidate
 from bot.answering.corpus_stats import CorpusStats
-from bot.answering.lists import enumeration, heading_items, items_under, ordinal_section
+from bot.answering.lists import enumeration, heading_items, items_under, labelled_lines, ordinal_section
 from bot.answering.question import analyse
 
 pytestmark = pytest.mark.unit
@@ -29,6 +29,8 @@ CHUNKS = {
         ("四、方法步骤 > （二）集中宣讲阶段", "（二）集中宣讲阶段\n12月11日至1月20日，开展宣讲。"),
         ("四、方法步骤 > （三）总结提升阶段", "（三）总结提升阶段\n1月21日至31日，总结经验。"),
         ("五、保障措施", "五、保障措施\n加强组织领导。\n落实经费保障。"),
+        ("六、职责分工", "六、职责分工\n区委宣传部：牵头组织实施。\n区委党校：负责集体备课。"),
+        ("六、职责分工", "区农业农村局：选派农技人员随队宣讲。\n各单位要密切配合。"),
     ],
 }
 DOCS = {
@@ -83,6 +85,43 @@ def test_sibling_headings_that_name_the_noun_are_the_list():
 def test_paragraph_leads_are_items_when_nothing_is_numbered():
     doc = DOCS[PLAN][4]
     assert texts(items_under("五、保障措施", doc, [doc], siblings)) == ["加强组织领导。", "落实经费保障。"]
+
+
+def candidate(doc: Document, sentence: str) -> Candidate:
+    start = doc.page_content.index(sentence)
+    return Candidate(sentence, 0, start, start + len(sentence), SENTENCE, 0, 1, 1.0)
+
+
+def test_a_labelled_line_brings_the_labelled_lines_of_its_section():
+    doc = DOCS[PLAN][5]
+    best = candidate(doc, "区委党校：负责集体备课。")
+    sources = [doc]
+    items = enumeration(analyse("有哪些责任单位？", STATS), best, sources, siblings)
+    # across the section's chunks, in order; the unlabelled closing line is no item
+    assert texts(items) == [
+        "区委宣传部：牵头组织实施。",
+        "区委党校：负责集体备课。",
+        "区农业农村局：选派农技人员随队宣讲。",
+    ]
+    assert [i for i, _, _ in items] == [0, 0, 1] and sources[1] is DOCS[PLAN][6]  # each item cites its chunk
+    # without siblings, the passage's own lines
+    assert texts(enumeration(analyse("有哪些责任单位？", STATS), best, [doc], None)) == [
+        "区委宣传部：牵头组织实施。",
+        "区委党校：负责集体备课。",
+    ]
+    # only a list question is answered with the list
+    assert enumeration(analyse("区委党校负责什么？", STATS), best, [doc], siblings) == []
+
+
+def test_a_labelled_sentence_inside_a_line_or_alone_is_no_list():
+    doc = Document(
+        page_content="六、职责分工\n联系人：区委宣传部理论科。电话：0000-1234。", metadata={"section": "六、职责分工"}
+    )
+    inside = candidate(doc, "电话：0000-1234。")  # a label, but not at a line's start
+    assert enumeration(analyse("有哪些联系方式？", STATS), inside, [doc], None) == []
+    alone = candidate(doc, "联系人：区委宣传部理论科。")  # the only labelled line of its section
+    assert enumeration(analyse("有哪些联系方式？", STATS), alone, [doc], None) == []
+    assert labelled_lines("", doc, [doc], None) == []  # a passage before any heading lists nothing
 
 
 def test_an_ordinal_points_at_its_section():

