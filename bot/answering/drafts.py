@@ -31,6 +31,9 @@ MIN_WINDOW = 12  # shortest clause window worth showing on its own
 WINDOW_KEEP = 0.9  # a window must keep this share of its sentence's score
 CLAUSE_SPLIT = re.compile(r"(?<=[，：])")  # not ASCII ":" — it sits inside times like 9:00
 LEAD_CLAUSES = 2  # clauses a long list item keeps as its lead-in
+# A markdown heading's marks ("### （一）动员部署阶段（…）"): an answer quoting the heading says its words, not its
+# markup, which the page would render as a heading and the verifier would skip as a frame line.
+HEADING_MARKS = re.compile(r"^\s*#{1,6}\s+")
 
 # One piece of an answer: (index of its source, its text, whether it was cut at its start).
 Part = tuple[int, str, bool]
@@ -177,15 +180,16 @@ def cite(sentence: str, n: int, cut_start: bool = False) -> str:
 
 
 def write(parts: list[Part], sources: Optional[list[Document]] = None) -> str:
-    """The answer text of its parts, each cited, a sentence repeated by overlapping chunks said once,
-    a table row as labelled pairs under the header of its source passage (when `sources` are given)."""
+    """The answer text of its parts, each cited, a sentence repeated by overlapping chunks said once, a quoted
+    markdown heading without its marks, a table row as labelled pairs under the header of its source passage
+    (when `sources` are given)."""
     unique: dict[str, Part] = {}
     for part in parts:
         unique.setdefault(compact(part[1]), part)
 
     def shown(ctx: int, text: str) -> str:
         header = table_header(sources[ctx].page_content) if sources and ctx < len(sources) else ""
-        return labelled_row(text, header)
+        return labelled_row(HEADING_MARKS.sub("", text), header)
 
     return "".join(cite(shown(ctx, t), ctx + 1, cut) for ctx, t, cut in unique.values())
 

@@ -89,6 +89,12 @@ def test_write_cites_each_part_and_says_a_repeated_sentence_once():
     assert write(parts) == "开展宣讲活动215场[1]。……吸引2.6万人次在线观看[2]。"
 
 
+def test_write_quotes_a_markdown_heading_without_its_marks():
+    parts = [(0, "### （一）动员部署阶段（2024年12月1日—12月10日）", False), (0, "召开动员部署会。", False)]
+    assert write(parts) == "（一）动员部署阶段（2024年12月1日—12月10日）[1]。召开动员部署会[1]。"
+    assert write([(0, "#1 宣讲小分队出发。", False)]) == "#1 宣讲小分队出发[1]。"  # no heading: kept as written
+
+
 def doc(cid: str) -> Document:
     return Document(page_content=f"passage {cid}", metadata={"id": cid})
 
