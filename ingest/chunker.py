@@ -7,7 +7,8 @@ CONTRACT:
                   page (int, 0 when unknown), start, end (offsets into doc.text), chunk_index (0..n-1)
 
 Sections: a heading is recognised at the start of a line (markup headings from doc.headings,
-markdown ``#``, 第X章/节/条, 一、, （一）, 1. / 1、, （1）, and the speech lead-ins 一要…/三是…).
+markdown ``#``, 第X章/节/条, 一、, （一）, 1. / 1、, （1）, and the speech lead-ins 一要…/三是…, but not an
+inline enumeration 一是…；二是… whose first sentence runs on to the next item).
 The hierarchy is adaptive: a heading of a kind already on the stack pops back to it and replaces it,
 a new kind is pushed beneath. Heading titles drop the whitespace right after a 、 or ） marker
 (the seed has "一、\\xa0要…" -> "一、要…").
@@ -22,20 +23,23 @@ from pathlib import Path
 
 from langchain_core.documents import Document
 
-from core.grammar import SECTION_SEP, numbering_kind, split_sentences
+from core.grammar import CN_NUMERALS, SECTION_SEP, numbering_kind, split_sentences
 from ingest.loaders import LoadedDocument
 
 _MD_RE = re.compile(r"^(#{1,6})\s+(.*)$")
 
 # Recorded with every document beside chunk_size and chunk_overlap: raise it when a change here makes the same
 # text give different chunks, so the next ingest re-chunks documents whose files did not change.
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2  # 2: an inline enumeration (一是…；二是…) is no heading
 # A heading title longer than this is cut (an article's first sentence can be very long).
 MAX_TITLE_CHARS = 60
 # Where an over-long sentence may be split, best first.
 SOFT_BREAKS = ("，", "、", ",", "：", ":")
 
 _MARKER_SPACE_RE = re.compile(r"^(\S*?[、）)])\s+")
+# A lead-in whose first sentence goes on to the next item ("一是…不够；二是…；三是…。") is an inline
+# enumeration, a paragraph of the section it sits in, not a heading over what follows.
+_INLINE_NEXT_ITEM_RE = re.compile(rf"[；;，,]\s*[{CN_NUMERALS}]+[要是]")
 _TABLE_SEP_RE = re.compile(r"^\|?[\s:|-]*-{3,}[\s:|-]*\|?$")
 
 
@@ -67,6 +71,8 @@ def heading_at(line: str, markup_level: int | None = None) -> tuple[tuple[str, i
     if stripped.startswith("|"):
         return None
     kind = numbering_kind(stripped)
+    if kind == "lead" and _INLINE_NEXT_ITEM_RE.search(stripped.split("。", 1)[0]):
+        return None
     return ((kind, 0), _title(stripped)) if kind else None
 
 

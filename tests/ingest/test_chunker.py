@@ -241,6 +241,16 @@ def test_speech_lead_ins_replace_each_other():
     assert heading_at("| 一、 | 表格 |") is None
 
 
+def test_an_inline_enumeration_is_a_paragraph_not_a_heading():
+    text = "二、存在的问题\n一是形式单一，互动不够；二是线上学习存在“挂机”现象。\n三、下一步打算\n一是扩大覆盖面。"
+    chunks = chunk_document(_doc(text), chunk_size=30, overlap=0)
+    assert _only(chunks, "挂机").metadata["section"] == "二、存在的问题"
+    assert _only(chunks, "扩大覆盖面").metadata["section"] == "三、下一步打算 > 一是扩大覆盖面"
+    assert heading_at("一是形式单一，二是互动不够。") is None
+    # a lead-in whose later sentences name another item is still a heading
+    assert heading_at("一要抓学习，突出重点。二要抓落实。") == (("lead", 0), "一要抓学习，突出重点")
+
+
 def test_long_sentence_split_at_commas_and_never_in_numbers():
     clause = "各级党组织要把冬训工作摆上重要议事日程"
     long_sentence = "，".join([clause] * 12) + "。"
