@@ -317,12 +317,47 @@ def swap_sibling(question: str, previous: str) -> str:
     return ""
 
 
+# A question that asks for a difference: "A比B多多少场？", "和B相比，A多了几个？". Each side is a fact of its own
+# (often in two documents: a plan's target and last year's summary), so each is asked for on its own and the answer
+# shows both; the difference itself is no quote and is left to the reader. 比 inside 比例, 比赛, 比较, 比重, 对比 and
+# 评比 compares nothing.
+COMPARE_BY = r"(?<![对评])比(?![例赛较重拼])"
+DIFFERENCE = r"(?:多|少|增加|减少|增长|提高|降低|高|低)了?(?P<ask>多少|几)(?P<unit>个?百分点|[^\s，,。？?！!的]{0,3}?)"
+COMPARISONS = (
+    re.compile(rf"^(?P<a>[^，,。？?]{{2,}}?)[，,]?{COMPARE_BY}(?P<b>[^，,。？?]{{2,}}?){DIFFERENCE}[呢啊吗]?[？?]?$"),
+    re.compile(
+        rf"^(?:和|与|跟|同)(?P<b>[^，,。？?]{{2,}}?)(?:相比|比起来|比较)[，,]?(?P<a>[^，,。？?]{{2,}}?){DIFFERENCE}"
+        r"[呢啊吗]?[？?]?$"
+    ),
+)
+# When one side names only a time ("今年冬训的督导组比去年…"), it is the other side at that time.
+TIME_WORD = r"今年|去年|前年|明年|本年度?|上一?年度?|过去一年|上一?届|本届|(?:19|20)\d{2}年(?:度|全年)?"
+TIME_ONLY = re.compile(rf"^(?:{TIME_WORD})的?$")
+TIME_IN = re.compile(TIME_WORD)
+
+
+def comparison_parts(question: str) -> list[str]:
+    """The two facts a difference question compares, each asked on its own, or [] when it asks no difference.
+
+    "今年冬训的督导组比去年多了几个？" -> ["今年冬训的督导组有几个？", "去年冬训的督导组有几个？"]."""
+    m = next((m for c in COMPARISONS if (m := c.match(question.strip()))), None)
+    if m is None:
+        return []
+    a, b = m.group("a").strip("，, 的"), m.group("b").strip("，, 的")
+    if TIME_ONLY.match(b):
+        b = TIME_IN.sub(b, a, count=1) if TIME_IN.search(a) else b + a
+    ask = "有几" if m.group("ask") == "几" else "是多少"
+    unit = "" if m.group("unit").endswith("百分点") else m.group("unit")  # each side is a rate, not a difference
+    return [f"{side}{ask}{unit}？" for side in (a, b)]
+
+
 def split_question(question: str) -> list[str]:
     """The sub-questions of a compound question, each standalone.
 
     "年轻宣讲员由谁来带？一位老师最多带几个徒弟？" -> two questions; the second carries the
     first's subject, exactly as a follow-up would. A part without a question word stays with
-    the part before it ("第二个阶段呢？具体时间是什么时候？" has one asking part per clause)."""
+    the part before it ("第二个阶段呢？具体时间是什么时候？" has one asking part per clause).
+    A question asking for a difference is asked as the two facts it compares (comparison_parts)."""
     pieces = [p.strip() for p in re.split(r"(?<=[？?])", question) if p.strip(TRAILING)]
     parts: list[str] = []
     pending = ""  # a leading clause with no question word ("…第二个阶段？") joins the next one
@@ -335,7 +370,7 @@ def split_question(question: str) -> list[str]:
             parts.append(pending + piece)
             pending = ""
     if len(parts) < 2:
-        return [question]
+        return comparison_parts(question) or [question]
     # A later part that shares no word with the first carries its subject, as a follow-up would.
     first = set(w for w in tokenize(parts[0]) if len(w) > 1)
     return [parts[0]] + [

@@ -223,7 +223,9 @@ def merge_drafts(drafts: list[Draft]) -> Draft:
             continue
         remap = {i + 1: source_index(sources, doc) + 1 for i, doc in enumerate(d.sources)}
         text = _renumber(d.text, remap)
-        # Two parts may find the same sentence; say it once.
-        said = compact("".join(texts))
-        texts.append("".join(x for x in re.findall(r"[^。！？]+[。！？]", text) if compact(x) not in said))
+        # Two parts may find the same sentence, or one a clause of the other's sentence; say it once.
+        said = compact(CITE.sub("", "".join(texts)))
+        texts.append(
+            "".join(x for x in re.findall(r"[^。！？]+[。！？]", text) if compact(CITE.sub("", x)) not in said)
+        )
     return Draft("".join(texts), sources, evidence=[c for d in answered for c in d.evidence])

@@ -14,6 +14,7 @@ from bot.rewrite import (
     LAST,
     PRONOUN,
     answer_items,
+    comparison_parts,
     find_pronoun,
     followup_words,
     item_name,
@@ -109,6 +110,44 @@ def test_split_question_answers_each_part_on_its_own():
     assert split_question("冬训什么时候开始？") == ["冬训什么时候开始？"]
     # a clause without a question word stays with the part it belongs to
     assert split_question("第二个阶段呢？具体时间是什么时候？") == ["第二个阶段呢？具体时间是什么时候？"]
+
+
+@pytest.mark.parametrize(
+    "question, parts",
+    [
+        (
+            "2025年度的场次目标，比2024年度实际宣讲的场次多多少？",
+            ["2025年度的场次目标是多少？", "2024年度实际宣讲的场次是多少？"],
+        ),
+        # one side naming only a time is the other side at that time
+        ("今年冬训的督导组比去年多了几个？", ["今年冬训的督导组有几个？", "去年冬训的督导组有几个？"]),
+        ("示范班比去年多几期？", ["示范班有几期？", "去年示范班有几期？"]),
+        (
+            "和过去一年的宣讲场次相比，2024年的理论宣讲多了多少场？",
+            ["2024年的理论宣讲是多少场？", "过去一年的宣讲场次是多少场？"],
+        ),
+        # a rise in percentage points compares two rates
+        ("参训率比2023年度提高了多少个百分点？", ["参训率是多少？", "2023年度参训率是多少？"]),
+    ],
+)
+def test_a_difference_is_asked_as_the_two_facts_it_compares(question, parts):
+    assert comparison_parts(question) == parts
+    assert split_question(question) == parts
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "青年组的比例是多少？",
+        "第三届宣讲大赛比赛分几个组？",
+        "冬训示范班由3期增加到几期？",
+        "他比我高多少？",
+        "冬训什么时候开始？",
+    ],
+)
+def test_no_difference_asked_no_comparison(question):
+    assert comparison_parts(question) == []
+    assert split_question(question) == [question]
 
 
 # --------------------------------------------------------------------------- what leans on the conversation

@@ -112,6 +112,10 @@ def test_merge_renumbers_markers_over_the_union_of_sources():
     assert [d.metadata["id"] for d in merged.sources] == ["a", "b", "c"]
     assert merged.text == "甲[1]。乙[2]。丙[3]。"  # the second part's 乙 was said already
     assert not merged.refused
+    # a clause of a sentence said already, under another marker, is said already too
+    whole = Draft("县委组成3个督导组，开展督导检查2轮[1]。", [doc("a")])
+    clause = Draft("县委组成3个督导组[2]。宣讲219场[1]。", [doc("c"), doc("a")])
+    assert merge_drafts([whole, clause]).text == "县委组成3个督导组，开展督导检查2轮[1]。宣讲219场[2]。"
 
 
 def test_merge_says_which_part_is_refused_without_its_related_passage():
