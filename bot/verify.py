@@ -55,12 +55,16 @@ def claims(text: str) -> Iterator[tuple[str, str]]:
     about the materials; frame sentences (headings, refusals, labels ending in a colon) are skipped."""
     pending = ""  # labelled pairs waiting for the rest of their row
     for s, e in split_sentences(text):
-        sentence = pending + text[s:e]
-        if LABELLED_PAIR.match(text[s:e]) and not MARKER.search(sentence):
+        piece = text[s:e]
+        if RELATED.match(piece.strip()):
+            # the label is frame; a related table row after it starts with its first labelled pair
+            piece = RELATED.sub("", piece.strip())
+        sentence = pending + piece
+        if LABELLED_PAIR.match(piece) and not MARKER.search(sentence):
             pending = sentence
             continue
         pending = ""
-        body = RELATED.sub("", MARKER.sub("", sentence).strip())
+        body = MARKER.sub("", sentence).strip()
         if compact(body) and not FRAME.match(body) and not body.endswith(("：", ":")):
             yield sentence, body
     if pending:

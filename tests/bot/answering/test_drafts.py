@@ -183,6 +183,13 @@ def test_a_changed_value_in_a_labelled_row_is_unsupported():
     assert checked.unsupported == ["课程：乡村振兴政策解读；授课人：区农业农村局负责同志；学时：5。"]
 
 
+def test_a_labelled_row_under_a_refusal_is_one_claim():
+    # The related passage's label is frame; the row after it is checked as one claim, not pair by pair.
+    row = "课程：乡村振兴政策解读；授课人：区农业农村局负责同志；学时："
+    assert verify(REFUSAL + RELATED_LABEL + row + "2[1]。", [table_doc()]).unsupported == []
+    assert verify(REFUSAL + RELATED_LABEL + row + "5[1]。", [table_doc()]).unsupported == [row + "5。"]
+
+
 # --------------------------------------------------------------------------- refusal wording
 FUNDING = "宣讲活动经费由区委宣传部统筹安排，专款专用。"
 TRAINING = "冬训示范班由区委党校承办，行动不便的党员可以参加冬训线上学习。"
