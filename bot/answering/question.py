@@ -57,6 +57,8 @@ QUESTION_CUES: list[tuple[str, re.Pattern]] = [
         LIST,
         re.compile(
             rf"哪些|哪几|包括什么|包括哪|几个方面|几方面|几点|几项|几类|分别|都有|主要有|有几种|哪方面|哪[{CN_POSITION}两]+[点项条类个种方]"
+            # what a thing is divided into, or how many stages it has, is answered by naming the parts
+            r"|分[为成]?几[个种类]|几个(?:阶段|部分|环节|步骤|等次|层次)"
         ),
     ),
     (MONEY, MONEY_TOPIC),
@@ -136,8 +138,10 @@ def list_noun(question: str) -> str:
     """The noun shared by the items a list question asks for (阶段, 措施), or ""."""
     m = LIST_NOUN.search(question)
     if m:
-        words = [w for w in jieba.lcut(m.group(1)) if len(w) >= 2]
-        return words[-1] if words else m.group(1)  # 哪几块内容 -> 内容, 哪些保障措施 -> 措施
+        words = [(w, tag) for w, tag in pseg.lcut(m.group(1)) if len(w) >= 2]
+        nouns = [w for w, tag in words if tag.startswith("n") or tag == "vn"] or [w for w, _ in words]
+        # 哪几块内容 -> 内容, 哪些保障措施 -> 措施, 分几个阶段进行 -> 阶段 (not the verb after it)
+        return nouns[-1] if nouns else m.group(1)
     # "分为哪几类" / "有哪几种": the classifier itself names the items.
     m = re.search(r"(?:哪几|哪些|几)([类种])", question)
     return m.group(1) if m else ""

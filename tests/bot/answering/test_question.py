@@ -74,12 +74,20 @@ def test_question_types():
     assert question_type("工作中还存在哪些不足？") == LIST
     assert question_type("办公室设在哪里？") == WHERE
     assert question_type("决赛在哪个教室举行？") == WHERE
+    # what a thing is divided into, or how many stages it has, is answered by naming the parts
+    assert question_type("宣讲活动分几个阶段进行？") == LIST
+    assert question_type("考核结果分为几个等次？") == LIST
+    assert question_type("飞燕分成几类？") == LIST
+    assert question_type("宣讲员每年至少要宣讲几场？") == NUMBER
+    assert question_type("军队分成几股？") == NUMBER  # a count of what has no list noun
 
 
 def test_list_nouns_and_ordinals():
     assert list_noun("实施方案分为哪几个阶段？") == "阶段"
     assert list_noun("有哪些保障措施？") == "措施"
     assert list_noun("分为哪几类？") == "类"
+    assert list_noun("宣讲活动分几个阶段进行？") == "阶段"  # the noun, not the verb after it
+    assert list_noun("冬训通知安排了哪几项重点活动？") == "活动"
     assert ordinal("第二个阶段呢？") == (2, "阶段")
     assert ordinal("最后一个阶段要交哪些材料？") == (-1, "阶段")
     assert ordinal("第一期有多少名参训学员？") == (0, "")  # a name, not a pointer into a list
