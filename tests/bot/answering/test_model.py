@@ -14,6 +14,7 @@ from bot.answering.model import (
     LEARNED,
     RULE_VERDICT,
     RULES,
+    RUNNER_UP_SHARE,
     UNION,
     WEIGHTS_FILE,
     AnswerModel,
@@ -361,3 +362,9 @@ def test_the_length_cost_prefers_a_shorter_candidate_nearly_as_likely():
     ) == [short]
     both = model.at(threshold=0.5, second_within=0.5, length_cost=0.1, max_shown_chars=120)
     assert both.shown([short, long], probs) == [short, long]
+    # a runner-up far less probable than the best is not shown, however short (its score is close only because
+    # the best's own probability is low)
+    clause = Candidate("根据有关规定", 1, 0, 6, SENTENCE, 0, 1, 1.0)
+    weak = np.array([0.30, 0.30 * RUNNER_UP_SHARE * 0.9])
+    assert both.shown([short, clause], weak) == [short]
+    assert both.shown([short, clause], np.array([0.30, 0.30 * RUNNER_UP_SHARE * 1.1])) == [short, clause]
