@@ -161,6 +161,9 @@ def subject_of(question: str, follow_up: str = "") -> str:
     冬训实施方案分为哪几个阶段 -> 冬训实施方案; 2024年全年开展了多少场理论宣讲 -> 2024年全年开展了理论宣讲."""
     q = question.strip().rstrip(TRAILING)
     q = re.split(r"[？?。！!]", q)[0]
+    asking = QUESTION_PHRASE.search(q)
+    if asking and asking.group(2) and _only_verbs(q[asking.end() :]):
+        q = q[: asking.start()]  # 宣讲活动分几个阶段|进行: the verb after the asking phrase is no part of the subject
     subject = QUESTION_PHRASE.sub("", q)
     # Drop the part the follow-up restates itself ("…方案的最后一个阶段" + "那最后一个阶段…").
     for size in range(min(len(subject), len(follow_up)), 1, -1):
@@ -180,6 +183,12 @@ def subject_of(question: str, follow_up: str = "") -> str:
     if len(tokens) > 1 and len(tokens[-1][0]) == 1 and tokens[-1][1] in LOOSE_END_TAGS:
         subject = subject[: tokens[-1][2]]
     return subject.strip(TRAILING) or q
+
+
+def _only_verbs(text: str) -> bool:
+    """Whether text is one or more verbs and nothing else (进行, 开展实施)."""
+    tokens = _tokens(text)
+    return bool(tokens) and all(tag.startswith("v") and tag != "vn" for _, tag, _ in tokens)
 
 
 # ---------------------------------------------------------------- a list answer and its items

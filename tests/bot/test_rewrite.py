@@ -96,6 +96,9 @@ def test_needs_context_cues():
 def test_subject_of_drops_the_asking_phrase():
     assert subject_of("冬训实施方案分为哪几个阶段？") == "冬训实施方案"
     assert subject_of("2024年全年开展了多少场理论宣讲？") == "2024年全年开展了理论宣讲"
+    # a verb after the asking phrase is no part of the subject
+    assert subject_of("宣讲活动分几个阶段进行？") == "宣讲活动"
+    assert subject_of("决赛在哪里举行？") == "决赛"
 
 
 def test_swap_sibling_needs_a_shared_ending():
