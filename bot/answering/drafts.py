@@ -182,16 +182,20 @@ def cite(sentence: str, n: int, cut_start: bool = False) -> str:
 def write(parts: list[Part], sources: Optional[list[Document]] = None) -> str:
     """The answer text of its parts, each cited, a sentence repeated by overlapping chunks said once, a quoted
     markdown heading without its marks, a table row as labelled pairs under the header of its source passage
-    (when `sources` are given)."""
+    and the header row itself left out (when `sources` are given)."""
     unique: dict[str, Part] = {}
     for part in parts:
         unique.setdefault(compact(part[1]), part)
 
-    def shown(ctx: int, text: str) -> str:
-        header = table_header(sources[ctx].page_content) if sources and ctx < len(sources) else ""
-        return labelled_row(HEADING_MARKS.sub("", text), header)
+    def header(ctx: int) -> str:
+        return table_header(sources[ctx].page_content) if sources and ctx < len(sources) else ""
 
-    return "".join(cite(shown(ctx, t), ctx + 1, cut) for ctx, t, cut in unique.values())
+    def shown(ctx: int, text: str) -> str:
+        return labelled_row(HEADING_MARKS.sub("", text), header(ctx))
+
+    # A table's header row names its columns and says nothing; the rows it labels say it.
+    kept = [p for p in unique.values() if not (p[1].startswith("|") and p[1].strip() == header(p[0]).strip())]
+    return "".join(cite(shown(ctx, t), ctx + 1, cut) for ctx, t, cut in kept or unique.values())
 
 
 def source_index(sources: list[Document], doc: Document) -> int:

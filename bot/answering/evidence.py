@@ -61,8 +61,7 @@ BARE_MAGNITUDE = re.compile(r"\d+(\.\d+)?\s*[万亿](?![\u4e00-\u9fff])")
 
 def satisfies(kind: str, sentence: str, unit: str = "", grain: Optional[re.Pattern] = None, noun: str = "") -> bool:
     """Whether a sentence contains the kind of thing the question asks for
-    (counted in `unit`, for a when-question at the `grain` asked, for a yes/no money question the money its `grain`
-    names, for a list the items of `noun`)."""
+    (counted in `unit`, for a when-question at the `grain` asked, for a list the items of `noun`)."""
     sentence = ARTICLE_LABEL.sub("", sentence)  # 第七条 is a label, not a quantity
     if kind == NUMBER and unit:
         units = next((g for g in UNIT_GROUPS if unit in g), unit)
@@ -71,8 +70,6 @@ def satisfies(kind: str, sentence: str, unit: str = "", grain: Optional[re.Patte
         return bool(counted or BARE_MAGNITUDE.search(sentence))
     if kind == WHEN and grain is not None:
         return bool(grain.search(sentence))
-    if kind == MONEY and grain is not None:  # 有补助吗: the money named, or an amount of it
-        return bool(grain.search(sentence) or ANSWER_CUES[MONEY].search(sentence))
     if kind == LIST and sentence.startswith("|"):
         return True  # a table is a list: each row is an item
     if kind == LIST:

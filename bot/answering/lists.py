@@ -27,6 +27,7 @@ HEADING_LIST_DOCS = 2  # top passages whose documents are searched for list head
 MIN_ITEMS = 2  # fewer items are not a list
 # A line that opens with a short label and a colon ("县委宣传部：牵头组织实施…", "联系人：…"): a section of such
 # lines with no numbering (职责分工, an html <ul>) lists its items by their labels.
+LABELLED_MIN_ITEMS = 3  # two labelled lines are as often two fields (联系人, 附件) as a list
 LABELLED_LINE = re.compile(r"^[^，,。；;：:\s]{2,12}[：:](?!\s*$)")
 
 
@@ -45,8 +46,7 @@ def enumeration(
     is_item = bool(ENUM_ITEM.match(best.text)) and not is_heading(best.text)
     if query.kind == LIST and not (announces or is_item) and _labelled_line(doc.page_content, best):
         # "有哪些责任单位？" answered by one line of "县委宣传部：…" / "县委党校：…": the section's labelled lines
-        items = labelled_lines(section, doc, sources, siblings)
-        return items if len(items) >= MIN_ITEMS else []
+        return labelled_lines(section, doc, sources, siblings)
     if not (announces or (is_item and query.kind == LIST)):
         return []
     # 1) items inside the same passage, after the announcement or around the item
@@ -137,21 +137,25 @@ def _labelled_line(text: str, best: Candidate) -> bool:
 
 def labelled_lines(section: str, doc: Document, sources: list[Document], siblings: Optional[Siblings]) -> list[Part]:
     """The labelled lines ("县委党校：负责…") of a section, in document order, once each: the section's own
-    chunks when siblings are known, else the passage alone. A section without a heading lists nothing."""
+    chunks when siblings are known, else the passage alone. They are a list only when they are most of the
+    section's lines and at least LABELLED_MIN_ITEMS: a notice's closing section with 联系人：… and 附件：… beside
+    prose lists nothing. A section without a heading lists nothing."""
     if not section:
         return []
-    members = _members(section, doc, siblings) if siblings else [doc]
-    items: list[Part] = []
+    own_title = compact(_last_heading(section))
+    lines: list[tuple[Document, str]] = []
     seen: set[str] = set()
-    for d in members:
-        idx = source_index(sources, d)
+    for d in _members(section, doc, siblings) if siblings else [doc]:
         text = d.page_content
         for s, e in _line_starts(text):
-            sentence = text[s:e]
-            if LABELLED_LINE.match(sentence) and compact(sentence) not in seen:
-                seen.add(compact(sentence))
-                items.append((idx, item_lead(sentence), False))
-    return items[:MAX_LIST_ITEMS]
+            key = compact(text[s:e])
+            if key and key != own_title and key not in seen:
+                seen.add(key)
+                lines.append((d, text[s:e]))
+    labelled = [(d, sentence) for d, sentence in lines if LABELLED_LINE.match(sentence)]
+    if len(labelled) < LABELLED_MIN_ITEMS or 2 * len(labelled) <= len(lines):
+        return []
+    return [(source_index(sources, d), item_lead(sentence), False) for d, sentence in labelled[:MAX_LIST_ITEMS]]
 
 
 def items_under(section: str, doc: Document, sources: list[Document], siblings: Siblings) -> list[Part]:

@@ -36,9 +36,8 @@ GENERAL = "general"
 # an amount unless it asks when, who, where or which: 经费由谁负责？ asks who. On CMRC calib (dev data) the money
 # topic outranked 哪儿 in 明治29年台湾总督府补助哪儿的商船？, which the rule judge then refused for holding no amount.
 MONEY_TOPIC = re.compile(r"经费|预算|费用|资金|拨款|补贴|补助|津贴|奖金|报酬|酬金|工资|报销|开支|成本")
-AMOUNT_ASKED = re.compile(r"多少钱|金额|花了多少|多少.{0,4}费|[^\s，。？]{1,3}费[^用]{0,4}多少|交多少|收多少")
 QUESTION_CUES: list[tuple[str, re.Pattern]] = [
-    (MONEY, AMOUNT_ASKED),
+    (MONEY, re.compile(r"多少钱|金额|花了多少|多少.{0,4}费|[^\s，。？]{1,3}费[^用]{0,4}多少|交多少|收多少")),
     (
         WHEN,
         re.compile(r"什么时候|何时|哪天|哪一天|几月|几号|几日|哪年|哪一年|什么时间|截止|期限|日期|多久|时间节点|起止"),
@@ -126,26 +125,6 @@ def when_grain(question: str) -> Optional[re.Pattern]:
         if asks.search(question):
             return needs
     return None
-
-
-# A yes/no question that names money without asking how much (宣讲团成员宣讲有补助吗？, 有没有误工补贴？) asks
-# whether there is any: a sentence naming that money answers it as an amount would ("按规定给予适当交通和误餐补助").
-YES_NO = re.compile(r"吗[？?！!。]*$|有没有|是不是|是否|能不能|可不可以|会不会")
-
-
-def money_grain(question: str) -> Optional[re.Pattern]:
-    """For a yes/no question about money: the money words it names, which a sentence may hold instead of an
-    amount; None for any other question."""
-    if question_type(question) != MONEY or AMOUNT_ASKED.search(question) or not YES_NO.search(question):
-        return None
-    words = dict.fromkeys(MONEY_TOPIC.findall(question))
-    return re.compile("|".join(map(re.escape, words))) if words else None
-
-
-def asked_grain(question: str) -> Optional[re.Pattern]:
-    """What an answer must hold beyond its kind: the date part a when-question asks for, or the money a yes/no
-    question names."""
-    return when_grain(question) or money_grain(question)
 
 
 # "分为哪几个阶段" / "有哪些保障措施": the noun the listed items share.
@@ -332,7 +311,7 @@ class Query:
         default_factory=list
     )  # numbers the corpus knows (years, counts) that the answer must match
     unit: str = ""  # what a 多少/几 question counts in
-    grain: Optional[re.Pattern] = None  # the date part a when-question asks for, the money a yes/no one names
+    grain: Optional[re.Pattern] = None  # for a when-question: the date part it asks for
     noun: str = ""  # what the items of a list question are
     variants: dict[str, tuple[str, ...]] = field(default_factory=dict)  # term -> official wordings that match it
 
@@ -402,7 +381,7 @@ def analyse(question: str, stats: CorpusStats) -> Query:
         char_ngrams(question),
         numbers,
         asked_unit(question),
-        asked_grain(question),
+        when_grain(question),
         list_noun(question),
         variants,
     )

@@ -178,6 +178,14 @@ def test_a_cited_row_is_written_as_labelled_pairs_and_verified_against_its_passa
     assert write([(0, ROW, False)]) == f"{ROW}[1]。"
 
 
+def test_a_header_row_is_no_part_of_an_answer():
+    sources = [table_doc()]
+    assert write([(0, HEADER, False), (0, ROW, False)], sources) == (
+        "课程：乡村振兴政策解读；授课人：区农业农村局负责同志；学时：2[1]。"
+    )
+    assert write([(0, HEADER, False)], sources) == f"{HEADER}[1]。"  # alone it stays: an answer is never empty
+
+
 def test_a_changed_value_in_a_labelled_row_is_unsupported():
     checked = verify("课程：乡村振兴政策解读；授课人：区农业农村局负责同志；学时：5[1]。", [table_doc()])
     assert checked.unsupported == ["课程：乡村振兴政策解读；授课人：区农业农村局负责同志；学时：5。"]

@@ -104,11 +104,8 @@ def test_a_labelled_line_brings_the_labelled_lines_of_its_section():
         "区农业农村局：选派农技人员随队宣讲。",
     ]
     assert [i for i, _, _ in items] == [0, 0, 1] and sources[1] is DOCS[PLAN][6]  # each item cites its chunk
-    # without siblings, the passage's own lines
-    assert texts(enumeration(analyse("有哪些责任单位？", STATS), best, [doc], None)) == [
-        "区委宣传部：牵头组织实施。",
-        "区委党校：负责集体备课。",
-    ]
+    # without siblings, the passage's own lines: two labelled lines are too few to be a list
+    assert enumeration(analyse("有哪些责任单位？", STATS), best, [doc], None) == []
     # only a list question is answered with the list
     assert enumeration(analyse("区委党校负责什么？", STATS), best, [doc], siblings) == []
 
@@ -122,6 +119,13 @@ def test_a_labelled_sentence_inside_a_line_or_alone_is_no_list():
     alone = candidate(doc, "联系人：区委宣传部理论科。")  # the only labelled line of its section
     assert enumeration(analyse("有哪些联系方式？", STATS), alone, [doc], None) == []
     assert labelled_lines("", doc, [doc], None) == []  # a passage before any heading lists nothing
+    # a notice's closing section: fields beside prose, however many labels, are no list
+    closing = Document(
+        page_content="六、其他事项\n冬训期间不组织外出参观。\n经费从党员教育经费中列支。\n联系人：周某某。\n附件：安排表。\n"
+        "电话：0000-1234。\n中共某某镇委员会",
+        metadata={"section": "六、其他事项"},
+    )
+    assert enumeration(analyse("有哪些附件？", STATS), candidate(closing, "附件：安排表。"), [closing], None) == []
 
 
 def test_an_ordinal_points_at_its_section():

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.answering.corpus_stats import CorpusStats
-from bot.answering.evidence import satisfies, term_coverage
+from bot.answering.evidence import term_coverage
 from bot.answering.question import (
     FOCUS_FACTOR,
     GENERAL,
@@ -27,7 +27,6 @@ from bot.answering.question import (
     WHERE,
     WHO,
     analyse,
-    asked_grain,
     asked_unit,
     colloquial,
     content_nouns,
@@ -35,7 +34,6 @@ from bot.answering.question import (
     is_chinese,
     is_injection,
     list_noun,
-    money_grain,
     noun_words,
     ordinal,
     question_type,
@@ -119,18 +117,6 @@ def test_injections_are_recognised():
 )
 def test_asked_unit(question, unit):
     assert asked_unit(question) == unit
-
-
-def test_a_yes_no_money_question_is_answered_by_the_money_it_names():
-    grain = money_grain("宣讲团成员宣讲有补助吗？")
-    assert grain is not None and grain.search("按规定给予适当交通和误餐补助") and not grain.search("培训5天")
-    assert satisfies(MONEY, "按规定给予适当交通和误餐补助。", grain=grain)  # no amount, but the money asked about
-    assert not satisfies(MONEY, "宣讲员按要求参加培训。", grain=grain)
-    assert not satisfies(MONEY, "按规定给予适当交通和误餐补助。")  # how much: an amount is needed
-    assert money_grain("宣讲员每讲一场能拿多少补助？") is None  # asks how much
-    assert money_grain("补助多少钱吗？") is None
-    assert money_grain("冬训补贴什么时候发？") is None  # a when-question
-    assert asked_grain("有没有误工补贴？").search("误工补贴") and asked_grain("动员会是哪一天？").search("12月1日")
 
 
 def test_when_grain_says_which_date_part_is_asked():
