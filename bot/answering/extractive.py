@@ -35,7 +35,14 @@ from bot.answering.drafts import (
 )
 from bot.answering.evidence import term_coverage
 from bot.answering.features import Stats
-from bot.answering.lists import Siblings, enumeration, heading_items, ordinal_section
+from bot.answering.lists import (
+    Siblings,
+    asks_only_for_item,
+    enumeration,
+    heading_items,
+    ordinal_beyond,
+    ordinal_section,
+)
 from bot.answering.model import AnswerModel, Decision
 from bot.answering.question import Query, is_chinese, is_injection
 from core.grammar import split_sentences
@@ -101,12 +108,17 @@ class ExtractiveAnswerer(Runnable):
         """Candidates, their features, the selector's choice and the refusal gate (bot/answering/model.py).
 
         An ordinal follow-up's section (found by the document's structure, not by search) is where the
-        answer is chosen; the gate still judges what search found."""
+        answer is chosen; the gate still judges what search found, unless the question asks for that item and
+        nothing else ("第三点意见是什么？"): then the structure answers it. An ordinal past the end of every such
+        list ("第五点意见" of three) is refused."""
         stats = self.stats() if self.stats else CorpusStats.from_texts(d.page_content for d, _ in contexts)
         decision = self.model.decide(query.text, section or contexts, stats, top_k=self.top_k)
         if section:
             gate = self.model.decide(query.text, contexts, stats, top_k=self.top_k)
-            decision = replace(decision, answerable=gate.answerable, refuse=gate.refuse)
+            refuse = gate.refuse and not asks_only_for_item(query, section)
+            decision = replace(decision, answerable=gate.answerable, refuse=refuse)
+        elif self.ordinals and self.sibling_lookup and ordinal_beyond(query, contexts, self.sibling_lookup):
+            decision = replace(decision, refuse=True)  # 第五点意见 of a speech that gives three
         return decision
 
     def render(self, query: Query, contexts: list[Scored], decision: Decision) -> Draft:

@@ -16,7 +16,7 @@ from bot.answering.candidates import Candidate
 from bot.answering.drafts import Part, item_lead, source_index
 from bot.answering.evidence import is_heading, term_coverage
 from bot.answering.numbering import ENUM_ANNOUNCE, ENUM_ITEM
-from bot.answering.question import GENERAL, LAST, LIST, Query, ordinal
+from bot.answering.question import GENERAL, LAST, LIST, ORDINAL, Query, ordinal
 from core.grammar import SECTION_SEP, compact, numbering_kind, section_parts, section_path, split_sentences
 from ingest.fusion import Scored
 
@@ -92,12 +92,15 @@ def heading_items(query: Query, contexts: list[Scored], sources: list[Document],
     return []
 
 
-def ordinal_section(query: Query, contexts: list[Scored], siblings: Siblings) -> list[Scored]:
-    """The passages of the section a 第N个X / 最后一个X question points at, or []."""
-    n, noun = ordinal(query.text)
-    if not n:
-        return []
-    for doc, score in contexts[:HEADING_LIST_DOCS]:
+def _ordinal_lists(noun: str, contexts: list[Scored], siblings: Siblings):
+    """(score, the document's chunks, the first chunk of each item) for each retrieved document, best first, whose
+    headings (or the sections below an announcement like 讲三点意见) list `noun`s."""
+    searched: set[str] = set()
+    for doc, score in contexts:
+        source = doc.metadata.get("source", "")
+        if source in searched:
+            continue
+        searched.add(source)
         chunks = siblings(doc)
         groups = _headings_naming(noun, chunks, skip_title=False)
         items = max(groups.values(), key=len, default={})
@@ -105,12 +108,34 @@ def ordinal_section(query: Query, contexts: list[Scored], siblings: Siblings) ->
         if len(ordered) < MIN_ITEMS:
             # "第二点" after "讲三点意见。": the items are the sections below the announcement.
             ordered = _announced_sections(noun, chunks)
-        if len(ordered) < MIN_ITEMS or n > len(ordered):
+        if len(ordered) >= MIN_ITEMS:
+            yield score, chunks, ordered
+
+
+def ordinal_section(query: Query, contexts: list[Scored], siblings: Siblings) -> list[Scored]:
+    """The passages of the section a 第N个X / 最后一个X question points at, or []: in the best-ranked retrieved
+    document that has such a list (a bare "第二点意见讲了什么？" names no document, and says little a search can
+    rank by, so the speech announcing 三点意见 may rank below others)."""
+    n, noun = ordinal(query.text)
+    if not n:
+        return []
+    for score, chunks, ordered in _ordinal_lists(noun, contexts, siblings):
+        if n > len(ordered):
             continue
         section = (ordered[-1] if n == LAST else ordered[n - 1]).metadata["section"]
         members = [d for d in chunks if d.metadata.get("section", "") == section]
         return [(d, score) for d in sorted(members, key=_position)]
     return []
+
+
+def ordinal_beyond(query: Query, contexts: list[Scored], siblings: Siblings) -> bool:
+    """Whether a 第N个X question points past the end of every list of X found ("第五点意见" of a speech that
+    gives three): there is no such item to answer with."""
+    n, noun = ordinal(query.text)
+    if not n or n == LAST:
+        return False
+    lengths = [len(ordered) for _, _, ordered in _ordinal_lists(noun, contexts, siblings)]
+    return bool(lengths) and n > max(lengths)
 
 
 def _members(section: str, doc: Document, siblings: Siblings) -> list[Document]:
@@ -156,6 +181,22 @@ def labelled_lines(section: str, doc: Document, sources: list[Document], sibling
     if len(labelled) < LABELLED_MIN_ITEMS or 2 * len(labelled) <= len(lines):
         return []
     return [(source_index(sources, d), item_lead(sentence), False) for d, sentence in labelled[:MAX_LIST_ITEMS]]
+
+
+# Words that ask for an item as a whole: "第三点意见是什么？", "第二点具体包括什么？".
+ITEM_ASK_WORDS = frozenset("具体 包括 内容 主要 什么 哪些 讲了 说了 讲的 说的".split())
+
+
+def asks_only_for_item(query: Query, section: list[Scored]) -> bool:
+    """Whether an ordinal question asks for the item it points at and nothing else: every term of it is the ordinal
+    phrase (第三点意见), a word asking for the whole item, or a word of the found section's document title (讲话).
+    Then the section, found by the document's structure, is the answer; "第二个阶段具体时间是什么时候？" also asks
+    for a time, and "第三点意见的经费是多少？" for an amount, which the refusal gate judges."""
+    m = ORDINAL.search(query.text)
+    if not m or not section:
+        return False
+    said, title = compact(m.group(0)), compact(section[0][0].metadata.get("title", ""))
+    return all(compact(t) in said or t in ITEM_ASK_WORDS or compact(t) in title for t in query.weights)
 
 
 def items_under(section: str, doc: Document, sources: list[Document], siblings: Siblings) -> list[Part]:

@@ -172,9 +172,10 @@ def focus_noun(question: str) -> str:
 
 # "第二个阶段" / "最后一个阶段": one item of a list the materials name in their headings.
 ORDINAL = re.compile(
-    rf"(?:第([{CN_POSITION}\d]+)|(最后))一?个?([\u4e00-\u9fff]{{1,3}}?)(?=[？?，,。的是呢要有各具从在安什哪几多]|$)"
+    rf"(?:第([{CN_POSITION}\d]+)|(最后))一?个?([\u4e00-\u9fff]{{1,3}}?)(?=[？?，,。的是呢要有各具从在安什哪几多讲说包提内]|$)"
 )
 ORDINAL_NOUNS = frozenset("阶段 部分 方面 环节 要求 任务 措施 意见 点 项 条 步 类 种".split())
+ORDINAL_CLASSIFIERS = "点项条类种步"  # may stand before the noun: 第三点意见, 第二项措施
 LAST = -1  # the position ordinal() gives 最后一个
 
 
@@ -183,12 +184,15 @@ def ordinal(question: str) -> tuple[int, str]:
     m = ORDINAL.search(question)
     if not m or not m.group(3):
         return 0, ""
+    noun = m.group(3)
+    if len(noun) > 1 and noun[0] in ORDINAL_CLASSIFIERS and noun[1:] in ORDINAL_NOUNS:
+        noun = noun[1:]  # 第三点意见 -> 意见, as 第三个阶段 -> 阶段
     # "第一期培训班" / "第三届大赛" name a thing; "第二个阶段" / "第三点" point into a list.
-    if "个" not in m.group(0) and m.group(3) not in ORDINAL_NOUNS:
+    if "个" not in m.group(0) and noun not in ORDINAL_NOUNS:
         return 0, ""
     if m.group(2):
-        return LAST, m.group(3)
-    return cn_to_int(m.group(1)), m.group(3)
+        return LAST, noun
+    return cn_to_int(m.group(1)), noun
 
 
 # ---------------------------------------------------------------- its content nouns

@@ -9,7 +9,15 @@ from langchain_core.documents import Document
 
 from bot.answering.candidates import SENTENCE, Candidate
 from bot.answering.corpus_stats import CorpusStats
-from bot.answering.lists import enumeration, heading_items, items_under, labelled_lines, ordinal_section
+from bot.answering.lists import (
+    asks_only_for_item,
+    enumeration,
+    heading_items,
+    items_under,
+    labelled_lines,
+    ordinal_beyond,
+    ordinal_section,
+)
 from bot.answering.question import analyse
 
 pytestmark = pytest.mark.unit
@@ -126,6 +134,27 @@ def test_a_labelled_sentence_inside_a_line_or_alone_is_no_list():
         metadata={"section": "六、其他事项"},
     )
     assert enumeration(analyse("有哪些附件？", STATS), candidate(closing, "附件：安排表。"), [closing], None) == []
+
+
+def test_an_ordinal_question_asking_for_the_item_alone_is_answered_by_its_section():
+    found = ordinal_section(analyse("第二点意见是什么？", STATS), [(DOCS[SPEECH][0], 1.0)], siblings)
+    assert [d.metadata["section"] for d, _ in found] == ["二、要抓得准"]
+    assert asks_only_for_item(analyse("第二点意见是什么？", STATS), found)
+    assert asks_only_for_item(analyse("动员讲话的第二点意见具体包括什么？", STATS), found)  # 动员讲话: its title
+    assert not asks_only_for_item(analyse("第二点意见的经费是多少？", STATS), found)  # also asks for an amount
+    assert not asks_only_for_item(analyse("第二点意见是什么？", STATS), [])
+
+
+def test_an_ordinal_past_the_end_of_its_list_points_nowhere():
+    first = [(DOCS[PLAN][2], 0.5)]
+    assert ordinal_beyond(analyse("第五个阶段呢？", STATS), first, siblings)  # the plan has three
+    assert not ordinal_beyond(analyse("第三个阶段呢？", STATS), first, siblings)
+    assert not ordinal_beyond(analyse("最后一个阶段呢？", STATS), first, siblings)
+    assert not ordinal_beyond(analyse("第五项措施呢？", STATS), first, siblings)  # no list of 措施 to be past
+    # a later-ranked document is searched too: the speech's 三点意见
+    assert ordinal_beyond(analyse("第五点意见是什么？", STATS), first + [(DOCS[SPEECH][0], 0.1)], siblings)
+    found = ordinal_section(analyse("第二点意见是什么？", STATS), first + [(DOCS[SPEECH][0], 0.1)], siblings)
+    assert [d.metadata["section"] for d, _ in found] == ["二、要抓得准"]
 
 
 def test_an_ordinal_points_at_its_section():

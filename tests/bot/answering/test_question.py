@@ -91,6 +91,11 @@ def test_list_nouns_and_ordinals():
     assert ordinal("第二个阶段呢？") == (2, "阶段")
     assert ordinal("最后一个阶段要交哪些材料？") == (-1, "阶段")
     assert ordinal("第一期有多少名参训学员？") == (0, "")  # a name, not a pointer into a list
+    # a classifier before the noun, and the verb after it
+    assert ordinal("第三点意见是什么？") == (3, "意见")
+    assert ordinal("第二点意见讲了什么？") == (2, "意见")
+    assert ordinal("第三项措施包括什么？") == (3, "措施")
+    assert ordinal("第一讲的主讲人是谁？") == (0, "")
 
 
 def test_colloquial_words_match_official_wording():
