@@ -158,7 +158,18 @@ class ExtractiveAnswerer(Runnable):
         if not (self.lists and self.sibling_lookup) or best.text.startswith("|"):
             return []  # a table row that answers a list question is one item
         headed = heading_items(query, contexts, sources, self.sibling_lookup)
-        return headed or enumeration(query, first_sentence(best, sources), sources, self.sibling_lookup)
+        if headed:
+            return headed
+        # A pair's first sentence says whether it is, or announces, an item; failing that its second may be the
+        # first item ("…存在的不足。一是…；二是…").
+        return next(
+            (
+                items
+                for c in sentences_of(best, sources)
+                if (items := enumeration(query, c, sources, self.sibling_lookup))
+            ),
+            [],
+        )
 
     def sentences(self, shown: list[Candidate], sources: list[Document]) -> list[Part]:
         """The shown candidates as cited parts, one per sentence (so each carries its own marker), in the
@@ -174,14 +185,16 @@ class ExtractiveAnswerer(Runnable):
         return parts
 
 
-def first_sentence(c: Candidate, sources: list[Document]) -> Candidate:
-    """A two-sentence candidate's first sentence ("三、比赛分组" above "大赛设…"), which says whether it is,
-    or announces, an item of a list; another candidate as it is."""
+def sentences_of(c: Candidate, sources: list[Document]) -> list[Candidate]:
+    """A two-sentence candidate's sentences ("三、比赛分组" above "大赛设…"), each of which may be, or announce, an
+    item of a list; another candidate as it is."""
     if c.kind != PAIR:
-        return c
+        return [c]
     text = sources[c.passage].page_content
-    s, e = next(iter(split_sentences(text, c.start, c.end)), (c.start, c.end))
-    return replace(c, text=text[s:e], start=s, end=e, kind=SENTENCE, n_sentences=c.n_sentences)
+    return [
+        replace(c, text=text[s:e], start=s, end=e, kind=SENTENCE, n_sentences=c.n_sentences)
+        for s, e in split_sentences(text, c.start, c.end)
+    ] or [c]
 
 
 def injection_refusal() -> Draft:

@@ -168,3 +168,18 @@ def test_an_ordinal_points_at_its_section():
     assert [d.metadata["section"] for d, _ in point] == ["二、要抓得准"]  # found through "讲三点意见"
     assert ordinal_section(analyse("第五个阶段呢？", STATS), first, siblings) == []  # there are three
     assert ordinal_section(analyse("第一期有多少人？", STATS), first, siblings) == []  # a name, not a pointer
+
+
+def test_a_pair_whose_second_sentence_is_the_first_item_brings_the_list():
+    from bot.answering.candidates import PAIR
+    from bot.answering.extractive import ExtractiveAnswerer
+    from bot.answering.model import AnswerModel
+
+    text = "二、正视问题\n也要清醒认识到存在的不足。一是学习走过场；二是参学率偏低；三是学用结合不紧密。"
+    doc = Document(page_content=text, metadata={"id": "s#0", "source": "s.txt", "section": "二、正视问题"})
+    start = text.index("也要")
+    end = text.index("二是")
+    best = Candidate(text[start:end], 0, start, end, PAIR, 1, 4, 1.0)
+    answerer = ExtractiveAnswerer(AnswerModel.load(), sibling_lookup=lambda d: [doc])
+    items = answerer.list_items(analyse("冬训存在哪些不足？", STATS), best, [(doc, 1.0)], [doc])
+    assert texts(items) == ["一是学习走过场；", "二是参学率偏低；", "三是学用结合不紧密。"]
