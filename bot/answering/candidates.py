@@ -45,11 +45,33 @@ class Candidate:
     section: str = ""
 
 
+def _separator(line: str) -> bool:
+    """A markdown table's separator row (| --- | --- |)."""
+    return bool(line.strip()) and set(line.strip()) <= set("|-: ")
+
+
+def _header_row(text: str, s: int, e: int) -> bool:
+    """Whether text[s:e] is a table's header row: a row the separator row follows. It names the columns and
+    states nothing, so it is no answer (the rows it labels are, written as labelled pairs)."""
+    if not text[s:e].lstrip().startswith("|"):
+        return False
+    rest = text[e:].lstrip("\n").split("\n", 1)[0]
+    return _separator(rest)
+
+
+def _adjacent(text: str, end: int, start: int) -> bool:
+    """Whether nothing but blank or separator lines lies between two sentences (a pair never spans a dropped
+    header row: "二、学习安排" and the first row below the column names are no pair)."""
+    return all(not line.strip() or _separator(line) for line in text[end:start].split("\n"))
+
+
 def passage_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans of a passage, table separator rows dropped, and so is document text that addresses the
-    assistant (ingest.instructions): it is never an answer (issue 10 item 4)."""
+    """Sentence spans of a passage, table separator and header rows dropped, and so is document text that
+    addresses the assistant (ingest.instructions): it is never an answer (issue 10 item 4)."""
     return [
-        (s, e) for s, e in split_sentences(text) if not set(text[s:e]) <= set("|-: ") and not is_instruction(text[s:e])
+        (s, e)
+        for s, e in split_sentences(text)
+        if not set(text[s:e]) <= set("|-: ") and not _header_row(text, s, e) and not is_instruction(text[s:e])
     ]
 
 
@@ -117,9 +139,15 @@ def build_candidates(
         n = len(spans)
         for i, (s, e) in enumerate(spans):
             add(doc, rank, fused, s, e, SENTENCE, i, n)
-            if i + 1 < n and spans[i + 1][1] - s <= max_pair:
+            row = text[s:e].startswith("|")
+            if (
+                i + 1 < n
+                and spans[i + 1][1] - s <= max_pair
+                and _adjacent(text, e, spans[i + 1][0])
+                and not (row and text[spans[i + 1][0] : spans[i + 1][1]].startswith("|"))  # two rows: two facts
+            ):
                 add(doc, rank, fused, s, spans[i + 1][1], PAIR, i, n)
-            if e - s > long_sentence and not text[s:e].startswith("|"):  # a table row is one fact: never cut
+            if e - s > long_sentence and not row:  # a table row is one fact: never cut
                 for ws, we in _windows(text, s, e, max_clauses=max_clauses, min_window=min_window):
                     add(doc, rank, fused, ws, we, CLAUSE, i, n)
     return out

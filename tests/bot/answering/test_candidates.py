@@ -43,6 +43,16 @@ def test_table_rows_are_never_cut_and_separators_dropped():
     assert {c.kind for c in rows} == {SENTENCE}
 
 
+def test_a_header_row_is_no_candidate_and_no_pair_spans_it_or_two_rows():
+    text = "二、学习安排\n| 日期 | 内容 | 形式 |\n| --- | --- | --- |\n| 12月6日 | 学习 | 集中 |\n| 1月10日 | 测试 | 闭卷 |"
+    cands = build_candidates([(Document(page_content=text, metadata={}), 1.0)])
+    assert [(c.kind, c.text) for c in cands] == [
+        (SENTENCE, "二、学习安排"),
+        (SENTENCE, "| 12月6日 | 学习 | 集中 |"),  # two rows are two facts: no pair of them
+        (SENTENCE, "| 1月10日 | 测试 | 闭卷 |"),
+    ]
+
+
 def test_rank_and_score_and_duplicates_across_passages():
     other = _doc("全区共组织宣讲215场。另有线上课程。", id="b")
     cands = build_candidates([(_doc(), 2.0), (other, 1.0)])
