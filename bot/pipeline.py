@@ -9,6 +9,7 @@ windows of the top passages) → features → the learned model (selector, then 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -81,10 +82,12 @@ class Timer:
 
 
 def check_question(question: str, settings: Settings) -> str:
-    """The question stripped, or QuestionError for an empty or overlong one."""
+    """The question stripped, or QuestionError for an empty or overlong one, or one of marks alone (？？？)."""
     q = (question or "").strip()
     if not q:
         raise QuestionError("问题不能为空，请输入您想了解的内容。")
+    if not re.search(r"\w", q):
+        raise QuestionError("问题里没有文字，请输入您想了解的内容，例如“冬训什么时候开始”。")
     if len(q) > settings.answering.max_question_chars:
         raise QuestionError(f"问题太长（{len(q)}字），请精简到{settings.answering.max_question_chars}字以内。")
     return q

@@ -58,12 +58,13 @@ def test_outline_on_a_topic_the_materials_lack_is_refused(seed_api):
     "route, body, status, param, words",
     [
         ("api/ask", {"question": "  "}, 400, "question", "问题不能为空"),
+        ("api/ask", {"question": "？？？"}, 400, "question", "问题里没有文字"),
         ("api/outline", {"topic": ""}, 400, "topic", "问题不能为空"),
         ("api/ask", {"question": QUESTION, "histroy": []}, 422, "histroy", "不支持字段"),
         ("api/ask", {"question": QUESTION, "history": [{"answer": "答"}]}, 422, "history[0].question", "缺少必填字段"),
         ("api/outline", {}, 422, "topic", "缺少必填字段"),
     ],
-    ids=["blank-question", "empty-topic", "misspelt-field", "turn-without-question", "no-topic"],
+    ids=["blank-question", "marks-only-question", "empty-topic", "misspelt-field", "turn-without-question", "no-topic"],
 )
 def test_bad_requests_get_chinese_errors_in_openai_shape(seed_api, route, body, status, param, words):
     with seed_api.http() as http:
