@@ -360,13 +360,34 @@ def comparison_parts(question: str) -> list[str]:
     return [f"{side}{ask}{unit}？" for side in (a, b)]
 
 
+# "A和B分别是哪天？" asks the same of each: asked of each on its own, every answer is found and cited. A later
+# item carries what the first says before its 的 ("领导小组的组长和副组长分别是谁？" -> 领导小组的副组长是谁？).
+EACH = re.compile(r"^(?P<items>[^，,。？?]+?)分别(?P<ask>[^，,。？?]+)[？?]?$")
+EACH_SEP = re.compile(r"和|与|及|跟|、")
+MAX_EACH = 4  # more items than this are a list to answer as one
+
+
+def each_parts(question: str) -> list[str]:
+    """The questions "A和B分别…" asks of each item, or [] when it asks nothing of several items."""
+    m = EACH.match(question.strip())
+    if m is None:
+        return []
+    items = [i.strip() for i in EACH_SEP.split(m.group("items"))]
+    if not 2 <= len(items) <= MAX_EACH or any(len(i) < 2 for i in items):
+        return []
+    first = items[0]
+    owner = first[: first.rindex("的") + 1] if "的" in first else ""
+    return [f"{i if i is first or i.startswith(owner) else owner + i}{m.group('ask')}？" for i in items]
+
+
 def split_question(question: str) -> list[str]:
     """The sub-questions of a compound question, each standalone.
 
     "年轻宣讲员由谁来带？一位老师最多带几个徒弟？" -> two questions; the second carries the
     first's subject, exactly as a follow-up would. A part without a question word stays with
     the part before it ("第二个阶段呢？具体时间是什么时候？" has one asking part per clause).
-    A question asking for a difference is asked as the two facts it compares (comparison_parts)."""
+    A question asking for a difference is asked as the two facts it compares (comparison_parts), one asking the
+    same of several items as one question for each (each_parts)."""
     pieces = [p.strip() for p in re.split(r"(?<=[？?])", question) if p.strip(TRAILING)]
     parts: list[str] = []
     pending = ""  # a leading clause with no question word ("…第二个阶段？") joins the next one
@@ -379,7 +400,7 @@ def split_question(question: str) -> list[str]:
             parts.append(pending + piece)
             pending = ""
     if len(parts) < 2:
-        return comparison_parts(question) or [question]
+        return comparison_parts(question) or each_parts(question) or [question]
     # A later part that shares no word with the first carries its subject, as a follow-up would.
     first = set(w for w in tokenize(parts[0]) if len(w) > 1)
     return [parts[0]] + [

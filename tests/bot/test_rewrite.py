@@ -15,6 +15,7 @@ from bot.rewrite import (
     PRONOUN,
     answer_items,
     comparison_parts,
+    each_parts,
     find_pronoun,
     followup_words,
     item_name,
@@ -136,6 +137,28 @@ def test_split_question_answers_each_part_on_its_own():
 def test_a_difference_is_asked_as_the_two_facts_it_compares(question, parts):
     assert comparison_parts(question) == parts
     assert split_question(question) == parts
+
+
+@pytest.mark.parametrize(
+    "question, parts",
+    [
+        ("冬训测试和警示教育片分别是哪天？", ["冬训测试是哪天？", "警示教育片是哪天？"]),
+        (
+            "机关组、基层组和青年组分别设几个一等奖？",
+            ["机关组设几个一等奖？", "基层组设几个一等奖？", "青年组设几个一等奖？"],
+        ),
+        # a later item carries what the first says before its 的
+        ("领导小组的组长和副组长分别是谁？", ["领导小组的组长是谁？", "领导小组的副组长是谁？"]),
+    ],
+)
+def test_a_question_asking_the_same_of_each_item_is_asked_of_each(question, parts):
+    assert each_parts(question) == parts
+    assert split_question(question) == parts
+
+
+@pytest.mark.parametrize("question", ["冬训分别在哪里举行？", "二等奖和三等奖呢？", "甲和乙分别是谁？"])
+def test_no_items_no_parts(question):
+    assert each_parts(question) == []  # one item, no 分别, or items too short to be named
 
 
 @pytest.mark.parametrize(
