@@ -232,21 +232,30 @@ def test_markup_headings_from_loader_define_levels():
     assert _only(chunks, "施行").metadata["section"] == "学习安排 > 附则"
 
 
-def test_speech_lead_ins_replace_each_other():
-    text = "一、提高认识\n一要把握大局。\n二是狠抓落实，确保实效。\n二、强化保障\n一是加强领导。"
+@pytest.mark.parametrize(
+    "text, sections",
+    [
+        (
+            "一、提高认识\n一要把握大局。\n二是狠抓落实，确保实效。\n二、强化保障\n一是加强领导。",
+            {"确保实效": "一、提高认识 > 二是狠抓落实，确保实效", "加强领导": "二、强化保障 > 一是加强领导"},
+        ),
+        # an inline enumeration (一是…；二是… on one line) is a paragraph of its section, not a heading
+        (
+            "二、存在的问题\n一是形式单一，互动不够；二是线上学习存在“挂机”现象。\n三、下一步打算\n一是扩大覆盖面。",
+            {"挂机": "二、存在的问题", "扩大覆盖面": "三、下一步打算 > 一是扩大覆盖面"},
+        ),
+    ],
+    ids=["lead-ins-replace-each-other", "inline-enumeration"],
+)
+def test_speech_lead_ins(text, sections):
     chunks = chunk_document(_doc(text), chunk_size=30, overlap=0)
-    assert _only(chunks, "确保实效").metadata["section"] == "一、提高认识 > 二是狠抓落实，确保实效"
-    assert _only(chunks, "加强领导").metadata["section"] == "二、强化保障 > 一是加强领导"
+    assert {needle: _only(chunks, needle).metadata["section"] for needle in sections} == sections
+
+
+def test_what_is_no_lead_in_heading():
     assert heading_at("一些同志认识不到位。") is None
     assert heading_at("| 一、 | 表格 |") is None
-
-
-def test_an_inline_enumeration_is_a_paragraph_not_a_heading():
-    text = "二、存在的问题\n一是形式单一，互动不够；二是线上学习存在“挂机”现象。\n三、下一步打算\n一是扩大覆盖面。"
-    chunks = chunk_document(_doc(text), chunk_size=30, overlap=0)
-    assert _only(chunks, "挂机").metadata["section"] == "二、存在的问题"
-    assert _only(chunks, "扩大覆盖面").metadata["section"] == "三、下一步打算 > 一是扩大覆盖面"
-    assert heading_at("一是形式单一，二是互动不够。") is None
+    assert heading_at("一是形式单一，二是互动不够。") is None  # runs on to the next item
     # a lead-in whose later sentences name another item is still a heading
     assert heading_at("一要抓学习，突出重点。二要抓落实。") == (("lead", 0), "一要抓学习，突出重点")
 
