@@ -61,7 +61,8 @@ BARE_MAGNITUDE = re.compile(r"\d+(\.\d+)?\s*[万亿](?![\u4e00-\u9fff])")
 
 def satisfies(kind: str, sentence: str, unit: str = "", grain: Optional[re.Pattern] = None, noun: str = "") -> bool:
     """Whether a sentence contains the kind of thing the question asks for
-    (counted in `unit`, for a when-question at the `grain` asked, for a list the items of `noun`)."""
+    (counted in `unit`, for a when-question at the `grain` asked, for a money question an amount of the money its
+    `grain` names, for a list the items of `noun`)."""
     sentence = ARTICLE_LABEL.sub("", sentence)  # 第七条 is a label, not a quantity
     if kind == NUMBER and unit:
         units = next((g for g in UNIT_GROUPS if unit in g), unit)
@@ -70,6 +71,8 @@ def satisfies(kind: str, sentence: str, unit: str = "", grain: Optional[re.Patte
         return bool(counted or BARE_MAGNITUDE.search(sentence))
     if kind == WHEN and grain is not None:
         return bool(grain.search(sentence))
+    if kind == MONEY and grain is not None:  # an amount of the money named: 误工补贴 is not answered by 经费…50元
+        return bool(ANSWER_CUES[MONEY].search(sentence) and grain.search(sentence))
     if kind == LIST and sentence.startswith("|"):
         return True  # a table is a list: each row is an item
     if kind == LIST:

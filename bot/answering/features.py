@@ -23,7 +23,7 @@ from langchain_core.documents import Document
 
 from bot.answering.candidates import CLAUSE, PAIR, Candidate, passage_sentences
 from bot.answering.evidence import satisfies
-from bot.answering.question import GENERAL, asked_unit, list_noun, question_type, when_grain
+from bot.answering.question import GENERAL, asked_grain, asked_unit, list_noun, question_type
 from core.data_tables import table_rows
 from core.grammar import STOPWORDS, char_ngrams, compact, holds_number, tokenize
 
@@ -106,7 +106,7 @@ class Question:
     words: set[str] = field(default_factory=set)  # every jieba word of the question
     kind: str = GENERAL  # what it asks for, by the rule cues of bot.answering.question
     unit: str = ""  # the counter a 多少/几 question counts in
-    grain: Optional[re.Pattern] = None  # the date part a when-question asks for
+    grain: Optional[re.Pattern] = None  # the date part a when-question asks for, the money a money question names
     noun: str = ""  # what the items of a list question are
     entities: list[str] = field(default_factory=list)  # its proper nouns (jieba.posseg nr/ns/nt/nz)
     trigrams: frozenset[str] = field(default_factory=frozenset)  # its character trigrams (copied phrases)
@@ -146,7 +146,7 @@ def question_of(text: str, stats: Stats) -> Question:
         words,
         question_type(text),
         asked_unit(text),
-        when_grain(text),
+        asked_grain(text),
         list_noun(text),
         entities,
         char_ngrams(text, 3),

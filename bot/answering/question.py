@@ -127,6 +127,34 @@ def when_grain(question: str) -> Optional[re.Pattern]:
     return None
 
 
+# The money a money question names (误工补贴, 培训费, 奖金): an amount of other money does not answer it. The issue's
+# first near miss was 误工补贴每天发多少钱？ answered by "冬训经费…不低于50元"; on a town's notice written for probing it
+# was answered by "所需经费…人均不超过200元". The names are words of the question as jieba cuts it, so 投资金额 names
+# no 资金 (CMRC train); a word ending in 费 or 金 is money (培训费, 租金) unless it is spending itself (花费, 浪费) or
+# no money (黄金).
+NOT_MONEY_NAMES = frozenset("花费 浪费 消费 收费 免费 耗费 白费 费用 黄金 金".split())
+
+
+def money_grain(question: str) -> Optional[re.Pattern]:
+    """For a money question that names the money it asks about: those names (and their official wording, from
+    bot/answering/data/colloquial.tsv), one of which the sentence giving the amount must hold; else None."""
+    if question_type(question) != MONEY:
+        return None
+    names = [
+        w
+        for w in dict.fromkeys(jieba.lcut(question))
+        if w not in NOT_MONEY_NAMES and (MONEY_TOPIC.search(w) or (len(w) >= 2 and w[-1] in "费金"))
+    ]
+    forms = [form for w in names for form in (w, *colloquial().get(w, ()))]
+    return re.compile("|".join(map(re.escape, dict.fromkeys(forms)))) if forms else None
+
+
+def asked_grain(question: str) -> Optional[re.Pattern]:
+    """What an answer must hold beyond its kind: the date part a when-question asks for, or the money a money
+    question names."""
+    return when_grain(question) or money_grain(question)
+
+
 # "分为哪几个阶段" / "有哪些保障措施": the noun the listed items share.
 LIST_NOUN = re.compile(
     rf"(?:哪几|哪些|哪[{CN_POSITION}两\d]+|几)[个项点条类种块门部]?(?:方面的?)?([\u4e00-\u9fff]{{1,6}}?)"
@@ -315,7 +343,7 @@ class Query:
         default_factory=list
     )  # numbers the corpus knows (years, counts) that the answer must match
     unit: str = ""  # what a 多少/几 question counts in
-    grain: Optional[re.Pattern] = None  # for a when-question: the date part it asks for
+    grain: Optional[re.Pattern] = None  # the date part a when-question asks for, the money a money question names
     noun: str = ""  # what the items of a list question are
     variants: dict[str, tuple[str, ...]] = field(default_factory=dict)  # term -> official wordings that match it
 
@@ -385,7 +413,7 @@ def analyse(question: str, stats: CorpusStats) -> Query:
         char_ngrams(question),
         numbers,
         asked_unit(question),
-        when_grain(question),
+        asked_grain(question),
         list_noun(question),
         variants,
     )

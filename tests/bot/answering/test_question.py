@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.answering.corpus_stats import CorpusStats
-from bot.answering.evidence import term_coverage
+from bot.answering.evidence import satisfies, term_coverage
 from bot.answering.question import (
     FOCUS_FACTOR,
     GENERAL,
@@ -27,6 +27,7 @@ from bot.answering.question import (
     WHERE,
     WHO,
     analyse,
+    asked_grain,
     asked_unit,
     colloquial,
     content_nouns,
@@ -34,6 +35,7 @@ from bot.answering.question import (
     is_chinese,
     is_injection,
     list_noun,
+    money_grain,
     noun_words,
     ordinal,
     question_type,
@@ -122,6 +124,21 @@ def test_injections_are_recognised():
 )
 def test_asked_unit(question, unit):
     assert asked_unit(question) == unit
+
+
+def test_a_money_question_is_answered_by_an_amount_of_the_money_it_names():
+    subsidy = money_grain("冬训误工补贴每天发多少钱？")
+    assert subsidy is not None and asked_grain("冬训误工补贴每天发多少钱？") is not None
+    # an amount of other money is no subsidy (the first near miss); the official wording of it is
+    assert not satisfies(MONEY, "所需经费从党员教育经费中列支，人均不超过200元。", grain=subsidy)
+    assert satisfies(MONEY, "参训党员每天给予误工补助30元。", grain=subsidy)
+    assert not satisfies(MONEY, "按规定给予误工补贴。", grain=subsidy)  # the money named, but no amount
+    fee = money_grain("参加冬训示范班要交多少培训费？")
+    assert fee is not None and fee.pattern == "培训费"
+    # words as jieba cuts them: 投资金额 names no 资金; spending (花费) names no money
+    assert money_grain("漠河机场的投资金额是多少？") is None
+    assert money_grain("汇丰保险在2007年花费多少越南盾？") is None
+    assert money_grain("冬训什么时候开始？") is None
 
 
 def test_when_grain_says_which_date_part_is_asked():
