@@ -75,6 +75,8 @@ def refusal_topic(query: Query, passages: str) -> str:
     focus = focus_noun(query.text)
     lacking: list[tuple[bool, float, str]] = []  # (holds the focus noun, weight of what it lacks, phrase)
     for phrase in content_nouns(query.text):
+        if _cut_across(query.text, phrase, text):
+            continue  # 啥时候交心得: jieba's 交心 is 交 + 心得, which the passages hold; naming 交心 would mislead
         # 误工补贴 is lacking when 误工 or 补贴 is; with both present apart, naming it would mislead.
         # 培训费 (培训 + 费) must occur whole: a lone character says nothing on its own.
         parts = jieba.lcut(phrase)
@@ -87,6 +89,20 @@ def refusal_topic(query: Query, passages: str) -> str:
         return ""
     lacking.sort(key=lambda x: (not x[0], -x[1]))  # stable: ties keep the question's order
     return lacking[0][2]
+
+
+def _cut_across(question: str, phrase: str, passages: str) -> bool:
+    """Whether the phrase's last character and the question's next one, or its first and the one before, make a
+    two-character word the passages hold: then the phrase was cut across that word (交心 in 交心得), and is no
+    topic the question names."""
+    at = question.find(phrase)
+    if at < 0:
+        return False
+    end = at + len(phrase)
+    pairs = [question[end - 1 : end + 1]] if end < len(question) else []
+    if at > 0:
+        pairs.append(question[at - 1 : at + 1])
+    return any(len(p) == 2 and compact(p) == p and p in passages for p in pairs)
 
 
 def related_passage(query: Query, best: Candidate) -> str:

@@ -222,6 +222,8 @@ REFUSAL_STATS = CorpusStats.from_texts(
         ("入党申请书应该怎么写？", FUNDING, "入党申请书"),
         ("红烧肉怎么做才好吃？", FUNDING, "红烧肉"),
         ("今天上证指数收盘是多少点？", FUNDING, "上证指数收盘"),
+        # jieba cuts 交心 from 交心得; the passages hold 心得: no topic is named rather than a word never asked
+        ("啥时候交心得？", "每名党员撰写1篇心得体会，于1月15日前交支部。", ""),
     ],
 )
 def test_refusal_names_the_key_entity_the_passages_lack(question, passages, topic):
