@@ -377,7 +377,8 @@ def each_parts(question: str) -> list[str]:
         return []
     first = items[0]
     owner = first[: first.rindex("的") + 1] if "的" in first else ""
-    return [f"{i if i is first or i.startswith(owner) else owner + i}{m.group('ask')}？" for i in items]
+    named = [first] + [i if i.startswith(owner) else owner + i for i in items[1:]]
+    return [f"{i}{m.group('ask')}？" for i in named]
 
 
 def split_question(question: str) -> list[str]:

@@ -45,7 +45,7 @@ class Candidate:
     section: str = ""
 
 
-def _separator(line: str) -> bool:
+def separator_row(line: str) -> bool:
     """A markdown table's separator row (| --- | --- |)."""
     return bool(line.strip()) and set(line.strip()) <= set("|-: ")
 
@@ -56,13 +56,13 @@ def _header_row(text: str, s: int, e: int) -> bool:
     if not text[s:e].lstrip().startswith("|"):
         return False
     rest = text[e:].lstrip("\n").split("\n", 1)[0]
-    return _separator(rest)
+    return separator_row(rest)
 
 
 def _adjacent(text: str, end: int, start: int) -> bool:
     """Whether nothing but blank or separator lines lies between two sentences (a pair never spans a dropped
     header row: "二、学习安排" and the first row below the column names are no pair)."""
-    return all(not line.strip() or _separator(line) for line in text[end:start].split("\n"))
+    return all(not line.strip() or separator_row(line) for line in text[end:start].split("\n"))
 
 
 def passage_sentences(text: str) -> list[tuple[int, int]]:
@@ -71,7 +71,7 @@ def passage_sentences(text: str) -> list[tuple[int, int]]:
     return [
         (s, e)
         for s, e in split_sentences(text)
-        if not set(text[s:e]) <= set("|-: ") and not _header_row(text, s, e) and not is_instruction(text[s:e])
+        if not separator_row(text[s:e]) and not _header_row(text, s, e) and not is_instruction(text[s:e])
     ]
 
 

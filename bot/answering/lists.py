@@ -150,9 +150,14 @@ def _members(section: str, doc: Document, siblings: Siblings) -> list[Document]:
     return sorted(members, key=_position)
 
 
+def _opens_line(text: str, s: int) -> bool:
+    """Whether the sentence starting at offset s opens a line of text (a paragraph's first sentence)."""
+    return s == 0 or text[s - 1] == "\n"
+
+
 def _line_starts(text: str) -> list[tuple[int, int]]:
-    """The sentences of text that open a line (a paragraph's first sentence)."""
-    return [(s, e) for s, e in split_sentences(text) if s == 0 or text[s - 1] == "\n"]
+    """The sentences of text that open a line."""
+    return [(s, e) for s, e in split_sentences(text) if _opens_line(text, s)]
 
 
 def _labelled_line(text: str, best: Candidate) -> bool:
@@ -212,11 +217,7 @@ def items_under(section: str, doc: Document, sources: list[Document], siblings: 
         for s, e in split_sentences(text):
             sentence = text[s:e].lstrip("# ")
             pairs.append((idx, sentence))
-            if (
-                (s == 0 or text[s - 1] == "\n")
-                and compact(sentence) != compact(own_title)
-                and not sentence.startswith("|")
-            ):
+            if _opens_line(text, s) and compact(sentence) != compact(own_title) and not sentence.startswith("|"):
                 leads.append((idx, item_lead(sentence), False))
     items = _enumerated(pairs, exclude=own_title)
     if len(items) < MIN_ITEMS and section and MIN_ITEMS <= len(leads) <= MAX_LIST_ITEMS:

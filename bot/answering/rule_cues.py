@@ -18,6 +18,7 @@ import jieba.posseg
 import numpy as np
 from langchain_core.documents import Document
 
+from bot.answering.candidates import separator_row
 from bot.answering.evidence import missing_numbers, passage_context, satisfies, sentence_score, term_coverage
 from bot.answering.features import expected_tags
 from bot.answering.question import GENERAL, LIST, NAME, WHERE, WHO, Query
@@ -151,7 +152,7 @@ def _top_sentences(query: Query, passages: list[Document], scores: list[float], 
         for s, e in split_sentences(text):
             sent = text[s:e]
             key = compact(sent)
-            if key in seen or set(sent) <= set("|-: "):
+            if key in seen or separator_row(sent):
                 continue
             seen.add(key)
             score = sentence_score(query, sent, context, text) + PASSAGE_PRIOR * max(passage_score, 0) / best
