@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Optional
 
 from bot.answering.drafts import REFUSAL, Draft, merge_drafts
+from bot.answering.drop_gain import kb_drop_gain
 from bot.answering.extractive import ExtractiveAnswerer, injection_refusal, not_chinese_refusal
 from bot.answering.model import AnswerModel
 from bot.answering.question import analyse, is_chinese, is_injection
@@ -119,6 +120,7 @@ class Assistant:
             sibling_lookup=lambda d: self.kb.document_chunks(d.metadata.get("source", "")),
             max_sentences=a.max_answer_sentences,
             min_related=a.min_related,
+            drop_gain=kb_drop_gain(self.kb),
         )
         if llm is None and settings.answering.mode == "llm":
             from bot.llm.client import LLM

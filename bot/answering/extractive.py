@@ -34,7 +34,7 @@ from bot.answering.drafts import (
     write,
 )
 from bot.answering.evidence import term_coverage
-from bot.answering.features import Stats
+from bot.answering.features import DropGainOf, Stats
 from bot.answering.lists import (
     Siblings,
     asks_only_for_item,
@@ -66,6 +66,7 @@ class ExtractiveAnswerer(Runnable):
         top_k: int = TOP_K,
         lists: bool = True,
         ordinals: bool = True,
+        drop_gain: Optional[DropGainOf] = None,
     ):
         self.model = model or AnswerModel.load()
         """The selector and refusal gate (AnswerModel.load() and the settings' operating point)."""
@@ -84,6 +85,8 @@ class ExtractiveAnswerer(Runnable):
         """Whether a chosen sentence that announces or is an item of a list brings the list's items."""
         self.ordinals = ordinals
         """Whether "第二个阶段呢？" answers from that item's own section."""
+        self.drop_gain = drop_gain
+        """The knowledge base's drop gain (bot/answering/drop_gain.py), which the gate reads; without it 0.0."""
 
     def invoke(self, input: dict, config: Optional[RunnableConfig] = None, **kwargs: Any) -> Draft:
         return self.answer(input["query"], input["contexts"])
@@ -112,9 +115,9 @@ class ExtractiveAnswerer(Runnable):
         nothing else ("第三点意见是什么？"): then the structure answers it. An ordinal past the end of every such
         list ("第五点意见" of three) is refused."""
         stats = self.stats() if self.stats else CorpusStats.from_texts(d.page_content for d, _ in contexts)
-        decision = self.model.decide(query.text, section or contexts, stats, top_k=self.top_k)
+        decision = self.model.decide(query.text, section or contexts, stats, drop_gain=self.drop_gain, top_k=self.top_k)
         if section:
-            gate = self.model.decide(query.text, contexts, stats, top_k=self.top_k)
+            gate = self.model.decide(query.text, contexts, stats, drop_gain=self.drop_gain, top_k=self.top_k)
             refuse = gate.refuse and not asks_only_for_item(query, section)
             decision = replace(decision, answerable=gate.answerable, refuse=refuse)
         elif self.ordinals and self.sibling_lookup and ordinal_beyond(query, contexts, self.sibling_lookup):

@@ -1,8 +1,9 @@
 """Feature vectors: one per answer candidate (for the selector) and one per question (for the refusal gate).
 
-Pure functions over the candidates, their passages and the knowledge base's token statistics; the only
-model input from outside is an optional source of sentence cosines (stored sentence vectors, or a
-shortlist embedded at query time) — without it the passage's own dense cosine stands in.
+Pure functions over the candidates, their passages and the knowledge base's token statistics; the model
+inputs from outside are an optional source of sentence cosines (stored sentence vectors, or a shortlist
+embedded at query time; without it the passage's own dense cosine stands in) and the gate's drop gain
+(bot/answering/drop_gain.py; without it 0.0, as for a question whose words the passage all holds).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ ENTITY_TAGS = frozenset("nr ns nt nz".split())  # jieba.posseg: person, place, o
 TOP_TYPE_CHECK = 3  # candidates (best first) whose type verdict the gate reads
 WINDOW = 1  # sentences either side of a candidate that its windowed coverage also reads
 SentenceCosines = Callable[[list[str]], Sequence[float]]
+# (question, the words its answer's passage lacks, best first, that passage) -> the drop gain (DropGain)
+DropGainOf = Callable[[str, Sequence[str], Document], float]
 
 
 class Stats(Protocol):
@@ -460,6 +463,7 @@ GATE_FEATURES = (
     "lead_phrase_share",
     "phrases_missing",
     "phrase_broken",
+    "drop_gain",
 )
 
 
@@ -470,8 +474,11 @@ def gate_features(
     probs: np.ndarray,
     passages: list[Document],
     stats: Stats,
+    drop_gain: Optional[DropGainOf] = None,
 ) -> np.ndarray:
-    """The question-level feature vector (GATE_FEATURES) from the candidates and their selector probabilities."""
+    """The question-level feature vector (GATE_FEATURES) from the candidates and their selector probabilities.
+    drop_gain: how much closer the question comes to the answer's passage when a word that passage lacks is
+    dropped (bot/answering/drop_gain.py); without it the feature is 0.0."""
     col = {name: i for i, name in enumerate(CANDIDATE_FEATURES)}
     out: Mapping[str, float]
     if not len(cands):
@@ -547,5 +554,7 @@ def gate_features(
         "phrase_broken": float(
             any(len(ws) > 1 and ph not in where and all(w in where for w in ws) for ws, ph in zip(q.phrases, phrases))
         ),
+        # A swapped word pulls the question away from the passage; a paraphrase's word does not.
+        "drop_gain": drop_gain(q.text, sorted(missing, key=lambda t: -missing[t]), p) if drop_gain else 0.0,
     }
     return np.array([float(out[name]) for name in GATE_FEATURES])

@@ -21,6 +21,7 @@ from bot.answering.corpus_stats import CorpusStats
 from bot.answering.features import (
     CANDIDATE_FEATURES,
     GATE_FEATURES,
+    DropGainOf,
     Question,
     SentenceCosines,
     Stats,
@@ -362,15 +363,17 @@ class AnswerModel:
         stats: Stats,
         *,
         sentence_cosines: Optional[SentenceCosines] = None,
+        drop_gain: Optional[DropGainOf] = None,
         top_k: int = 5,
     ) -> Decision:
-        """Candidates, selector probabilities, shown answer and the refusal decision for one question."""
+        """Candidates, selector probabilities, shown answer and the refusal decision for one question (drop_gain:
+        the knowledge base's, bot/answering/drop_gain.py; the gate was trained with it)."""
         passages = [d for d, _ in contexts]
         q = question_of(question, stats)
         cands = build_candidates(contexts, top_k=top_k)
         X = candidate_features(q, cands, passages, stats, sentence_cosines=sentence_cosines)
         probs = self.select(X)
-        g = gate_inputs(question, q, cands, X, probs, contexts, stats)
+        g = gate_inputs(question, q, cands, X, probs, contexts, stats, drop_gain)
         p = self.answerable(g) if cands else 0.0
         order = np.argsort(-probs, kind="stable")
         ranked = [cands[i] for i in order]
@@ -399,9 +402,10 @@ def gate_inputs(
     probs: np.ndarray,
     contexts: list[Scored],
     stats: Stats,
+    drop_gain: Optional[DropGainOf] = None,
 ) -> np.ndarray:
     """The gate's input vector (GATE_INPUTS): question-level features of the candidates, then the rule cues."""
     passages = [d for d, _ in contexts]
     corpus = stats if isinstance(stats, CorpusStats) else CorpusStats(stats.n_docs, stats.df)
     rules = rule_cues(analyse(question, corpus), passages, [float(s) for _, s in contexts])
-    return np.concatenate([gate_features(q, cands, X, probs, passages, stats), rules])
+    return np.concatenate([gate_features(q, cands, X, probs, passages, stats, drop_gain), rules])

@@ -4,8 +4,10 @@
         [--gate-model trees|logistic] [--selector-from WEIGHTS] [--cache FILE.npz] --out FILE
 
 (the committed weights: `python -m bot.answering.train --selector-from bot/answering/data/weights.json --out
-bot/answering/data/weights.json`, which keeps the committed selector and retrains the gate; ~8 min on two cores
-with the retrieval cache of /tmp/cmrc-kb; without it the CMRC questions are retrieved first. A selector
+bot/answering/data/weights.json`, which keeps the committed selector and retrains the gate; ~30 min on two cores
+with the retrieval cache of /tmp/cmrc-kb, of which ~20 go to the gate's drop gain (up to four query embeddings
+per example, and the passages whose answer sentences were removed embedded once, then kept in the knowledge
+base's embedding cache); without the retrieval cache the CMRC questions are retrieved first. A selector
 retrained on today's genre knowledge bases scored lower on the dev split, see eval/README.)
 
 Data (CMRC 2018, CC BY-SA 4.0, split by paragraph in eval.cmrc_data): questions of the train part are
@@ -46,6 +48,7 @@ from bot.answering.candidates import Candidate, build_candidates
 from bot.answering.corpus_stats import CorpusStats
 from bot.answering.features import (
     CANDIDATE_FEATURES,
+    DropGainOf,
     Stats,
     candidate_features,
     question_of,
@@ -119,6 +122,7 @@ class Example:
     stats: Optional[Stats] = None  # token statistics of its own knowledge base, when not the shared one
     weight: float = 1.0  # how much it counts in training
     group: str = "cmrc"  # where it comes from: cmrc, or a genre source (GENRE_GROUPS)
+    drop_gain: Optional[DropGainOf] = None  # its knowledge base's (bot/answering/drop_gain.py)
 
 
 def holds(text: str, answers: list[str]) -> bool:
@@ -300,7 +304,7 @@ def gate_data(
             continue
         probs = partial[fold[i]].prob(X) if len(X) else np.zeros(0)
         st = ex.stats or stats
-        G.append(gate_inputs(ex.question, question_of(ex.question, st), cands, X, probs, ex.contexts, st))
+        G.append(gate_inputs(ex.question, question_of(ex.question, st), cands, X, probs, ex.contexts, st, ex.drop_gain))
         labels.append(int(ex.kind == ANSWERABLE and (bool(y.any()) or ex.group != CMRC)))
         weights.append(ex.weight)
         rows.append(i)
@@ -343,6 +347,11 @@ def hash_fold(qid: str, folds: int, salt: int = 0) -> int:
 
 
 # ---------------------------------------------------------------- choosing the operating point
+def decide(model: AnswerModel, ex: Example, stats: Stats) -> Decision:
+    """The model's decision on an example, as the answering path makes it over the example's knowledge base."""
+    return model.decide(ex.question, ex.contexts, ex.stats or stats, drop_gain=ex.drop_gain)
+
+
 def outcomes(
     model: AnswerModel, examples: list[Example], stats: Stats, decisions: Optional[list[Decision]] = None
 ) -> list[dict[str, Any]]:
@@ -351,7 +360,7 @@ def outcomes(
     decisions: the model's earlier decisions for these examples (only the shown-answer rule is re-applied)."""
     out = []
     for i, ex in enumerate(examples):
-        d = decisions[i] if decisions is not None else model.decide(ex.question, ex.contexts, ex.stats or stats)
+        d = decisions[i] if decisions is not None else decide(model, ex, stats)
         text = "".join(c.text for c in model.shown(d.candidates, d.probs))
         out.append(
             {
@@ -454,7 +463,7 @@ def tune(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Set the shown-answer rule (or keep the `kept` one) and the refusal threshold on the calib examples;
     (choice, outcome rows)."""
-    decisions = [model.decide(ex.question, ex.contexts, ex.stats or stats) for ex in calib]
+    decisions = [decide(model, ex, stats) for ex in calib]
     best = None
     rules = (
         [kept]
@@ -496,10 +505,12 @@ def cmrc_examples(
     kinds: tuple[str, ...] = (ANSWERABLE, HARD, REMOVED, SWAPPED),
     progress: bool = False,
     stats: Optional[Stats] = None,
+    drop_gain: Optional[DropGainOf] = None,
 ) -> list[Example]:
     """Examples of the given kinds for the questions of these paragraphs (at most limit questions, seeded).
 
-    stats: the collection's token statistics; a hard negative then sees them without its paragraph."""
+    stats: the collection's token statistics; a hard negative then sees them without its paragraph.
+    drop_gain: the collection's (bot/answering/drop_gain.py), given to every example."""
     from eval.cmrc_data import pid_of_source
 
     rng = random.Random(seed)
@@ -530,6 +541,8 @@ def cmrc_examples(
                 out.append(Example(qa["id"], swapped, retriever.search(swapped, k=WIDE_K)[:TOP_K], [], SWAPPED))
         if progress and (n + 1) % 100 == 0:
             print(f"  {n + 1}/{len(qs)} questions, {time.time() - t0:.0f}s", file=sys.stderr)
+    for ex in out:
+        ex.drop_gain = drop_gain
     return out
 
 
@@ -578,6 +591,7 @@ def genre_examples(
     vocab: Optional[dict[str, list[str]]] = None,
     corpus: str = "",
     seed: int = SEED,
+    drop_gain: Optional[DropGainOf] = None,
 ) -> list[Example]:
     """The project's own questions (weight 1 each; main() rescales): an answerable item's candidates are
     positive when they hold an evidence quote or the answer, an unanswerable item is a gate negative; an
@@ -590,23 +604,29 @@ def genre_examples(
         question = item["question"]
         contexts = ask(retriever, question, stats)
         if not item.get("answerable", True):
-            out.append(Example(item["id"], question, contexts, [], HARD, stats, group=group))
+            out.append(Example(item["id"], question, contexts, [], HARD, stats, group=group, drop_gain=drop_gain))
             continue
         quotes = [e["quote"] for e in item.get("evidence", []) if e.get("quote")]
-        out.append(Example(item["id"], question, contexts, item_gold(item), ANSWERABLE, stats, group=group))
+        out.append(
+            Example(
+                item["id"], question, contexts, item_gold(item), ANSWERABLE, stats, group=group, drop_gain=drop_gain
+            )
+        )
         if vocab is None or not quotes:
             continue
         kept = without_answer(contexts, lambda d: "", "", quotes)
         if kept:
-            out.append(Example(item["id"], question, kept, quotes, REMOVED, stats, group=group))
+            out.append(Example(item["id"], question, kept, quotes, REMOVED, stats, group=group, drop_gain=drop_gain))
         swapped = swap_word(question, "".join(quotes), vocab, rng, absent_from=corpus)
         if swapped:
             found = ask(retriever, swapped, stats)
-            out.append(Example(item["id"], swapped, found, [], SWAPPED, stats, group=group))
+            out.append(Example(item["id"], swapped, found, [], SWAPPED, stats, group=group, drop_gain=drop_gain))
     return out
 
 
-def cross_examples(items: list[dict], retriever, stats: Stats, corpus: str) -> tuple[list[Example], int]:
+def cross_examples(
+    items: list[dict], retriever, stats: Stats, corpus: str, drop_gain: Optional[DropGainOf] = None
+) -> tuple[list[Example], int]:
     """Answerable questions of one corpus asked against another, as negatives of the genre: only those none of
     whose evidence quotes or reference answer occurs in that corpus (compared compact). (examples, dropped)."""
     text = compact(corpus)
@@ -618,7 +638,8 @@ def cross_examples(items: list[dict], retriever, stats: Stats, corpus: str) -> t
             dropped += 1
             continue
         contexts = ask(retriever, item["question"], stats)
-        out.append(Example(f"{item['id']}{CROSS_SUFFIX}", item["question"], contexts, [], HARD, stats, group=CROSS))
+        qid = f"{item['id']}{CROSS_SUFFIX}"
+        out.append(Example(qid, item["question"], contexts, [], HARD, stats, group=CROSS, drop_gain=drop_gain))
     return out, dropped
 
 
@@ -640,25 +661,38 @@ def genre_kb_dir(kb_root: Path, name: str, folders: tuple[Path, ...]) -> Path:
 def genre_training(kb_root: Path, *, seed: int = SEED) -> tuple[list[Example], dict[str, int]]:
     """The genre's examples (DEV, HELDOUT, CROSS groups) and how many cross-corpus negatives were kept and
     dropped (an item whose quote or answer the other corpus holds is no negative there)."""
+    from bot.answering.drop_gain import kb_drop_gain
     from bot.retrieval.hybrid import HybridRetriever
 
     sides = {}
     for name, folders in ((DEV, DEV_FOLDERS), (HELDOUT, HELDOUT_FOLDERS)):
         settings, kb = open_dev_kb(genre_kb_dir(kb_root, name, folders), folders)
         chunks = [d.page_content for d in kb.chunks()]
-        sides[name] = (HybridRetriever.from_settings(kb, settings), CorpusStats.from_texts(chunks), chunks)
+        sides[name] = (
+            HybridRetriever.from_settings(kb, settings),
+            CorpusStats.from_texts(chunks),
+            chunks,
+            kb_drop_gain(kb),
+        )
     items = {DEV: genre_items(DEV_DATASET, ("dev",)), HELDOUT: genre_items(HELDOUT_DATASET, None)}
     out: list[Example] = []
     counts: dict[str, int] = {}
     for name, other in ((DEV, HELDOUT), (HELDOUT, DEV)):
-        retriever, stats, chunks = sides[name]
+        retriever, stats, chunks, gain = sides[name]
         corpus = "".join(chunks)
         # Swapped-in words come from the other corpus (the genre's own vocabulary) and are absent from this one.
         out += genre_examples(
-            items[name], retriever, stats, group=name, vocab=vocabulary(sides[other][2]), corpus=corpus, seed=seed
+            items[name],
+            retriever,
+            stats,
+            group=name,
+            vocab=vocabulary(sides[other][2]),
+            corpus=corpus,
+            seed=seed,
+            drop_gain=gain,
         )
-        o_retriever, o_stats, o_chunks = sides[other]
-        cross, dropped = cross_examples(items[name], o_retriever, o_stats, "".join(o_chunks))
+        o_retriever, o_stats, o_chunks, o_gain = sides[other]
+        cross, dropped = cross_examples(items[name], o_retriever, o_stats, "".join(o_chunks), o_gain)
         out += cross
         counts[f"{name}_on_{other}_kept"], counts[f"{name}_on_{other}_dropped"] = len(cross), dropped
     return out, counts
@@ -841,6 +875,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"answer_above = {above}，已写入 {args.out}")
         return 0
 
+    from bot.answering.drop_gain import kb_drop_gain
     from bot.retrieval.hybrid import HybridRetriever
     from eval.cmrc_data import CMRC_DIR, KB_DIR, SEARCH_CACHE, CachedSearch, load_paragraphs, open_kb, split_paragraphs
 
@@ -857,7 +892,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     # change to what answers show, which wants its own look at the dev split: twice a gate-only retrain chose
     # second_within 0.5 over the kept 0.3 on calib, and that put an unrelated runner-up under 8 of 109 dev answers.
     kept, kept_rule = AnswerModel.load_selector(args.selector_from) if args.selector_from else (None, None)
-    common = dict(seed=args.seed, vocab=vocab, progress=True, stats=stats)
+    common = dict(seed=args.seed, vocab=vocab, progress=True, stats=stats, drop_gain=kb_drop_gain(kb))
     train = cmrc_examples(parts["train"], retriever, limit=args.limit, **common)
     calib = cmrc_examples(parts["calib"], retriever, limit=args.calib_limit, **common)
     genre, cross_counts = ([], {}) if args.no_genre else genre_training(args.genre_kb, seed=args.seed)
