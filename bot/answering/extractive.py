@@ -115,7 +115,9 @@ class ExtractiveAnswerer(Runnable):
         nothing else ("第三点意见是什么？"): then the structure answers it. An ordinal past the end of every such
         list ("第五点意见" of three) is refused."""
         stats = self.stats() if self.stats else CorpusStats.from_texts(d.page_content for d, _ in contexts)
-        decision = self.model.decide(query.text, section or contexts, stats, drop_gain=self.drop_gain, top_k=self.top_k)
+        # A section's own gate is replaced by the search's below, so it skips the drop gain's query embeddings.
+        gain = None if section else self.drop_gain
+        decision = self.model.decide(query.text, section or contexts, stats, drop_gain=gain, top_k=self.top_k)
         if section:
             gate = self.model.decide(query.text, contexts, stats, drop_gain=self.drop_gain, top_k=self.top_k)
             refuse = gate.refuse and not asks_only_for_item(query, section)
