@@ -604,23 +604,21 @@ def genre_examples(
         question = item["question"]
         contexts = ask(retriever, question, stats)
         if not item.get("answerable", True):
-            out.append(Example(item["id"], question, contexts, [], HARD, stats, group=group, drop_gain=drop_gain))
+            out.append(Example(item["id"], question, contexts, [], HARD, stats, group=group))
             continue
         quotes = [e["quote"] for e in item.get("evidence", []) if e.get("quote")]
-        out.append(
-            Example(
-                item["id"], question, contexts, item_gold(item), ANSWERABLE, stats, group=group, drop_gain=drop_gain
-            )
-        )
+        out.append(Example(item["id"], question, contexts, item_gold(item), ANSWERABLE, stats, group=group))
         if vocab is None or not quotes:
             continue
         kept = without_answer(contexts, lambda d: "", "", quotes)
         if kept:
-            out.append(Example(item["id"], question, kept, quotes, REMOVED, stats, group=group, drop_gain=drop_gain))
+            out.append(Example(item["id"], question, kept, quotes, REMOVED, stats, group=group))
         swapped = swap_word(question, "".join(quotes), vocab, rng, absent_from=corpus)
         if swapped:
             found = ask(retriever, swapped, stats)
-            out.append(Example(item["id"], swapped, found, [], SWAPPED, stats, group=group, drop_gain=drop_gain))
+            out.append(Example(item["id"], swapped, found, [], SWAPPED, stats, group=group))
+    for ex in out:
+        ex.drop_gain = drop_gain
     return out
 
 
