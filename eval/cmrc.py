@@ -106,12 +106,12 @@ def by_decider(rows: list[dict[str, Any]], threshold: float, answer_above: float
 
 def run_model(model, examples, stats) -> tuple[list[dict[str, Any]], list[float]]:
     """Outcome rows of the learned model and its per-question latency (candidates + features + model, ms)."""
-    from bot.answering.train import holds
+    from bot.answering.train import decide, holds
 
     rows, ms = [], []
     for ex in examples:
         t = time.perf_counter()
-        d = model.decide(ex.question, ex.contexts, stats, drop_gain=ex.drop_gain)
+        d = decide(model, ex, stats)
         ms.append((time.perf_counter() - t) * 1000)
         text = "".join(c.text for c in d.shown)
         rows.append(
