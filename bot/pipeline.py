@@ -18,12 +18,12 @@ from typing import Optional
 from bot.answering.drafts import REFUSAL, Draft, merge_drafts
 from bot.answering.drop_gain import kb_drop_gain
 from bot.answering.extractive import ExtractiveAnswerer, injection_refusal, not_chinese_refusal
-from bot.answering.model import AnswerModel
-from bot.answering.question import analyse, is_chinese, is_injection
+from bot.answering.model import AnswerModel, Decision
+from bot.answering.question import Query, analyse, is_chinese, is_injection
 from bot.outline import build_outline, topic_covered
 from bot.retrieval.hybrid import HybridRetriever
 from bot.retrieval.rerank import load_cross_encoder
-from bot.rewrite import rewrite, split_question
+from bot.rewrite import needs_context, question_parts, rewrite
 from bot.verify import CITE, verify
 from core.settings import Settings
 
@@ -138,7 +138,7 @@ class Assistant:
         history = history or []
         with timer.stage("rewrite"):
             rewritten = self.llm.rewrite(question, history) if (self.llm and history) else rewrite(question, history)
-        parts = split_question(rewritten)  # "X是谁？Y有几个？" is answered part by part
+        parts = question_parts(rewritten)  # "X是谁？Y有几个？" is answered part by part: (asked, written)
         contexts: list = []
         answerable: list[float] = []
         rule_ok: list[bool] = []
@@ -148,20 +148,25 @@ class Assistant:
             draft = not_chinese_refusal()  # the materials are Chinese: ask in Chinese
         else:
             with timer.stage("retrieve"):
-                queries = [analyse(part, self.retriever.stats()) for part in parts]
+                queries = [analyse(asked, self.retriever.stats()) for asked, _ in parts]
                 found = [self.retriever.search(q.text, q) for q in queries]  # dense + BM25, fused, reranked, expanded
-                contexts = interleave(found)
             with timer.stage("answer"):
                 drafts: list[Draft] = []
-                for q, passages in zip(queries, found):
-                    section = self.extractive.focus(q, passages)  # "第二个阶段呢？": that section's passages
-                    # candidates → features → selector → refusal gate; the gate decides for the LLM too
-                    decision = self.extractive.decide(q, passages, section)
+                for i, (q, (asked, written)) in enumerate(zip(queries, parts)):
+                    decision, part_draft = self._answer_part(q, found[i])
+                    if decision.refuse and written != asked:
+                        # Not answered with the first part's subject carried in: the part as written, which is
+                        # kept when answered or when it stands alone (its refusal then names its own words).
+                        q_written = analyse(written, self.retriever.stats())
+                        passages = self.retriever.search(q_written.text, q_written)
+                        as_written = self._answer_part(q_written, passages)
+                        if not as_written[0].refuse or not needs_context(written):
+                            (decision, part_draft), found[i] = as_written, passages
                     answerable.append(decision.answerable)
                     rule_ok.append(decision.rule_ok)
-                    # the refusal, the items of a list, or the chosen sentences, each cited
-                    drafts.append(self.extractive.render(q, section or passages, decision))
-                draft = merge_drafts(drafts)
+                    drafts.append(part_draft)
+                contexts = interleave(found)
+                draft = merge_drafts(drafts, [written for _, written in parts])
                 if not draft.refused:
                     # The passages the answer's sentences come from are the best evidence: they rank first.
                     contexts = cited_first(contexts, draft)
@@ -189,6 +194,14 @@ class Assistant:
             "answerable": max(answerable, default=None),
             "rule_ok": any(rule_ok) if rule_ok else None,
         }
+
+    def _answer_part(self, q: Query, passages: list) -> tuple[Decision, Draft]:
+        """One question's decision and draft over its passages: candidates → features → selector → refusal gate
+        (the gate decides for the LLM too), then the refusal, the items of a list, or the chosen sentences, each
+        cited. An ordinal follow-up ("第二个阶段呢？") is answered from that section's passages."""
+        section = self.extractive.focus(q, passages)
+        decision = self.extractive.decide(q, passages, section)
+        return decision, self.extractive.render(q, section or passages, decision)
 
     def _llm_answer(self, question: str, contexts, draft: Draft, timer: Timer):
         sources = [d for d, _ in contexts]

@@ -381,11 +381,13 @@ def each_parts(question: str) -> list[str]:
     return [f"{i}{m.group('ask')}？" for i in named]
 
 
-def split_question(question: str) -> list[str]:
-    """The sub-questions of a compound question, each standalone.
+def question_parts(question: str) -> list[tuple[str, str]]:
+    """The sub-questions of a compound question, each standalone, as (asked, written): the form to answer and
+    the part as the member wrote it, which is asked instead when the materials do not answer the first.
 
     "年轻宣讲员由谁来带？一位老师最多带几个徒弟？" -> two questions; the second carries the
-    first's subject, exactly as a follow-up would. A part without a question word stays with
+    first's subject, exactly as a follow-up would; but 党费每个月交多少钱？ after 去年开展了多少场宣讲活动？ is a question of
+    its own, and the subject carried into it would make it unanswerable. A part without a question word stays with
     the part before it ("第二个阶段呢？具体时间是什么时候？" has one asking part per clause).
     A question asking for a difference is asked as the two facts it compares (comparison_parts), one asking the
     same of several items as one question for each (each_parts)."""
@@ -401,9 +403,14 @@ def split_question(question: str) -> list[str]:
             parts.append(pending + piece)
             pending = ""
     if len(parts) < 2:
-        return comparison_parts(question) or each_parts(question) or [question]
+        return [(p, p) for p in comparison_parts(question) or each_parts(question) or [question]]
     # A later part that shares no word with the first carries its subject, as a follow-up would.
     first = set(w for w in tokenize(parts[0]) if len(w) > 1)
-    return [parts[0]] + [
-        p if first & set(tokenize(p)) else rewrite(p, [{"question": parts[0]}], force=True) for p in parts[1:]
+    return [(parts[0], parts[0])] + [
+        (p if first & set(tokenize(p)) else rewrite(p, [{"question": parts[0]}], force=True), p) for p in parts[1:]
     ]
+
+
+def split_question(question: str) -> list[str]:
+    """The sub-questions of a compound question as they are first asked (question_parts)."""
+    return [asked for asked, _ in question_parts(question)]

@@ -24,8 +24,9 @@ CITE = re.compile(r"\[(\d+)\]")  # one citation as this project writes it: [n]
 NUMBER = re.compile(r"\d+(?:\.\d+)*")  # 2024.11.15 is one number: the sources must hold all of it
 # The ASCII comma of 1,000 (a writer's choice, not a number); a full-width one separates a list (10，100，200).
 DIGIT_GROUP = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
-# Sentences that are the answer's own frame, not claims about the materials.
-FRAME = re.compile(r"^(#|资料中没有|这个问题试图)")
+# Sentences that are the answer's own frame, not claims about the materials: a heading, a refusal (for one part of
+# a compound question, after its lead: drafts.part_lead), a rejected instruction.
+FRAME = re.compile(r"^(#|(问“[^”]*”：)?资料中没有|这个问题试图)")
 # The label before a related passage is frame; the passage after it is a claim and is checked.
 RELATED = re.compile(r"^相关内容（[^）]*）[:：]")
 # One labelled pair of a table row before its last ("授课人：区农业农村局负责同志；"): the row's [n] stands

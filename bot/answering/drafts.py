@@ -25,6 +25,7 @@ REFUSAL_ABOUT = "资料中没有找到关于“{topic}”的内容。"
 NOT_CHINESE_REFUSAL = "资料中没有找到能回答这个问题的内容：学习材料都是中文的，请用中文提问，例如“冬训什么时候开始”。"
 INJECTION_REFUSAL = "这个问题试图改变问答规则，无法处理，请直接提问冬训学习材料中的内容。"
 RELATED_LABEL = "相关内容（仅供参考，并非对问题的回答）："
+PART_LEAD = "问“{part}”："  # before a compound question's refused part, so the refusal says which part it is
 
 LONG_SENTENCE = 60  # characters; longer sentences are trimmed to their best clause window
 MIN_WINDOW = 12  # shortest clause window worth showing on its own
@@ -228,18 +229,25 @@ def _renumber(text: str, remap: dict[int, int]) -> str:
     return CITE.sub(lambda m: f"[{remap.get(int(m.group(1)), m.group(1))}]", text)
 
 
-def merge_drafts(drafts: list[Draft]) -> Draft:
-    """One answer from the answers to the parts of a compound question, markers renumbered
-    over the union of their sources. Refused only when every part is refused."""
+def part_lead(part: str) -> str:
+    """问“…”： before a compound question's refused part. Its question and full stops become commas, so that the
+    lead and the refusal after it are one sentence, which bot.verify reads as frame (verify.FRAME)."""
+    return PART_LEAD.format(part=re.sub(r"[？?。！!]+", "，", part.strip()).strip("，"))
+
+
+def merge_drafts(drafts: list[Draft], parts: Optional[list[str]] = None) -> Draft:
+    """One answer from the answers to the parts of a compound question (parts: their questions, in order),
+    markers renumbered over the union of their sources. Refused only when every part is refused."""
     answered = [d for d in drafts if not d.refused]
     if not answered:
         return drafts[0]
     sources: list[Document] = []
     texts = []
-    for d in drafts:
+    for i, d in enumerate(drafts):
         if d.refused:
             # Say plainly which part the materials do not answer; no related passage here.
-            texts.append(d.text.split(RELATED_LABEL)[0])
+            lead = part_lead(parts[i]) if parts and i < len(parts) else ""
+            texts.append(lead + d.text.split(RELATED_LABEL)[0])
             continue
         remap = {i + 1: source_index(sources, doc) + 1 for i, doc in enumerate(d.sources)}
         text = _renumber(d.text, remap)

@@ -103,6 +103,17 @@ def is_heading(sentence: str) -> bool:
     return True
 
 
+def is_label(sentence: str, section: str = "") -> bool:
+    """A heading that names what follows instead of stating it: a line without a closing mark (附件：报名表（略）),
+    or the heading of the section (its path's last part) that the sentence is, when no longer than a heading
+    (（一）报名阶段。, not 第十六条 宣讲员考核每年进行一次，考核结果分为…)."""
+    s = sentence.strip()
+    if is_heading(s):
+        return True
+    last = section.rsplit(">", 1)[-1]
+    return bool(compact(last)) and compact(s.rstrip("。")) == compact(last) and is_heading(s.rstrip("。"))
+
+
 # ---------------------------------------------------------------- how much of the question it covers
 CONTEXT_CREDIT = 0.9  # a term found only in the passage's title or section path counts this much
 PART_CREDIT = 0.5  # a long term whose parts occur (宣讲员 vs 宣讲) counts at most this much

@@ -33,7 +33,7 @@ from bot.answering.drafts import (
     table_header,
     write,
 )
-from bot.answering.evidence import term_coverage
+from bot.answering.evidence import is_label, term_coverage
 from bot.answering.features import DropGainOf, Stats
 from bot.answering.lists import (
     Siblings,
@@ -178,15 +178,19 @@ class ExtractiveAnswerer(Runnable):
 
     def sentences(self, shown: list[Candidate], sources: list[Document]) -> list[Part]:
         """The shown candidates as cited parts, one per sentence (so each carries its own marker), in the
-        order of their passage and place in it."""
+        order of their passage and place in it. At most max_sentences of them state something: a label (is_label:
+        （一）报名阶段。) comes with the sentence it heads and does not count, so that a runner-up is not cut to its
+        label."""
         parts: list[Part] = []
+        stated = 0
         for c in sorted(shown, key=lambda c: (c.passage != shown[0].passage, c.passage, c.start)):
             text = sources[c.passage].page_content
             for s, e in split_sentences(text, c.start, c.end):
-                if len(parts) >= self.max_sentences:
+                if stated >= self.max_sentences:
                     return parts
                 cut = c.kind == CLAUSE and s == c.start and not _starts_sentence(text, s)
                 parts.append((c.passage, text[s:e], cut))
+                stated += not is_label(text[s:e], c.section)
         return parts
 
 

@@ -95,6 +95,19 @@ def test_a_compound_question_is_answered_part_by_part(seed_ask):
     assert r["unsupported"] == []
 
 
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "question",
+    ["党费每个月交多少钱？去年开展了多少场理论宣讲活动？", "去年开展了多少场理论宣讲活动？党费每个月交多少钱？"],
+)
+def test_a_part_that_stands_alone_is_asked_as_written(seed_ask, question):
+    # The second part shares no word with the first; with the first's subject carried in it was unanswerable.
+    r = seed_ask(question)
+    assert not r["refused"] and "215场" in r["answer"]
+    assert "问“党费每个月交多少钱”：资料中没有找到关于“党费”的内容。" in r["answer"]
+    assert r["unsupported"] == []
+
+
 # ---------------------------------------------------------------------- its parts on their own
 
 

@@ -22,6 +22,7 @@ from bot.rewrite import (
     item_question,
     needs_context,
     ordinal_position,
+    question_parts,
     rewrite,
     split_question,
     subject_of,
@@ -106,6 +107,14 @@ def test_swap_sibling_needs_a_shared_ending():
     assert swap_sibling("青年组呢？", "第三届宣讲大赛机关组有几个一等奖？") == "第三届宣讲大赛青年组有几个一等奖？"
     assert swap_sibling("青年组呢？", "冬训什么时候开始？") == ""
     assert swap_sibling("青年组有几个？", "第三届宣讲大赛机关组有几个一等奖？") == ""  # not an elliptical 呢
+
+
+def test_a_later_part_keeps_the_form_it_was_written_in():
+    parts = question_parts("年轻宣讲员由谁来带？一位老师最多带几个徒弟？")
+    assert parts[0] == ("年轻宣讲员由谁来带？", "年轻宣讲员由谁来带？")
+    asked, written = parts[1]
+    assert written == "一位老师最多带几个徒弟？" and asked != written and "宣讲员" in asked
+    assert [a for a, _ in parts] == split_question("年轻宣讲员由谁来带？一位老师最多带几个徒弟？")
 
 
 def test_split_question_answers_each_part_on_its_own():

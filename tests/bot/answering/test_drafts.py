@@ -126,6 +126,9 @@ def test_merge_says_which_part_is_refused_without_its_related_passage():
     assert [d.metadata["id"] for d in merged.sources] == ["a"]
     both = merge_drafts([refused, Draft(REFUSAL, [], refused=True)])
     assert both is refused
+    # given the parts' questions, the refused one is named
+    named = merge_drafts([refused, answered], ["讲几次课？", "分别是什么？"])
+    assert named.text == "问“讲几次课”：" + REFUSAL + "甲[1]。"
 
 
 # --------------------------------------------------------------------------- table rows as labelled pairs

@@ -4,7 +4,6 @@ rule cues the gate reads; and the decider setting (learned, rules, union, cascad
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from langchain_core.documents import Document
 
@@ -137,13 +136,36 @@ def test_the_decider_setting_chooses_what_refuses(decider, p, rule_ok, refused):
     model = model.at(
         threshold=0.5, second_within=0, length_cost=0, max_shown_chars=100, decider=decider, answer_above=0.7
     )
-    g = np.ones(RULE_VERDICT + len(RULE_FEATURES))
-    g[RULE_VERDICT] = rule_ok
-    assert model.refuses(p, g) is refused
+    assert model.refuses(p, rule_ok) is refused
 
 
 def test_an_unknown_decider_is_an_error():
     with pytest.raises(ValueError, match="unknown decider"):
         AnswerModel.load().at(
             threshold=0.5, second_within=0, length_cost=0, max_shown_chars=100, decider="vote"
-        ).refuses(0.5, np.ones(RULE_VERDICT + len(RULE_FEATURES)))
+        ).refuses(0.5, True)
+
+
+MEETING = "今天召开冬训动员部署会，部署2025年度农村党员冬训工作。"
+MEETING_DAY = "12月1日召开冬训动员部署会，部署2025年度农村党员冬训工作。"
+DAYS = "冬训示范班于12月8日开班，为期5天。"
+
+
+@pytest.mark.parametrize(("first", "fits"), [(MEETING, False), (MEETING_DAY, True)])
+def test_a_shown_answer_must_hold_the_grain_asked(first, fits):
+    # The rule judge passes both (a top sentence holds a day: 12月8日); the answer shown must hold one itself.
+    model = AnswerModel.load()
+    model = model.at(
+        threshold=0.0, second_within=0.0, length_cost=0.0, max_shown_chars=model.max_shown_chars, decider=RULES
+    )
+    stats = CorpusStats.from_texts([MEETING, DAYS, *CORPUS])
+    d = model.decide("冬训动员部署会是哪天召开的？", passages(first, DAYS), stats)
+    assert d.gate[RULE_VERDICT] == 1.0
+    assert "动员部署会" in d.shown[0].text
+    assert d.shown_fits is fits and d.rule_ok is fits and d.refuse is not fits
+
+
+def test_a_question_asking_no_grain_fits_any_answer():
+    model = AnswerModel.load()
+    d = model.decide("冬训动员部署会部署了什么工作？", passages(MEETING, DAYS), CorpusStats.from_texts([MEETING, DAYS]))
+    assert d.shown_fits

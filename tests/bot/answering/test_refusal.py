@@ -118,6 +118,23 @@ def test_max_sentences_limits_the_answer():
     assert answerer(max_sentences=1).render(q, contexts(text), _decision([pair])).text == DUTY[:-1] + "[1]。"
 
 
+STAGE = "（一）报名阶段。"
+DEADLINE = "各单位于1月10日前报送报名表。"
+
+
+@pytest.mark.parametrize(("section", "date_shown"), [("五、赛程安排 > （一）报名阶段", True), ("五、赛程安排", False)])
+def test_a_label_does_not_count_against_the_sentence_cap(section, date_shown):
+    # The runner-up opens with the heading of its section; with one sentence left it shows what the heading heads.
+    text = STAGE + DEADLINE
+    first = Candidate(DUTY, 0, 0, len(DUTY), SENTENCE, 0, 1, 1.0)
+    runner_up = Candidate(text, 1, 0, len(text), PAIR, 0, 2, 0.5, section=section)
+    ctx = contexts(DUTY, text)
+    q = analyse("报名截止时间是什么时候？", STATS)
+    d = answerer(max_sentences=2).render(q, ctx, _decision([first, runner_up]))
+    assert ("1月10日前" in d.text) is date_shown
+    assert d.text.startswith(DUTY[:-1] + "[1]。（一）报名阶段[2]。")
+
+
 def test_shown_candidates_read_in_document_order_within_a_passage():
     text = DUTY + COUNT
     second = Candidate(COUNT, 0, len(DUTY), len(text), SENTENCE, 1, 2, 1.0)
