@@ -395,8 +395,10 @@ def analyse(question: str, stats: CorpusStats) -> Query:
             weights[focus] = min(stats.idf(focus), ceiling)
         weights[focus] *= FOCUS_FACTOR
     # A number the corpus never mentions (1988年 in "我是1988年出生的") is the asker's own data, not a key.
-    # Only years bind: "有12分" is the asker's own situation, "2023年度" picks the document's year.
-    numbers = [n for n in dict.fromkeys(YEAR.findall(question)) if stats.known(n)]
+    # Only years bind: "有12分" is the asker's own situation, "2023年度" picks the document's year. A work year
+    # (年度) is never the asker's own data: it binds even when the corpus never mentions it, so 2024年度冬训 is not
+    # answered from materials that cover only 2025年度.
+    numbers = [n for n in dict.fromkeys(YEAR.findall(question)) if stats.known(n) or f"{n}年度" in question]
     # A colloquial word (打工) also matches its official wording (务工, 流动党员); the variants count as it.
     variants: dict[str, tuple[str, ...]] = {}
     for word, official in official_variants(question).items():

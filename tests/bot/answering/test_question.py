@@ -201,6 +201,9 @@ def test_analyse_fills_what_the_answer_must_hold():
     assert "冬训" in q.bigrams and all(len(g) == 2 for g in q.bigrams)
     own = analyse("我是1988年出生的，能参加吗？", STUDY_STATS)
     assert own.numbers == [] and own.kind == GENERAL  # a year the corpus never names is the asker's own
+    # ... but a work year is never the asker's own: it binds though the corpus never names it
+    assert not STUDY_STATS.known("2019")
+    assert analyse("2019年度冬训动员会是哪一天召开的？", STUDY_STATS).numbers == ["2019"]
     listed = analyse("冬训分为哪几个阶段？", STUDY_STATS)
     assert (listed.kind, listed.noun) == (LIST, "阶段")
 
