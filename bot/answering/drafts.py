@@ -14,7 +14,7 @@ from typing import Optional
 import jieba
 from langchain_core.documents import Document
 
-from bot.answering.evidence import Candidate, sentence_score
+from bot.answering.evidence import Candidate, missing_ordinals, sentence_score
 from bot.answering.question import Query, content_nouns, focus_noun, is_chinese
 from bot.verify import CITE
 from core.grammar import compact, holds_number
@@ -68,6 +68,9 @@ def refusal_topic(query: Query, passages: str) -> str:
     years = [f"{n}年" for n in query.numbers if not holds_number(n, passages)]
     if years:
         return years[0]
+    ordinals = missing_ordinals(query, passages)
+    if ordinals:
+        return ordinals[0]
 
     def absent(word: str) -> bool:
         forms = (word,) + query.variants.get(word, ())

@@ -151,6 +151,12 @@ def missing_numbers(query: Query, text: str) -> list[str]:
     return [n for n in query.numbers if not holds_number(n, text)]
 
 
+def missing_ordinals(query: Query, text: str) -> list[str]:
+    """Series ordinals the question names (第二期, question.SERIES_ORDINAL) that text names in none of their forms."""
+    c = compact(text)
+    return [forms[0] for forms in query.ordinals if not any(compact(f) in c for f in forms)]
+
+
 def missing_terms(query: Query, text: str, min_weight: float = 0.0) -> list[str]:
     """Question terms (weight above min_weight) that text does not contain."""
     c = compact(text)

@@ -18,7 +18,7 @@ import jieba.posseg as pseg
 from bot.answering.corpus_stats import CorpusStats
 from bot.answering.numbering import CN_AMOUNT, CN_POSITION
 from core.data_tables import table_rows
-from core.grammar import STOPWORDS, char_ngrams, cn_to_int, compact, tokenize
+from core.grammar import STOPWORDS, char_ngrams, cn_to_int, compact, int_to_cn, tokenize
 
 # ---------------------------------------------------------------- question kinds
 NUMBER = "number"
@@ -292,6 +292,24 @@ GENERIC_FACTOR = 0.5  # 工作, 开展…: they occur in every official document
 SINGLE_CHAR_FACTOR = 0.3  # a lone character (员, 期) is a fragment of a word, not a topic
 # A year binds the answer to a document ("2023年度" picks the document's year).
 YEAR = re.compile(r"((?:19|20)\d{2})年")
+# An ordinal that names one of a series (第三届大赛, 第二期示范班, 冬训第一课, 第二批): like a year it picks which one is
+# asked about, so the answer's passage must name it. 第二个阶段 and 第三点 are list positions (rewrite.ordinal_position)
+# and 第一天 or 第一次 is rarely written as such (dates are), so those counters are not here.
+SERIES_ORDINAL = re.compile(r"第([一二三四五六七八九十百零〇两\d]+)(届|期|课|批)")
+
+
+def ordinal_forms(question: str) -> list[tuple[str, ...]]:
+    """Each series ordinal the question names (SERIES_ORDINAL), as the forms a text may write it in: 第二期, 第2期."""
+    out = []
+    for m in SERIES_ORDINAL.finditer(question):
+        n = cn_to_int(m.group(1))
+        if n <= 0:
+            continue
+        forms = {m.group(), f"第{n}{m.group(2)}"}
+        if n < 100:
+            forms.add(f"第{int_to_cn(n)}{m.group(2)}")
+        out.append(tuple(sorted(forms, key=lambda f: f != m.group())))  # as the question writes it first
+    return out
 
 
 def _term_factor(term: str) -> float:
@@ -346,6 +364,7 @@ class Query:
     grain: Optional[re.Pattern] = None  # the date part a when-question asks for, the money a money question names
     noun: str = ""  # what the items of a list question are
     variants: dict[str, tuple[str, ...]] = field(default_factory=dict)  # term -> official wordings that match it
+    ordinals: list[tuple[str, ...]] = field(default_factory=list)  # series ordinals named (ordinal_forms)
 
     @cached_property
     def total_weight(self) -> float:
@@ -418,4 +437,5 @@ def analyse(question: str, stats: CorpusStats) -> Query:
         asked_grain(question),
         list_noun(question),
         variants,
+        ordinal_forms(question),
     )

@@ -19,7 +19,14 @@ import numpy as np
 from langchain_core.documents import Document
 
 from bot.answering.candidates import separator_row
-from bot.answering.evidence import missing_numbers, passage_context, satisfies, sentence_score, term_coverage
+from bot.answering.evidence import (
+    missing_numbers,
+    missing_ordinals,
+    passage_context,
+    satisfies,
+    sentence_score,
+    term_coverage,
+)
 from bot.answering.features import expected_tags
 from bot.answering.question import GENERAL, LIST, NAME, WHERE, WHO, Query
 from core.grammar import compact, split_sentences
@@ -175,7 +182,7 @@ def rule_cues(
     missing_idf = sum(w for term, w in query.weights.items() if compact(term) not in joined) / total
 
     def answers(c: _Sentence) -> bool:
-        if missing_numbers(query, c.passage + c.context):
+        if missing_numbers(query, c.passage + c.context) or missing_ordinals(query, c.passage + c.context):
             return False
         if query.kind in (GENERAL, LIST):
             return True

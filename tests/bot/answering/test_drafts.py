@@ -221,6 +221,7 @@ REFUSAL_STATS = CorpusStats.from_texts(
         ("冬训示范班的校长是谁？", TRAINING, "校长"),  # the asked-about noun
         ("2023年冬训开展了多少场宣讲？", "2024年冬训开展宣讲186场。", "2023年"),  # a year the passages lack
         ("我是1988年出生的，冬训奖金有多少？", FUNDING, "冬训奖金"),  # a year the corpus never names is the asker's
+        ("冬训第二课由谁来讲？", "书记讲授冬训第一课。", "第二课"),  # a series ordinal the passages lack
         ("俺腿脚不好，冬训能在家里学吗？", TRAINING, ""),  # 腿脚 has its official wording 行动不便 there
         ("入党申请书应该怎么写？", FUNDING, "入党申请书"),
         ("红烧肉怎么做才好吃？", FUNDING, "红烧肉"),

@@ -74,6 +74,25 @@ def test_the_rule_cues_say_what_the_passages_lack():
     assert far["rule_ok"] == 0 and far["rule_dense_low"] == 1
 
 
+FIRST_CLASS = "镇党委书记王立新于12月5日为全镇党员讲授冬训第一课。"
+SECOND_TERM = "第2期示范班定于1月上旬开班。"
+
+
+@pytest.mark.parametrize(
+    ("question", "ok"),
+    [
+        ("冬训第一课由谁来讲？", True),
+        ("冬训第二课由谁来讲？", False),  # a sibling of the series the passage names
+        ("第二期示范班什么时候开班？", True),  # written 第2期
+        ("第三期示范班什么时候开班？", False),
+    ],
+)
+def test_a_series_ordinal_must_be_named_by_the_answers_passage(question, ok):
+    stats = CorpusStats.from_texts([FIRST_CLASS, SECOND_TERM, *CORPUS])
+    cues = dict(zip(RULE_FEATURES, rule_cues(analyse(question, stats), *_split(passages(FIRST_CLASS, SECOND_TERM)))))
+    assert cues["rule_ok"] == float(ok)
+
+
 @pytest.mark.parametrize(
     ("question", "sentence", "named"),
     [

@@ -208,6 +208,13 @@ def test_analyse_fills_what_the_answer_must_hold():
     assert (listed.kind, listed.noun) == (LIST, "阶段")
 
 
+def test_series_ordinals_come_in_the_forms_a_text_writes_them():
+    q = analyse("第三届宣讲大赛和第2期示范班有什么不同？", STUDY_STATS)
+    assert q.ordinals == [("第三届", "第3届"), ("第2期", "第二期")]
+    # list positions and days are no series
+    assert analyse("第二个阶段有什么要求？第一天上什么课？", STUDY_STATS).ordinals == []
+
+
 def test_colloquial_table_is_well_formed_data():
     table = colloquial()
     assert len(table) >= 20
