@@ -16,7 +16,7 @@ from bot.answering.candidates import Candidate
 from bot.answering.drafts import Part, item_lead, source_index
 from bot.answering.evidence import is_heading, term_coverage
 from bot.answering.numbering import ENUM_ANNOUNCE, ENUM_ITEM
-from bot.answering.question import GENERAL, LAST, LIST, ORDINAL, Query, ordinal
+from bot.answering.question import GENERAL, LAST, LIST, NUMBER, ORDINAL, Query, ordinal
 from core.grammar import SECTION_SEP, compact, numbering_kind, section_parts, section_path, split_sentences
 from ingest.fusion import Scored
 
@@ -31,10 +31,18 @@ LABELLED_MIN_ITEMS = 3  # two labelled lines are as often two fields (联系人,
 LABELLED_LINE = re.compile(r"^[^，,。；;：:\s]{2,12}[：:](?!\s*$)")
 
 
+LISTING_KINDS = (LIST, NUMBER, GENERAL)  # the question kinds a list of items can answer
+
+
 def enumeration(
     query: Query, best: Candidate, sources: list[Document], siblings: Optional[Siblings] = None
 ) -> list[Part]:
-    """Sibling items when the best sentence is, or announces, one item of a list."""
+    """Sibling items when the best sentence is, or announces, one item of a list: for a question asking for a
+    list, a count (讲了几点意见？: the count and what it counts) or something open. One asking when, where, who,
+    what name or how much money is not answered by the points a sentence announces (这次讲话是什么时候讲的？ got
+    the speech's three points, since its best sentence was 下面，我讲三点意见。)."""
+    if query.kind not in LISTING_KINDS:
+        return []
     # For a list question a section heading ("六、评分标准") announces what its section holds,
     # like "分为以下6类：" does; a document's own title announces nothing.
     doc = sources[best.passage]

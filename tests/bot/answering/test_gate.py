@@ -188,3 +188,22 @@ def test_a_question_asking_no_grain_fits_any_answer():
     model = AnswerModel.load()
     d = model.decide("冬训动员部署会部署了什么工作？", passages(MEETING, DAYS), CorpusStats.from_texts([MEETING, DAYS]))
     assert d.shown_fits
+
+
+LAST_YEAR = "去年全区共组织集中学习班486个，参训党员2.3万名。"
+THIS_YEAR = "今年全区计划组织集中学习班500个。"
+
+
+@pytest.mark.parametrize(
+    ("question", "fits"),
+    [("去年参训党员有多少名？", True), ("参训党员有多少名？", True), ("今年参训党员有多少名？", False)],
+)
+def test_a_shown_answer_must_speak_of_the_relative_year_asked(question, fits):
+    model = AnswerModel.load()
+    model = model.at(
+        threshold=0.0, second_within=0.0, length_cost=0.0, max_shown_chars=model.max_shown_chars, decider=RULES
+    )
+    stats = CorpusStats.from_texts([LAST_YEAR, THIS_YEAR, *CORPUS])
+    d = model.decide(question, passages(LAST_YEAR, THIS_YEAR), stats)
+    assert "参训党员" in d.shown[0].text and "今年" not in "".join(c.text for c in d.shown)
+    assert d.shown_fits is fits and d.refuse is not fits

@@ -72,6 +72,10 @@ def test_an_announcement_brings_the_items_of_the_sections_below_it():
     assert texts(items) == ["一、要站得高", "二、要抓得准", "三、要压得实"]
     assert [sources[i].metadata["chunk_index"] for i, _, _ in items] == [1, 2, 3]  # each item cites its chunk
     assert enumeration(analyse("讲了哪三点意见？", STATS), best, [doc], None) == []  # no other chunks to look in
+    # a count is answered with what it counts; a time, a place or a person is not answered by the points
+    assert texts(enumeration(analyse("讲了几点意见？", STATS), best, [doc], siblings)) == texts(items)
+    for question in ("这次讲话是什么时候讲的？", "讲话是在哪里讲的？", "讲话是谁讲的？"):
+        assert enumeration(analyse(question, STATS), best, [doc], siblings) == [], question
 
 
 def test_items_inside_one_passage_need_no_siblings():
