@@ -409,8 +409,3 @@ def question_parts(question: str) -> list[tuple[str, str]]:
     return [(parts[0], parts[0])] + [
         (p if first & set(tokenize(p)) else rewrite(p, [{"question": parts[0]}], force=True), p) for p in parts[1:]
     ]
-
-
-def split_question(question: str) -> list[str]:
-    """The sub-questions of a compound question as they are first asked (question_parts)."""
-    return [asked for asked, _ in question_parts(question)]

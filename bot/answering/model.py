@@ -239,14 +239,13 @@ class Decision:
     answerable: float  # calibrated probability that the answer is among the passages
     refuse: bool
     gate: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the gate's feature vector
-    shown_fits: bool = (
-        True  # the shown answer holds the grain asked, and speaks of the year asked (fits_grain, same_year)
-    )
+    shown_fits: bool = True  # the shown answer fits what is asked: fits_grain and same_year
 
     @property
     def rule_ok(self) -> bool:
         """The rule judge's verdict: it would answer (False when no gate vector was computed). Its cues pass a
-        question when any of their top sentences holds what is asked; the shown answer must hold an asked grain too."""
+        question when any of their top sentences holds what is asked; the shown answer must also hold an asked
+        grain and speak of the relative year asked (shown_fits)."""
         return bool(self.gate[RULE_VERDICT]) and self.shown_fits if len(self.gate) else False
 
 

@@ -24,12 +24,16 @@ from bot.rewrite import (
     ordinal_position,
     question_parts,
     rewrite,
-    split_question,
     subject_of,
     swap_sibling,
 )
 
 pytestmark = pytest.mark.unit
+
+
+def split_question(question: str) -> list[str]:
+    """The parts of a compound question as they are first asked."""
+    return [asked for asked, _ in question_parts(question)]
 
 
 def turns(*questions: str) -> list[dict]:
