@@ -182,7 +182,8 @@ def rule_cues(
     missing_idf = sum(w for term, w in query.weights.items() if compact(term) not in joined) / total
 
     def answers(c: _Sentence) -> bool:
-        if missing_numbers(query, c.passage + c.context) or missing_ordinals(query, c.passage + c.context):
+        where = c.passage + c.context  # a year or a series ordinal asked must be named where the sentence is
+        if missing_numbers(query, where) or missing_ordinals(query, where):
             return False
         if query.kind in (GENERAL, LIST):
             return True
