@@ -239,13 +239,13 @@ class Decision:
     answerable: float  # calibrated probability that the answer is among the passages
     refuse: bool
     gate: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the gate's feature vector
-    shown_fits: bool = True  # the shown answer fits what is asked: fits_grain and same_year
+    shown_fits: bool = True  # the shown answer fits what is asked: fits_grain, same_year and same_currency
 
     @property
     def rule_ok(self) -> bool:
         """The rule judge's verdict: it would answer (False when no gate vector was computed). Its cues pass a
         question when any of their top sentences holds what is asked; the shown answer must also hold an asked
-        grain and speak of the relative year asked (shown_fits)."""
+        grain, speak of the relative year and be in the currency asked (shown_fits)."""
         return bool(self.gate[RULE_VERDICT]) and self.shown_fits if len(self.gate) else False
 
 
@@ -383,7 +383,7 @@ class AnswerModel:
         order = np.argsort(-probs, kind="stable")
         ranked = [cands[i] for i in order]
         shown = self.shown(cands, probs)
-        fits = fits_grain(q, shown) and same_year(q.text, shown)
+        fits = fits_grain(q, shown) and same_year(q.text, shown) and same_currency(q.text, shown)
         decision = Decision(ranked, probs[order], shown, p, True, g, fits)
         decision.refuse = self.refuses(p, decision.rule_ok) if cands else True
         return decision
@@ -403,6 +403,28 @@ def same_year(question: str, shown: list[Candidate]) -> bool:
     asked = {RELATIVE_YEARS[m.group()] for m in RELATIVE_YEAR.finditer(question)}
     said = {RELATIVE_YEARS[m.group()] for c in shown for m in RELATIVE_YEAR.finditer(c.text)}
     return not (asked and said and not asked & said)
+
+
+# Currencies by their names, each name with the one it is written as (美金 is 美元). 元 and 人民币 are left out: an
+# amount in 元 answers a question in 元 or 人民币 either way.
+CURRENCIES = {
+    "美元": "美元", "美金": "美元", "欧元": "欧元", "日元": "日元", "日圆": "日元", "英镑": "英镑", "港元": "港元",
+    "港币": "港元", "韩元": "韩元", "卢布": "卢布", "澳元": "澳元", "加元": "加元", "新台币": "新台币",
+    "台币": "新台币", "法郎": "法郎", "卢比": "卢比", "比索": "比索",
+}  # fmt: skip
+CURRENCY = "|".join(sorted(CURRENCIES, key=len, reverse=True))
+ASKED_CURRENCY = re.compile(rf"(?:多少|几)[十百千万亿]*\s*({CURRENCY})")
+SAID_CURRENCY = re.compile(CURRENCY)
+
+
+def same_currency(question: str, shown: list[Candidate]) -> bool:
+    """False when the question asks an amount in a currency (多少万美元) and the shown answer names none in it
+    (专项经费80万元): an amount in other money does not say how much. Found on a notice written for probing. On
+    CMRC's train and calib parts 4 questions ask an amount in a currency; the paragraph names it for all 4, and
+    the gold answer for 3 (the fourth, 21亿, stands in a sentence that says 美元)."""
+    asked = {CURRENCIES[m.group(1)] for m in ASKED_CURRENCY.finditer(question)}
+    said = {CURRENCIES[m.group()] for c in shown for m in SAID_CURRENCY.finditer(c.text)}
+    return not asked or bool(asked & said)
 
 
 def fits_grain(q: Question, shown: list[Candidate]) -> bool:
