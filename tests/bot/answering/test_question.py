@@ -149,6 +149,18 @@ def test_when_grain_says_which_date_part_is_asked():
     assert when_grain("冬训什么时候开始？") is None  # any time answers
 
 
+@pytest.mark.parametrize(
+    "text", ["长达30秒", "最长可以停留12个月", "10个工作日内", "有效期二十年", "已有1500年历史", "花期1-3月", "会期3日"]
+)
+def test_a_length_answers_how_long(text):
+    assert when_grain("专题辅导持续多久？").search(text)
+
+
+@pytest.mark.parametrize("text", ["2026年度冬训将扩大专题辅导覆盖面", "始建于1998年", "时间为12月15日下午"])
+def test_a_year_is_a_point_in_time_not_a_length(text):
+    assert not when_grain("专题辅导持续多久？").search(text)
+
+
 def test_focus_noun_is_what_is_asked_about():
     assert focus_noun("要树牢什么理念？") == "理念"
     assert focus_noun("联系人是谁？") == "联系人"
