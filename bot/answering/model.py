@@ -33,6 +33,7 @@ from bot.answering.features import (
 )
 from bot.answering.question import analyse
 from bot.answering.rule_cues import RULE_FEATURES, rule_cues
+from core.grammar import compact
 
 WEIGHTS_FILE = Path(__file__).with_name("data") / "weights.json"
 GATE_INPUTS = GATE_FEATURES + RULE_FEATURES  # what the gate reads: the question-level features, then the rule cues
@@ -383,7 +384,9 @@ class AnswerModel:
         order = np.argsort(-probs, kind="stable")
         ranked = [cands[i] for i in order]
         shown = self.shown(cands, probs)
-        fits = fits_grain(q, shown) and same_year(q.text, shown) and same_currency(q.text, shown)
+        fits = (
+            fits_grain(q, shown) and same_year(q.text, shown) and same_currency(q.text, shown) and same_side(q, shown)
+        )
         decision = Decision(ranked, probs[order], shown, p, True, g, fits)
         decision.refuse = self.refuses(p, decision.rule_ok) if cands else True
         return decision
@@ -425,6 +428,31 @@ def same_currency(question: str, shown: list[Candidate]) -> bool:
     asked = {CURRENCIES[m.group(1)] for m in ASKED_CURRENCY.finditer(question)}
     said = {CURRENCIES[m.group()] for c in shown for m in SAID_CURRENCY.finditer(c.text)}
     return not asked or bool(asked & said)
+
+
+# Morphemes that name the two sides of one thing (线上/线下, 市内/市外, 上半年/下半年, 男性/女性): a word with one
+# swapped for the other names the other side. Written from what the morphemes mean; not tuned on any score.
+OPPOSITES = dict(
+    pair
+    for a, b in ("上下", "内外", "前后", "男女", "正副", "大小", "高低", "新旧", "长短", "左右", "东西", "南北", "早晚",
+                 "进出", "收支", "城乡", "主次", "正反", "胜负", "冬夏", "春秋", "首末")
+    for pair in ((a, b), (b, a))
+)  # fmt: skip
+
+
+def same_side(q: Question, shown: list[Candidate]) -> bool:
+    """False when a word of the question that the shown answer lacks has its other side there: 线下学习的学时 answered
+    by 线上学时不少于8学时 (a word with one morpheme swapped for its opposite, OPPOSITES)."""
+    text = compact("".join(c.text for c in shown))
+    for term in q.weights:
+        t = compact(term)
+        if len(t) < 2 or t in text:
+            continue
+        for i, ch in enumerate(t):
+            other = OPPOSITES.get(ch)
+            if other and f"{t[:i]}{other}{t[i + 1 :]}" in text:
+                return False
+    return True
 
 
 def fits_grain(q: Question, shown: list[Candidate]) -> bool:

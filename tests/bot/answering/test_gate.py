@@ -241,3 +241,19 @@ def test_a_shown_amount_must_be_in_the_currency_asked(question, fits):
 def test_a_currency_is_read_by_any_of_its_names():
     shown = [Candidate("奖金为25万美金。", 0, 0, 9, "sentence", 0, 1, 1.0)]
     assert same_currency("胜出者能获得多少美元？", shown) and not same_currency("胜出者能获得多少欧元？", shown)
+
+
+ONLINE = "党员通过小程序完成线上课程，线上学时不少于8学时。"
+OFFLINE = "集中学习每次不少于半天。"
+
+
+@pytest.mark.parametrize(("question", "fits"), [("线上学时不少于多少？", True), ("线下学习的学时不少于多少？", False)])
+def test_a_shown_answer_must_not_speak_of_the_other_side(question, fits):
+    model = AnswerModel.load()
+    model = model.at(
+        threshold=0.0, second_within=0.0, length_cost=0.0, max_shown_chars=model.max_shown_chars, decider=RULES
+    )
+    stats = CorpusStats.from_texts([ONLINE, OFFLINE, *CORPUS])
+    d = model.decide(question, passages(ONLINE, OFFLINE), stats)
+    assert "线上学时" in d.shown[0].text
+    assert d.shown_fits is fits and d.refuse is not fits
