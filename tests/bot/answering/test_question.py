@@ -150,7 +150,17 @@ def test_when_grain_says_which_date_part_is_asked():
 
 
 @pytest.mark.parametrize(
-    "text", ["长达30秒", "最长可以停留12个月", "10个工作日内", "有效期二十年", "已有1500年历史", "花期1-3月", "会期3日"]
+    "text",
+    [
+        "长达30秒",
+        "最长可以停留12个月",
+        "10个工作日内",
+        "有效期二十年",
+        "已有1500年历史",
+        "花期1-3月",
+        "会期3日",
+        "（12月11日—2027年1月31日）",
+    ],
 )
 def test_a_length_answers_how_long(text):
     assert when_grain("专题辅导持续多久？").search(text)
