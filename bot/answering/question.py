@@ -107,14 +107,15 @@ WHEN_GRAIN = [
     (re.compile(r"哪一?天|几号|几日|哪日|具体日期|哪个日子"), re.compile(rf"[\d{CN_AMOUNT}]{{1,3}}[日号]")),
     (re.compile(r"哪一?年|年份"), re.compile(r"\d{4}年")),
     (re.compile(r"几月|哪个?月"), re.compile(rf"[\d{CN_AMOUNT}]{{1,3}}月")),
-    # 多久 asks how long: a length (最长可以停留12个月, 长达30秒 on CMRC train, 10个工作日内) or a span (SPAN). A year
-    # (2026年度) or a date (12月15日) alone is a point in time, not a length: 专题辅导持续多久？ was answered by
-    # 2026年度冬训将… and by …时间为12月15日下午 (no CMRC train or calib answer to 多久 or 多长时间 is either).
+    # 多久 asks how long: a length (最长可以停留12个月, 长达30秒 on CMRC train, 10个工作日内, 一个半赛季 on CMRC calib)
+    # or a span (SPAN). A year (2026年度) or a date (12月15日) alone is a point in time, not a length: 专题辅导持续多久？
+    # was answered by 2026年度冬训将… and by …时间为12月15日下午 (no CMRC train or calib answer to 多久 or 多长时间 is
+    # either).
     (
         re.compile(r"多久|多长时间"),
         re.compile(
             rf"(?<![\d{CN_AMOUNT}月])(?!(?:19|20)\d\d年)[\d{CN_AMOUNT}]+(\.\d+)?\s*个?[多余半]?\s*"
-            rf"(工作日|年|月(?![\d{CN_AMOUNT}]{{1,3}}[日号])|天|日|周|星期|小时|分钟|秒|学时|课时|钟头)|{SPAN}"
+            rf"(工作日|年|月(?![\d{CN_AMOUNT}]{{1,3}}[日号])|天|日|周|星期|小时|分钟|秒|学时|课时|钟头|赛季|学期|季度)|{SPAN}"
         ),
     ),
 ]

@@ -160,6 +160,7 @@ def test_when_grain_says_which_date_part_is_asked():
         "花期1-3月",
         "会期3日",
         "（12月11日—2027年1月31日）",
+        "一共效力了一个半赛季",
     ],
 )
 def test_a_length_answers_how_long(text):
