@@ -33,7 +33,6 @@ from bot.answering.features import (
 )
 from bot.answering.question import analyse
 from bot.answering.rule_cues import RULE_FEATURES, rule_cues
-from core.grammar import compact
 
 WEIGHTS_FILE = Path(__file__).with_name("data") / "weights.json"
 GATE_INPUTS = GATE_FEATURES + RULE_FEATURES  # what the gate reads: the question-level features, then the rule cues
@@ -441,16 +440,17 @@ OPPOSITES = dict(
 
 
 def same_side(q: Question, shown: list[Candidate]) -> bool:
-    """False when a word of the question that the shown answer lacks has its other side there: 线下学习的学时 answered
-    by 线上学时不少于8学时 (a word with one morpheme swapped for its opposite, OPPOSITES)."""
-    text = compact("".join(c.text for c in shown))
+    """False when a word of the question that the shown answer lacks has its other side there, and the answer
+    never names the side asked: 线下学习的学时 answered by 线上学时不少于8学时 (a word with one morpheme swapped for
+    its opposite, OPPOSITES). Read in the answer's own text, so no word is made across punctuation (细小，约 is not
+    小约)."""
+    text = "".join(c.text for c in shown)
     for term in q.weights:
-        t = compact(term)
-        if len(t) < 2 or t in text:
+        if len(term) < 2 or term in text:
             continue
-        for i, ch in enumerate(t):
+        for i, ch in enumerate(term):
             other = OPPOSITES.get(ch)
-            if other and f"{t[:i]}{other}{t[i + 1 :]}" in text:
+            if other and ch not in text and f"{term[:i]}{other}{term[i + 1 :]}" in text:
                 return False
     return True
 
