@@ -11,7 +11,8 @@ from bot.answering.candidates import Candidate
 from bot.answering.corpus_stats import CorpusStats
 from bot.answering.evidence import sentence_score
 from bot.answering.extractive import ExtractiveAnswerer
-from bot.answering.model import CASCADE, LEARNED, RULE_VERDICT, RULES, UNION, AnswerModel, same_currency
+from bot.answering.features import question_of
+from bot.answering.model import CASCADE, LEARNED, RULE_VERDICT, RULES, UNION, AnswerModel, same_currency, same_side
 from bot.answering.question import analyse
 from bot.answering.rule_cues import RULE_FEATURES, names_answer, rule_cues
 from core.settings import AnsweringSettings
@@ -257,3 +258,17 @@ def test_a_shown_answer_must_not_speak_of_the_other_side(question, fits):
     d = model.decide(question, passages(ONLINE, OFFLINE), stats)
     assert "线上学时" in d.shown[0].text
     assert d.shown_fits is fits and d.refuse is not fits
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "fits"),
+    [
+        ("萨默塞特郡北部临近什么地方？", "英国英格兰西南部的郡，北临布里斯托湾。", True),  # names the side asked too
+        ("尤金袋鼠的体重大约是多少？", "尤金袋鼠很细小，约只有8公斤重。", True),  # no word across the comma
+        ("城市党员的学时不少于多少？", "农村党员的学时不少于8学时。", True),  # not opposites
+        ("线下学习的学时不少于多少？", "线上学时不少于8学时。", False),
+    ],
+)
+def test_the_other_side_counts_only_where_the_side_asked_is_never_named(question, answer, fits):
+    q = question_of(question, STATS)
+    assert same_side(q, [Candidate(answer, 0, 0, len(answer), "sentence", 0, 1, 1.0)]) is fits
