@@ -31,7 +31,7 @@ from bot.answering.features import (
     gate_features,
     question_of,
 )
-from bot.answering.question import analyse
+from bot.answering.question import HOW_LONG, LENGTH, analyse
 from bot.answering.rule_cues import RULE_FEATURES, rule_cues
 
 WEIGHTS_FILE = Path(__file__).with_name("data") / "weights.json"
@@ -467,7 +467,11 @@ def fits_grain(q: Question, shown: list[Candidate]) -> bool:
     - the project's dev split and eval/heldout: it held for every answerable one and failed for one unanswerable.
     The same check for counters (多少名 answered without a count in 名) was measured and left out: on the test
     split it refused 讲几次课？分别是什么？, a count answered by listing the two classes."""
-    return q.grain is None or any(satisfies(q.kind, c.text, q.unit, q.grain, q.noun) for c in shown)
+    if q.grain is None:
+        return True
+    if HOW_LONG.search(q.text):  # a length, not a year or a date (question.LENGTH)
+        return any(LENGTH.search(c.text) for c in shown)
+    return any(satisfies(q.kind, c.text, q.unit, q.grain, q.noun) for c in shown)
 
 
 def refused(decider: str, p: float, rule_ok: bool, threshold: float, answer_above: float) -> bool:

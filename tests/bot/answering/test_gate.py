@@ -12,7 +12,17 @@ from bot.answering.corpus_stats import CorpusStats
 from bot.answering.evidence import sentence_score
 from bot.answering.extractive import ExtractiveAnswerer
 from bot.answering.features import question_of
-from bot.answering.model import CASCADE, LEARNED, RULE_VERDICT, RULES, UNION, AnswerModel, same_currency, same_side
+from bot.answering.model import (
+    CASCADE,
+    LEARNED,
+    RULE_VERDICT,
+    RULES,
+    UNION,
+    AnswerModel,
+    fits_grain,
+    same_currency,
+    same_side,
+)
 from bot.answering.question import analyse
 from bot.answering.rule_cues import RULE_FEATURES, names_answer, rule_cues
 from core.settings import AnsweringSettings
@@ -272,3 +282,17 @@ def test_a_shown_answer_must_not_speak_of_the_other_side(question, fits):
 def test_the_other_side_counts_only_where_the_side_asked_is_never_named(question, answer, fits):
     q = question_of(question, STATS)
     assert same_side(q, [Candidate(answer, 0, 0, len(answer), "sentence", 0, 1, 1.0)]) is fits
+
+
+@pytest.mark.parametrize(
+    ("answer", "fits"),
+    [
+        ("2026年度冬训将扩大专题辅导覆盖面，专题辅导由8场增加到12场。", False),  # a year is no length
+        ("专题辅导时间为12月15日下午。", False),  # nor is a date
+        ("专题辅导每次3小时。", True),
+        ("（二）集中学习阶段（12月11日—2027年1月31日）。", True),  # a span
+    ],
+)
+def test_a_shown_answer_to_how_long_must_hold_a_length(answer, fits):
+    q = question_of("专题辅导持续多久？", STATS)
+    assert fits_grain(q, [Candidate(answer, 0, 0, len(answer), "sentence", 0, 1, 1.0)]) is fits
