@@ -276,6 +276,7 @@ def test_a_shown_answer_must_not_speak_of_the_other_side(question, fits):
         ("萨默塞特郡北部临近什么地方？", "英国英格兰西南部的郡，北临布里斯托湾。", True),  # names the side asked too
         ("尤金袋鼠的体重大约是多少？", "尤金袋鼠很细小，约只有8公斤重。", True),  # no word across the comma
         ("城市党员的学时不少于多少？", "农村党员的学时不少于8学时。", True),  # not opposites
+        ("南京大学有几位获得了科学奖章？", "北京师范大学附属小学等）田刚 于全", True),  # parts of a proper noun
         ("线下学习的学时不少于多少？", "线上学时不少于8学时。", False),
     ],
 )
