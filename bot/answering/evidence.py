@@ -157,6 +157,12 @@ def missing_ordinals(query: Query, text: str) -> list[str]:
     return [forms[0] for forms in query.ordinals if not any(compact(f) in c for f in forms)]
 
 
+def missing_bindings(query: Query, text: str) -> list[str]:
+    """What binds the answer to one document that text does not name: the years (missing_numbers) and the series
+    ordinals (missing_ordinals) the question names."""
+    return missing_numbers(query, text) + missing_ordinals(query, text)
+
+
 def missing_terms(query: Query, text: str, min_weight: float = 0.0) -> list[str]:
     """Question terms (weight above min_weight) that text does not contain."""
     c = compact(text)
@@ -182,7 +188,7 @@ def sentence_score(query: Query, sentence: str, context: str = "", passage: str 
     """How well one sentence answers the question: term coverage, bigram overlap and the type cue.
 
     `context` is the passage's title and section path; `passage` its whole text, where the
-    numbers the question names (2023年, 第三届) must occur."""
+    years and series ordinals the question names (2023年, 第三届) must occur."""
     score = (1 - BIGRAM_SHARE) * term_coverage(query, sentence, context) + BIGRAM_SHARE * bigram_overlap(
         query, sentence
     )
@@ -192,7 +198,7 @@ def sentence_score(query: Query, sentence: str, context: str = "", passage: str 
     # A heading that holds what is asked ("（一）动员部署阶段（2024年11月25日—12月10日）") still answers.
     if is_heading(sentence) and (query.kind == GENERAL or not fits):
         score -= HEADING_PENALTY
-    if query.numbers and missing_numbers(query, (passage or sentence) + context):
+    if (query.numbers or query.ordinals) and missing_bindings(query, (passage or sentence) + context):
         score -= NUMBER_PENALTY
     if other_year(query, sentence):
         score -= NUMBER_PENALTY

@@ -31,7 +31,7 @@ from bot.answering.features import (
     gate_features,
     question_of,
 )
-from bot.answering.question import analyse
+from bot.answering.question import HOW_LONG, LENGTH, analyse
 from bot.answering.rule_cues import RULE_FEATURES, rule_cues
 
 WEIGHTS_FILE = Path(__file__).with_name("data") / "weights.json"
@@ -239,13 +239,13 @@ class Decision:
     answerable: float  # calibrated probability that the answer is among the passages
     refuse: bool
     gate: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the gate's feature vector
-    shown_fits: bool = True  # the shown answer fits what is asked: fits_grain and same_year
+    shown_fits: bool = True  # the shown answer fits what is asked: fits_grain, same_year and same_currency
 
     @property
     def rule_ok(self) -> bool:
         """The rule judge's verdict: it would answer (False when no gate vector was computed). Its cues pass a
         question when any of their top sentences holds what is asked; the shown answer must also hold an asked
-        grain and speak of the relative year asked (shown_fits)."""
+        grain, speak of the relative year and be in the currency asked (shown_fits)."""
         return bool(self.gate[RULE_VERDICT]) and self.shown_fits if len(self.gate) else False
 
 
@@ -383,7 +383,9 @@ class AnswerModel:
         order = np.argsort(-probs, kind="stable")
         ranked = [cands[i] for i in order]
         shown = self.shown(cands, probs)
-        fits = fits_grain(q, shown) and same_year(q.text, shown)
+        fits = (
+            fits_grain(q, shown) and same_year(q.text, shown) and same_currency(q.text, shown) and same_side(q, shown)
+        )
         decision = Decision(ranked, probs[order], shown, p, True, g, fits)
         decision.refuse = self.refuses(p, decision.rule_ok) if cands else True
         return decision
@@ -405,6 +407,57 @@ def same_year(question: str, shown: list[Candidate]) -> bool:
     return not (asked and said and not asked & said)
 
 
+# Currencies by their names, each name with the one it is written as (美金 is 美元). 元 and 人民币 are left out: an
+# amount in 元 answers a question in 元 or 人民币 either way.
+CURRENCIES = {
+    "美元": "美元", "美金": "美元", "欧元": "欧元", "日元": "日元", "日圆": "日元", "英镑": "英镑", "港元": "港元",
+    "港币": "港元", "韩元": "韩元", "卢布": "卢布", "澳元": "澳元", "加元": "加元", "新台币": "新台币",
+    "台币": "新台币", "法郎": "法郎", "卢比": "卢比", "比索": "比索",
+}  # fmt: skip
+CURRENCY = "|".join(sorted(CURRENCIES, key=len, reverse=True))
+ASKED_CURRENCY = re.compile(rf"(?:多少|几)[十百千万亿]*\s*({CURRENCY})")
+SAID_CURRENCY = re.compile(CURRENCY)
+
+
+def same_currency(question: str, shown: list[Candidate]) -> bool:
+    """False when the question asks an amount in a currency (多少万美元) and the shown answer names none in it
+    (专项经费80万元): an amount in other money does not say how much. Found on a notice written for probing. On
+    CMRC's train and calib parts 4 questions ask an amount in a currency; the paragraph names it for all 4, and
+    the gold answer for 3 (the fourth, 21亿, stands in a sentence that says 美元)."""
+    asked = {CURRENCIES[m.group(1)] for m in ASKED_CURRENCY.finditer(question)}
+    said = {CURRENCIES[m.group()] for c in shown for m in SAID_CURRENCY.finditer(c.text)}
+    return not asked or bool(asked & said)
+
+
+# Morphemes that name the two sides of one thing (线上/线下, 市内/市外, 上半年/下半年, 男性/女性): a word with one
+# swapped for the other names the other side. Written from what the morphemes mean; not tuned on any score.
+OPPOSITES = dict(
+    pair
+    for a, b in ("上下", "内外", "前后", "男女", "正副", "大小", "高低", "新旧", "长短", "左右", "东西", "南北", "早晚",
+                 "进出", "收支", "城乡", "主次", "正反", "胜负", "冬夏", "春秋", "首末")
+    for pair in ((a, b), (b, a))
+)  # fmt: skip
+
+
+def same_side(q: Question, shown: list[Candidate]) -> bool:
+    """False when a word of the question that the shown answer lacks has its other side there, and the answer
+    never names the side asked: 线下学习的学时 answered by 线上学时不少于8学时 (a word with one morpheme swapped for
+    its opposite, OPPOSITES). Read in the answer's own text, so no word is made across punctuation (细小，约 is not
+    小约). Measured before it decided anything, at the committed gate and threshold, on the questions the gate and
+    the rule judge answered: CMRC calib 0 answerable and 1 negative refused more, CMRC train 0 and 1; the dev,
+    test and eval/heldout answers are unchanged. Proper nouns are skipped since a report-part question (南京大学, with
+    小学 in the answer) was refused for one: that report figure is not blind (eval/README.md)."""
+    text = "".join(c.text for c in shown)
+    for term in q.weights:
+        if len(term) < 2 or term in text or any(term in name for name in q.entities):
+            continue  # a proper noun has no sides: 南京 is not the other side of 北京, nor 大学 in 南京大学 of 小学
+        for i, ch in enumerate(term):
+            other = OPPOSITES.get(ch)
+            if other and ch not in text and f"{term[:i]}{other}{term[i + 1 :]}" in text:
+                return False
+    return True
+
+
 def fits_grain(q: Question, shown: list[Candidate]) -> bool:
     """Whether the shown answer holds the grain the question asks for, when it asks for one (bot.answering.question
     .asked_grain: a day, a year, a month, how long or a span; an amount of the money it names). The rule judge
@@ -417,7 +470,11 @@ def fits_grain(q: Question, shown: list[Candidate]) -> bool:
     - the project's dev split and eval/heldout: it held for every answerable one and failed for one unanswerable.
     The same check for counters (多少名 answered without a count in 名) was measured and left out: on the test
     split it refused 讲几次课？分别是什么？, a count answered by listing the two classes."""
-    return q.grain is None or any(satisfies(q.kind, c.text, q.unit, q.grain, q.noun) for c in shown)
+    if q.grain is None:
+        return True
+    if HOW_LONG.search(q.text):  # a length, not a year or a date (question.LENGTH)
+        return any(LENGTH.search(c.text) for c in shown)
+    return any(satisfies(q.kind, c.text, q.unit, q.grain, q.noun) for c in shown)
 
 
 def refused(decider: str, p: float, rule_ok: bool, threshold: float, answer_above: float) -> bool:

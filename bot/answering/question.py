@@ -101,17 +101,25 @@ def asked_unit(question: str) -> str:
 
 
 # "哪一天" needs a day, "哪一年" a year: a sentence with only 年初 does not say which day.
+SPAN = r"(月|日|旬|年|底|初)[^。，；]{0,4}(至|到|—|－|~)"  # from one time to another: 12月11日—2027年1月31日
+HOW_LONG = re.compile(r"多久|多长时间")
+# What answers 多久 in the answer shown (model.fits_grain): a length (最长可以停留12个月, 长达30秒 on CMRC train,
+# 10个工作日内, 一个半赛季 on CMRC calib) or a span (SPAN). A year (2026年度) or a date (12月15日) alone is a point
+# in time, not a length: 专题辅导持续多久？ was answered by 2026年度冬训将… and by …时间为12月15日下午. No CMRC train
+# or calib answer to 多久 or 多长时间 is either, and every gold sentence of theirs holds a LENGTH.
+LENGTH = re.compile(
+    rf"(?<![\d{CN_AMOUNT}月])(?!(?:19|20)\d\d年)[\d{CN_AMOUNT}]+(\.\d+)?\s*个?[多余半]?\s*"
+    rf"(工作日|年|月(?![\d{CN_AMOUNT}]{{1,3}}[日号])|天|日|周|星期|小时|分钟|秒|学时|课时|钟头|赛季|学期|季度)|{SPAN}"
+)
 WHEN_GRAIN = [
-    (
-        re.compile(r"从什么时候到|从何时到|起止|到什么时候结束|持续到什么时候"),
-        re.compile(r"(月|日|旬|年|底|初)[^。，；]{0,4}(至|到|—|－|~)"),
-    ),
+    (re.compile(r"从什么时候到|从何时到|起止|到什么时候结束|持续到什么时候"), re.compile(SPAN)),
     (re.compile(r"哪一?天|几号|几日|哪日|具体日期|哪个日子"), re.compile(rf"[\d{CN_AMOUNT}]{{1,3}}[日号]")),
     (re.compile(r"哪一?年|年份"), re.compile(r"\d{4}年")),
     (re.compile(r"几月|哪个?月"), re.compile(rf"[\d{CN_AMOUNT}]{{1,3}}月")),
-    # 多久 asks how long: 最长可以停留12个月, 长达30秒 (CMRC train), 10个工作日内.
+    # 多久 asks how long: 最长可以停留12个月, 长达30秒 (CMRC train), 10个工作日内. The answer shown must hold a length
+    # (LENGTH); the rule judge and the features read this wider pattern, as they were trained with.
     (
-        re.compile(r"多久|多长时间"),
+        HOW_LONG,
         re.compile(
             rf"[\d{CN_AMOUNT}]+(\.\d+)?\s*个?[多余半]?\s*(工作日|年|月|天|日|周|星期|小时|分钟|秒|学时|课时|钟头)"
         ),

@@ -20,8 +20,7 @@ from langchain_core.documents import Document
 
 from bot.answering.candidates import separator_row
 from bot.answering.evidence import (
-    missing_numbers,
-    missing_ordinals,
+    missing_bindings,
     passage_context,
     satisfies,
     sentence_score,
@@ -74,7 +73,7 @@ RULE_FEATURES = (
     "rule_ok",  # the judge's verdict: 1 when it would have answered
     "rule_type_ok",  # some top sentence holds the kind of thing asked for, in a passage naming the asked year
     "rule_coverage",  # best IDF-weighted coverage of the question's terms among the top sentences
-    "rule_missing_years",  # years the question names that the top sentences' passages lack
+    "rule_missing_years",  # years and series ordinals the question names that the top sentences' passages lack
     "rule_missing_idf",  # share of the question's term weight the top sentences (and their context) lack
     "rule_dense_low",  # the best cosine is below the off-topic line (0 when no cosine is known)
 )
@@ -175,7 +174,7 @@ def rule_cues(
     t = thresholds
     top = _top_sentences(query, passages, scores, t.top)
     if not top:
-        return np.array([0.0, 0.0, 0.0, float(len(query.numbers)), 1.0, 1.0])
+        return np.array([0.0, 0.0, 0.0, float(len(query.numbers) + len(query.ordinals)), 1.0, 1.0])
     coverage = max(term_coverage(query, c.text, c.context) for c in top)
     joined = compact("".join(c.text + c.context for c in top))
     total = sum(query.weights.values()) or 1.0
@@ -183,7 +182,7 @@ def rule_cues(
 
     def answers(c: _Sentence) -> bool:
         where = c.passage + c.context  # a year or a series ordinal asked must be named where the sentence is
-        if missing_numbers(query, where) or missing_ordinals(query, where):
+        if missing_bindings(query, where):
             return False
         if query.kind in (GENERAL, LIST):
             return True
@@ -206,7 +205,7 @@ def rule_cues(
             float(ok),
             float(type_ok),
             coverage,
-            float(len(missing_numbers(query, joined))),
+            float(len(missing_bindings(query, joined))),
             missing_idf,
             float(dense is not None and dense < t.off_topic_dense),
         ]

@@ -755,6 +755,21 @@ def out_of_fold(
     return out
 
 
+def with_shown_checks(
+    rows: list[dict[str, Any]], model: AnswerModel, examples: list[Example], data: GateData, stats: Stats
+) -> list[dict[str, Any]]:
+    """The genre's out-of-fold rows (out_of_fold's, in genre_indices' order) with the rule verdict the answering
+    path uses (Decision.rule_ok): the judge's, and the shown answer holding the grain and relative year asked
+    (model.fits_grain, model.same_year,
+    model.same_currency), as calib's rows have it. The shown answer is the selector's (fixed under
+    --selector-from), not the gate's."""
+    out = []
+    for r, j in zip(rows, genre_indices(examples, data), strict=True):
+        fits = decide(model, examples[data.rows[j]], stats).shown_fits if r["rule_ok"] else True
+        out.append({**r, "rule_ok": r["rule_ok"] and fits})
+    return out
+
+
 def choose_answer_above(rows: list[dict[str, Any]], grid: tuple[float, ...] = ANSWER_ABOVE_GRID) -> float:
     """The cascade's answer_above: the lowest probability of the grid at which the learned gate overrules no
     refusal of the rule judge on a negative (rows: out-of-fold outcomes with the judge's verdict); 1.0 if none."""
@@ -911,7 +926,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.cache:
         with args.cache.with_suffix(".calib.jsonl").open("w", encoding="utf-8") as f:
             f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    genre_rows = out_of_fold(examples, data, seed=args.seed, kind=args.gate_model)
+    genre_rows = with_shown_checks(
+        out_of_fold(examples, data, seed=args.seed, kind=args.gate_model), model, examples, data, stats
+    )
     genre_threshold = choose_threshold(
         [r for r in genre_rows if r["group"] != CROSS], max_false=MAX_GENRE_FALSE_REFUSALS, present_only=False
     )

@@ -7,9 +7,22 @@ from __future__ import annotations
 import pytest
 from langchain_core.documents import Document
 
+from bot.answering.candidates import Candidate
 from bot.answering.corpus_stats import CorpusStats
+from bot.answering.evidence import sentence_score
 from bot.answering.extractive import ExtractiveAnswerer
-from bot.answering.model import CASCADE, LEARNED, RULE_VERDICT, RULES, UNION, AnswerModel
+from bot.answering.features import question_of
+from bot.answering.model import (
+    CASCADE,
+    LEARNED,
+    RULE_VERDICT,
+    RULES,
+    UNION,
+    AnswerModel,
+    fits_grain,
+    same_currency,
+    same_side,
+)
 from bot.answering.question import analyse
 from bot.answering.rule_cues import RULE_FEATURES, names_answer, rule_cues
 from core.settings import AnsweringSettings
@@ -91,6 +104,15 @@ def test_a_series_ordinal_must_be_named_by_the_answers_passage(question, ok):
     stats = CorpusStats.from_texts([FIRST_CLASS, SECOND_TERM, *CORPUS])
     cues = dict(zip(RULE_FEATURES, rule_cues(analyse(question, stats), *_split(passages(FIRST_CLASS, SECOND_TERM)))))
     assert cues["rule_ok"] == float(ok)
+    assert cues["rule_missing_years"] == float(not ok)  # the gate reads the missing ordinal as it reads a year
+
+
+def test_a_sentence_of_a_passage_lacking_the_asked_ordinal_scores_lower():
+    stats = CorpusStats.from_texts([FIRST_CLASS, SECOND_TERM, *CORPUS])
+    question = analyse("冬训第二课由谁来讲？", stats)
+    sentence = "镇党委书记王立新于12月5日讲授。"
+    named, other = f"冬训第二课安排如下。{sentence}", f"冬训第一课安排如下。{sentence}"
+    assert sentence_score(question, sentence, passage=other) < sentence_score(question, sentence, passage=named)
 
 
 @pytest.mark.parametrize(
@@ -207,3 +229,71 @@ def test_a_shown_answer_must_speak_of_the_relative_year_asked(question, fits):
     d = model.decide(question, passages(LAST_YEAR, THIS_YEAR), stats)
     assert "参训党员" in d.shown[0].text and "今年" not in "".join(c.text for c in d.shown)
     assert d.shown_fits is fits and d.refuse is not fits
+
+
+FUNDS = "冬训专项经费共80万元，由区财政统一拨付。"
+
+
+@pytest.mark.parametrize(
+    ("question", "fits"),
+    [("冬训专项经费是多少万元？", True), ("冬训专项经费是多少？", True), ("冬训专项经费是多少万美元？", False)],
+)
+def test_a_shown_amount_must_be_in_the_currency_asked(question, fits):
+    model = AnswerModel.load()
+    model = model.at(
+        threshold=0.0, second_within=0.0, length_cost=0.0, max_shown_chars=model.max_shown_chars, decider=RULES
+    )
+    stats = CorpusStats.from_texts([FUNDS, *CORPUS])
+    d = model.decide(question, passages(FUNDS, PLACE), stats)
+    assert "80万元" in d.shown[0].text
+    assert d.shown_fits is fits and d.refuse is not fits
+
+
+def test_a_currency_is_read_by_any_of_its_names():
+    shown = [Candidate("奖金为25万美金。", 0, 0, 9, "sentence", 0, 1, 1.0)]
+    assert same_currency("胜出者能获得多少美元？", shown) and not same_currency("胜出者能获得多少欧元？", shown)
+
+
+ONLINE = "党员通过小程序完成线上课程，线上学时不少于8学时。"
+OFFLINE = "集中学习每次不少于半天。"
+
+
+@pytest.mark.parametrize(("question", "fits"), [("线上学时不少于多少？", True), ("线下学习的学时不少于多少？", False)])
+def test_a_shown_answer_must_not_speak_of_the_other_side(question, fits):
+    model = AnswerModel.load()
+    model = model.at(
+        threshold=0.0, second_within=0.0, length_cost=0.0, max_shown_chars=model.max_shown_chars, decider=RULES
+    )
+    stats = CorpusStats.from_texts([ONLINE, OFFLINE, *CORPUS])
+    d = model.decide(question, passages(ONLINE, OFFLINE), stats)
+    assert "线上学时" in d.shown[0].text
+    assert d.shown_fits is fits and d.refuse is not fits
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "fits"),
+    [
+        ("萨默塞特郡北部临近什么地方？", "英国英格兰西南部的郡，北临布里斯托湾。", True),  # names the side asked too
+        ("尤金袋鼠的体重大约是多少？", "尤金袋鼠很细小，约只有8公斤重。", True),  # no word across the comma
+        ("城市党员的学时不少于多少？", "农村党员的学时不少于8学时。", True),  # not opposites
+        ("南京大学有几位获得了科学奖章？", "北京师范大学附属小学等）田刚 于全", True),  # parts of a proper noun
+        ("线下学习的学时不少于多少？", "线上学时不少于8学时。", False),
+    ],
+)
+def test_the_other_side_counts_only_where_the_side_asked_is_never_named(question, answer, fits):
+    q = question_of(question, STATS)
+    assert same_side(q, [Candidate(answer, 0, 0, len(answer), "sentence", 0, 1, 1.0)]) is fits
+
+
+@pytest.mark.parametrize(
+    ("answer", "fits"),
+    [
+        ("2026年度冬训将扩大专题辅导覆盖面，专题辅导由8场增加到12场。", False),  # a year is no length
+        ("专题辅导时间为12月15日下午。", False),  # nor is a date
+        ("专题辅导每次3小时。", True),
+        ("（二）集中学习阶段（12月11日—2027年1月31日）。", True),  # a span
+    ],
+)
+def test_a_shown_answer_to_how_long_must_hold_a_length(answer, fits):
+    q = question_of("专题辅导持续多久？", STATS)
+    assert fits_grain(q, [Candidate(answer, 0, 0, len(answer), "sentence", 0, 1, 1.0)]) is fits

@@ -46,6 +46,7 @@ from bot.answering.train import (
     save_cache,
     swap_word,
     tune,
+    with_shown_checks,
 )
 
 # Unit tests, but for the four that train a model (seconds of CPU), which are integration tests.
@@ -253,6 +254,27 @@ def test_out_of_fold_probabilities_are_the_mean_over_fold_assignments():
     assert [r["qid"] for r in rows] == [e.qid for e in examples[:genre]]
     np.testing.assert_allclose([r["p"] for r in rows], np.mean(single, axis=0))
     assert [r["rule_ok"] for r in rows] == [bool(v) for v in G[:genre, RULE_VERDICT]]
+
+
+@pytest.mark.unit
+def test_genre_rows_carry_the_shown_answer_checks_of_the_answering_path():
+    # The judge passes both (its verdict column says so); only the first one's shown answer holds the day asked.
+    model = AnswerModel.load()
+    dated = [(_doc("冬训动员部署会于11月20日召开。会议由区委书记主持。"), 1.0)]
+    dateless = [(_doc("今天召开这次会议，主要任务是动员部署冬训。会议由区委书记主持。"), 1.0)]
+    examples = [
+        Example("g1", "动员部署会是哪天召开的？", dated, ["11月20日"], ANSWERABLE, group="dev"),
+        Example("g2", "动员部署会是哪天召开的？", dateless, [], HARD, group="dev"),
+        Example("c1", "误工补贴每天多少钱？", [(_doc(NUMBER_PASSAGE), 1.0)], ["80元"], ANSWERABLE),
+    ]
+    G = np.ones((3, len(GATE_INPUTS)))
+    data = GateData(G, np.array([1, 0, 1]), np.ones(3), [0, 1, 2])
+    rows = [{"qid": e.qid, "kind": e.kind, "p": 0.5, "rule_ok": True} for e in examples[:2]]
+    checked = with_shown_checks(rows, model, examples, data, Stats())
+    assert [r["rule_ok"] for r in checked] == [True, False]
+    assert [r["qid"] for r in checked] == ["g1", "g2"] and all(r["rule_ok"] for r in rows)  # rows not changed
+    refused = [{**r, "rule_ok": False} for r in rows]  # a judge refusal stays one
+    assert [r["rule_ok"] for r in with_shown_checks(refused, model, examples, data, Stats())] == [False, False]
 
 
 @pytest.mark.unit

@@ -18,6 +18,7 @@ from bot.answering.question import (
     GENERIC_FACTOR,
     JOINS,
     LAST,
+    LENGTH,
     LIST,
     MONEY,
     NAME,
@@ -147,6 +148,29 @@ def test_when_grain_says_which_date_part_is_asked():
     year = when_grain("哪一年开始的？")
     assert year is not None and year.search("2019年") and not year.search("12月1日")
     assert when_grain("冬训什么时候开始？") is None  # any time answers
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "长达30秒",
+        "最长可以停留12个月",
+        "10个工作日内",
+        "有效期二十年",
+        "已有1500年历史",
+        "花期1-3月",
+        "会期3日",
+        "（12月11日—2027年1月31日）",
+        "一共效力了一个半赛季",
+    ],
+)
+def test_a_length_answers_how_long(text):
+    assert LENGTH.search(text)
+
+
+@pytest.mark.parametrize("text", ["2026年度冬训将扩大专题辅导覆盖面", "始建于1998年", "时间为12月15日下午"])
+def test_a_year_is_a_point_in_time_not_a_length(text):
+    assert not LENGTH.search(text)
 
 
 def test_focus_noun_is_what_is_asked_about():
