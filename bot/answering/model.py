@@ -239,13 +239,14 @@ class Decision:
     answerable: float  # calibrated probability that the answer is among the passages
     refuse: bool
     gate: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the gate's feature vector
-    shown_fits: bool = True  # the shown answer fits what is asked: fits_grain, same_year and same_currency
+    shown_fits: bool = True  # the shown answer fits what is asked: fits_grain, same_year, same_currency, same_side
 
     @property
     def rule_ok(self) -> bool:
         """The rule judge's verdict: it would answer (False when no gate vector was computed). Its cues pass a
         question when any of their top sentences holds what is asked; the shown answer must also hold an asked
-        grain, speak of the relative year and be in the currency asked (shown_fits)."""
+        grain, speak of the relative year and be in the currency asked, and not speak only of the other side of a
+        word asked (shown_fits)."""
         return bool(self.gate[RULE_VERDICT]) and self.shown_fits if len(self.gate) else False
 
 

@@ -759,10 +759,8 @@ def with_shown_checks(
     rows: list[dict[str, Any]], model: AnswerModel, examples: list[Example], data: GateData, stats: Stats
 ) -> list[dict[str, Any]]:
     """The genre's out-of-fold rows (out_of_fold's, in genre_indices' order) with the rule verdict the answering
-    path uses (Decision.rule_ok): the judge's, and the shown answer holding the grain and relative year asked
-    (model.fits_grain, model.same_year,
-    model.same_currency), as calib's rows have it. The shown answer is the selector's (fixed under
-    --selector-from), not the gate's."""
+    path uses (Decision.rule_ok): the judge's and the shown-answer checks (Decision.shown_fits), as calib's rows
+    have it. The shown answer is the selector's (fixed under --selector-from), not the gate's."""
     out = []
     for r, j in zip(rows, genre_indices(examples, data), strict=True):
         fits = decide(model, examples[data.rows[j]], stats).shown_fits if r["rule_ok"] else True

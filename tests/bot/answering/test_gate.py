@@ -192,13 +192,22 @@ MEETING_DAY = "12月1日召开冬训动员部署会，部署2025年度农村党�
 DAYS = "冬训示范班于12月8日开班，为期5天。"
 
 
+def judge_alone() -> AnswerModel:
+    """The committed model deciding by the rule judge and the shown-answer checks alone, one candidate shown."""
+    model = AnswerModel.load()
+    return model.at(
+        threshold=0.0, second_within=0.0, length_cost=0.0, max_shown_chars=model.max_shown_chars, decider=RULES
+    )
+
+
+def shown(answer: str) -> list[Candidate]:
+    return [Candidate(answer, 0, 0, len(answer), "sentence", 0, 1, 1.0)]
+
+
 @pytest.mark.parametrize(("first", "fits"), [(MEETING, False), (MEETING_DAY, True)])
 def test_a_shown_answer_must_hold_the_grain_asked(first, fits):
     # The rule judge passes both (a top sentence holds a day: 12月8日); the answer shown must hold one itself.
-    model = AnswerModel.load()
-    model = model.at(
-        threshold=0.0, second_within=0.0, length_cost=0.0, max_shown_chars=model.max_shown_chars, decider=RULES
-    )
+    model = judge_alone()
     stats = CorpusStats.from_texts([MEETING, DAYS, *CORPUS])
     d = model.decide("冬训动员部署会是哪天召开的？", passages(first, DAYS), stats)
     assert d.gate[RULE_VERDICT] == 1.0
@@ -221,10 +230,7 @@ THIS_YEAR = "今年全区计划组织集中学习班500个。"
     [("去年参训党员有多少名？", True), ("参训党员有多少名？", True), ("今年参训党员有多少名？", False)],
 )
 def test_a_shown_answer_must_speak_of_the_relative_year_asked(question, fits):
-    model = AnswerModel.load()
-    model = model.at(
-        threshold=0.0, second_within=0.0, length_cost=0.0, max_shown_chars=model.max_shown_chars, decider=RULES
-    )
+    model = judge_alone()
     stats = CorpusStats.from_texts([LAST_YEAR, THIS_YEAR, *CORPUS])
     d = model.decide(question, passages(LAST_YEAR, THIS_YEAR), stats)
     assert "参训党员" in d.shown[0].text and "今年" not in "".join(c.text for c in d.shown)
@@ -239,10 +245,7 @@ FUNDS = "冬训专项经费共80万元，由区财政统一拨付。"
     [("冬训专项经费是多少万元？", True), ("冬训专项经费是多少？", True), ("冬训专项经费是多少万美元？", False)],
 )
 def test_a_shown_amount_must_be_in_the_currency_asked(question, fits):
-    model = AnswerModel.load()
-    model = model.at(
-        threshold=0.0, second_within=0.0, length_cost=0.0, max_shown_chars=model.max_shown_chars, decider=RULES
-    )
+    model = judge_alone()
     stats = CorpusStats.from_texts([FUNDS, *CORPUS])
     d = model.decide(question, passages(FUNDS, PLACE), stats)
     assert "80万元" in d.shown[0].text
@@ -250,8 +253,8 @@ def test_a_shown_amount_must_be_in_the_currency_asked(question, fits):
 
 
 def test_a_currency_is_read_by_any_of_its_names():
-    shown = [Candidate("奖金为25万美金。", 0, 0, 9, "sentence", 0, 1, 1.0)]
-    assert same_currency("胜出者能获得多少美元？", shown) and not same_currency("胜出者能获得多少欧元？", shown)
+    answer = shown("奖金为25万美金。")
+    assert same_currency("胜出者能获得多少美元？", answer) and not same_currency("胜出者能获得多少欧元？", answer)
 
 
 ONLINE = "党员通过小程序完成线上课程，线上学时不少于8学时。"
@@ -260,10 +263,7 @@ OFFLINE = "集中学习每次不少于半天。"
 
 @pytest.mark.parametrize(("question", "fits"), [("线上学时不少于多少？", True), ("线下学习的学时不少于多少？", False)])
 def test_a_shown_answer_must_not_speak_of_the_other_side(question, fits):
-    model = AnswerModel.load()
-    model = model.at(
-        threshold=0.0, second_within=0.0, length_cost=0.0, max_shown_chars=model.max_shown_chars, decider=RULES
-    )
+    model = judge_alone()
     stats = CorpusStats.from_texts([ONLINE, OFFLINE, *CORPUS])
     d = model.decide(question, passages(ONLINE, OFFLINE), stats)
     assert "线上学时" in d.shown[0].text
@@ -282,7 +282,7 @@ def test_a_shown_answer_must_not_speak_of_the_other_side(question, fits):
 )
 def test_the_other_side_counts_only_where_the_side_asked_is_never_named(question, answer, fits):
     q = question_of(question, STATS)
-    assert same_side(q, [Candidate(answer, 0, 0, len(answer), "sentence", 0, 1, 1.0)]) is fits
+    assert same_side(q, shown(answer)) is fits
 
 
 @pytest.mark.parametrize(
@@ -296,4 +296,4 @@ def test_the_other_side_counts_only_where_the_side_asked_is_never_named(question
 )
 def test_a_shown_answer_to_how_long_must_hold_a_length(answer, fits):
     q = question_of("专题辅导持续多久？", STATS)
-    assert fits_grain(q, [Candidate(answer, 0, 0, len(answer), "sentence", 0, 1, 1.0)]) is fits
+    assert fits_grain(q, shown(answer)) is fits
