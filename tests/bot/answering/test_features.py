@@ -24,7 +24,7 @@ pytestmark = pytest.mark.unit
 
 class Stats:
     n_docs = 100
-    df = Counter({"补贴": 3, "冬训": 40, "学员": 10, "宣讲": 20})
+    df = Counter({"补贴": 3, "冬训": 40, "学员": 10, "宣讲": 20, "8": 2, "80": 1})
 
 
 PASSAGE = (
@@ -119,15 +119,25 @@ def test_phrases_are_runs_of_content_words():
     assert phrases_of(tagged("是什么？")) == []
 
 
-def _gate(question, text):
+def _gate(question, text, stats=None):
     q, cands, X, doc = _features(question, text)
-    g = gate_features(q, cands, X, np.linspace(0.9, 0.1, len(cands)), [doc], Stats())
+    g = gate_features(q, cands, X, np.linspace(0.9, 0.1, len(cands)), [doc], stats or Stats())
     return {name: g[GATE_FEATURES.index(name)] for name in GATE_FEATURES}
 
 
 def test_the_gate_reads_a_number_inside_another_as_missing():
     assert _gate("每天80元的补贴由谁发放？", PASSAGE)["missing_numbers"] == 0.0
     assert _gate("每天8元的补贴由谁发放？", PASSAGE)["missing_numbers"] == 1.0  # 8 is in 80元 only as a digit
+
+
+def test_a_number_the_corpus_never_names_is_the_askers_own():
+    question = "我是1988年出生的，补贴由谁发放？"
+    assert _gate(question, PASSAGE)["missing_numbers"] == 0.0
+
+    class Knows1988(Stats):
+        df = Counter({**Stats.df, "1988": 1})
+
+    assert _gate(question, PASSAGE, Knows1988())["missing_numbers"] == 1.0  # named elsewhere: a near miss
 
 
 def test_a_subject_held_only_word_by_word_is_a_missing_phrase():
