@@ -16,6 +16,7 @@ from bot.answering.features import (
     gate_features,
     phrases_of,
     question_of,
+    subject_of,
     tagged,
 )
 
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.unit
 
 class Stats:
     n_docs = 100
-    df = Counter({"补贴": 3, "冬训": 40, "学员": 10, "宣讲": 20})
+    df = Counter({"补贴": 3, "冬训": 40, "学员": 10, "宣讲": 20, "8": 2, "80": 1})
 
 
 PASSAGE = (
@@ -119,15 +120,25 @@ def test_phrases_are_runs_of_content_words():
     assert phrases_of(tagged("是什么？")) == []
 
 
-def _gate(question, text):
+def _gate(question, text, stats=None):
     q, cands, X, doc = _features(question, text)
-    g = gate_features(q, cands, X, np.linspace(0.9, 0.1, len(cands)), [doc], Stats())
+    g = gate_features(q, cands, X, np.linspace(0.9, 0.1, len(cands)), [doc], stats or Stats())
     return {name: g[GATE_FEATURES.index(name)] for name in GATE_FEATURES}
 
 
 def test_the_gate_reads_a_number_inside_another_as_missing():
     assert _gate("每天80元的补贴由谁发放？", PASSAGE)["missing_numbers"] == 0.0
     assert _gate("每天8元的补贴由谁发放？", PASSAGE)["missing_numbers"] == 1.0  # 8 is in 80元 only as a digit
+
+
+def test_a_number_the_corpus_never_names_is_the_askers_own():
+    question = "我是1988年出生的，补贴由谁发放？"
+    assert _gate(question, PASSAGE)["missing_numbers"] == 0.0
+
+    class Knows1988(Stats):
+        df = Counter({**Stats.df, "1988": 1})
+
+    assert _gate(question, PASSAGE, Knows1988())["missing_numbers"] == 1.0  # named elsewhere: a near miss
 
 
 def test_a_subject_held_only_word_by_word_is_a_missing_phrase():
@@ -147,3 +158,23 @@ def test_phrase_features_without_candidates_count_every_phrase_missing():
     g = gate_features(q, [], np.zeros((0, len(CANDIDATE_FEATURES))), np.zeros(0), [], Stats())
     assert g[GATE_FEATURES.index("lead_phrase_missing")] == 1.0
     assert g[GATE_FEATURES.index("phrases_missing")] == 1.0
+
+
+def test_the_subject_is_the_first_run_of_nouns():
+    assert subject_of(tagged("剃刀嘴凤冠雉体长为多少？")).startswith("剃刀")
+    assert subject_of(tagged("九龙巴士32B线来往于哪些地方？")) == "九龙巴士32b线"
+    assert subject_of(tagged("什么时候开始？")) == ""  # 时候 is a stopword, not a subject
+
+
+def test_a_passage_about_a_neighbour_lacks_the_subject():
+    neighbour = "灰凤冠雉分布在委内瑞拉及哥伦比亚，是区内最大的鸟类之一，体长约90厘米。"
+    g = _gate("剃刀嘴凤冠雉体长为多少？", neighbour)
+    assert g["subject_missing"] == 1.0 and g["subject_missing_everywhere"] == 1.0
+    own = _gate("剃刀嘴凤冠雉体长为多少？", "剃刀嘴凤冠雉是凤冠雉科的鸟类，体长约83至91厘米。")
+    assert own["subject_missing"] == 0.0 and own["subject_missing_everywhere"] == 0.0
+    q, cands, X, doc = _features("剃刀嘴凤冠雉体长为多少？", neighbour)
+    other = Document(page_content="剃刀嘴凤冠雉见于南美洲。", metadata={"title": "", "section": ""})
+    g2 = gate_features(q, cands, X, np.linspace(0.9, 0.1, len(cands)), [doc, other], Stats())
+    assert g2[GATE_FEATURES.index("subject_missing")] == 1.0  # not in the answer's passage
+    assert g2[GATE_FEATURES.index("subject_missing_everywhere")] == 0.0  # but in another passage found
+    assert _gate("什么时候开始？", neighbour)["subject_missing"] == 0.0  # no subject: nothing is missing

@@ -37,6 +37,7 @@ from bot.answering.train import (
     fold_probs,
     gate_data,
     genre_kb_dir,
+    served_items,
     hash_fold,
     holds,
     load_cache,
@@ -189,6 +190,19 @@ def test_a_genre_knowledge_base_holds_one_copy_of_the_corpus_whichever_checkout_
     assert len(docs) == 1 and docs[0]["path"].startswith(str((tmp_path / "two").resolve()))
     hits = kb.bm25_search("误工补贴", 5)
     assert len(hits) == 1
+
+
+@pytest.mark.unit
+def test_the_served_knowledge_base_is_asked_what_it_can_answer_and_the_unanswerable(tmp_path):
+    (tmp_path / "讲话.txt").write_text("去年开展宣讲215场。", encoding="utf-8")
+    items = [
+        {"id": "a", "answerable": True, "evidence": [{"source": "讲话.txt", "quote": "215场"}]},
+        {"id": "b", "answerable": True, "evidence": [{"source": "通知.txt", "quote": "80元"}]},
+        {"id": "c", "answerable": True, "evidence": [{"source": "讲话.txt"}, {"source": "通知.txt"}]},
+        {"id": "d", "answerable": False, "evidence": []},
+        {"id": "e", "answerable": True, "evidence": []},
+    ]
+    assert [it["id"] for it in served_items(items, (tmp_path,))] == ["a", "d"]
 
 
 @pytest.mark.unit
