@@ -14,7 +14,8 @@ Data (CMRC 2018, CC BY-SA 4.0, split by paragraph in eval.cmrc_data): questions 
 asked through the project's HybridRetriever over a knowledge base of every CMRC paragraph. The project's
 genre joins them (genre_training): the dev split of eval/dataset.jsonl over knowledge/ + eval/corpus/, all of
 eval/heldout over its corpus, each answerable question asked against the other corpus (a negative when none of
-its quotes or answer occurs there), and near misses; together they weigh GENRE_SHARE of the CMRC examples.
+its quotes or answer occurs there), the dev items knowledge/ alone can be asked over knowledge/ alone (the served
+knowledge base, served_items), and near misses; together they weigh GENRE_SHARE of the CMRC examples.
 The test split of eval/dataset.jsonl is never read. Selector: candidates of the top passages, positive when
 they contain a gold answer. Gate: the question against the full collection (positive when a candidate holds
 the answer), against the collection without its paragraph (hard negative, with the statistics of that
