@@ -7,6 +7,7 @@ python -m eval thresholds --from eval/out/summary.json --margin 0.03
 python -m eval bench --out DIR [--sizes 1000,10000,100000]
 python -m eval outline [--heldout] [--topics FILE] [--knowledge DIR…] [--kb DIR] [--show]
 python -m eval cmrc --out DIR [--limit N] [--pipeline]
+python -m eval gate-folds --cache X.npz [--drop COLUMNS] [--without GROUPS]
 """
 
 from __future__ import annotations
@@ -86,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     from eval import cmrc
 
     cmrc.add_arguments(p_cmrc)
+    p_folds = sub.add_parser("gate-folds", help="门控的折外拒答曲线（CMRC 训练部分，按段落分折）：不重训比较门控特征")
+    from eval import gate_folds
+
+    gate_folds.add_arguments(p_folds)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
@@ -99,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.cmd == "cmrc":
             return cmrc.run(args)
+        if args.cmd == "gate-folds":
+            return gate_folds.run(args)
         if args.cmd in ("run", "compare"):
             split = None if args.split == "all" else args.split
             common = dict(
