@@ -258,7 +258,7 @@ def test_a_currency_is_read_by_any_of_its_names():
     assert same_currency("胜出者能获得多少美元？", answer) and not same_currency("胜出者能获得多少欧元？", answer)
 
 
-HELD = "冬训工作作为基层党员教育的一块金字招牌，40多年来持续推进、不断深入。"
+HELD = "要站得高、悟得透，充分认识冬训工作的重要意义。"  # 站 is a place character, in a verb here
 HELD_AT = "冬训集中学习在区委党校举行，每期不少于3天。"
 
 
@@ -278,6 +278,8 @@ def test_a_where_question_must_be_shown_a_place(first, fits):
         ("首届首脑会议在哪儿举行？", "1999年6月，首届首脑会议在巴西里约热内卢举行。", True),  # a place jieba knows
         ("办公室设在哪里？", "领导小组办公室设在区委组织部。", True),  # a place word of the rule judge's
         ("冬训在哪里举行？", "冬训工作是一项政治任务。", False),
+        ("冬训在哪里举行？", "要站得高、悟得透。", False),  # a place character in a verb
+        ("集中学习在哪里进行？", "集中学习通过线上方式进行。", True),
         ("冬训是一项什么工作？", "冬训工作是一项政治任务。", True),  # not a where-question
     ],
 )
