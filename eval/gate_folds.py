@@ -57,7 +57,7 @@ def curves(
     budgets: Sequence[float] = BUDGETS,
 ) -> dict[float, dict]:
     """Budget -> the CMRC training rows' out-of-fold union curve (averaged over fold assignments)."""
-    from bot.answering.train import CMRC, GATE_C, GATE_KIND, SEED, _fit, hash_fold
+    from bot.answering.train import CMRC, fit_gate, hash_fold
 
     d = np.load(cache)
     names = tuple(str(n) for n in d["names"])  # the cache's own inputs: a branch's cache reads as well as main's
@@ -79,15 +79,7 @@ def curves(
         p = np.zeros(len(y))
         for f in range(folds):
             held = fold == f
-            gate = _fit(
-                G[~held][:, cols],
-                y[~held],
-                tuple(names[i] for i in cols),
-                SEED,
-                kind=GATE_KIND,
-                c=GATE_C,
-                weight=w[~held],
-            )
+            gate = fit_gate(G[~held][:, cols], y[~held], w[~held], names=tuple(names[i] for i in cols))
             p[held] = gate.prob(G[held][:, cols])
         for b in budgets:
             found[b].append(union_curve(p[cmrc], rule_ok[cmrc], y[cmrc], kind[cmrc], b))

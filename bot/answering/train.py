@@ -746,9 +746,22 @@ def fold_probs(
             continue
         keep = np.ones(len(data.rows), dtype=bool)
         keep[genre[held]] = False
-        gate = _fit(data.G[keep], data.y[keep], GATE_INPUTS, seed, kind=kind, c=GATE_C, weight=data.w[keep])
+        gate = fit_gate(data.G[keep], data.y[keep], data.w[keep], seed=seed, kind=kind)
         probs[held] = gate.prob(data.G[genre[held]])
     return probs
+
+
+def fit_gate(
+    G: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    *,
+    names: tuple[str, ...] = GATE_INPUTS,
+    seed: int = SEED,
+    kind: str = GATE_KIND,
+) -> Scorer:
+    """A gate fitted as training fits it (kind, GATE_C, the rows' weights): for out-of-fold probabilities."""
+    return _fit(G, y, names, seed, kind=kind, c=GATE_C, weight=w)
 
 
 def out_of_fold(
