@@ -32,18 +32,25 @@ def paragraph_of(qid: str) -> str:
 
 def union_curve(p: np.ndarray, rule_ok: np.ndarray, y: np.ndarray, kind: np.ndarray, budget: float) -> dict:
     """Refused share of each negative kind at the highest gate threshold whose union (p below it, or the rule
-    judge refusing) refuses at most `budget` of the answerable rows (y == 1)."""
-    answerable = y == 1
-    refused = ~rule_ok
-    for t in np.unique(p):
-        trial = (p < t) | ~rule_ok
-        if trial[answerable].mean() > budget:
-            break
-        refused = trial
-    out = {"false_refusals": float(refused[answerable].mean())}
+    judge refusing) refuses at most `budget` of the answerable rows (y == 1), chosen as training chooses its
+    operating point (train.decider_threshold). Answerable rows with y == 0 (no candidate holds the answer) count
+    on neither side."""
+    from bot.answering.model import UNION, refused
+    from bot.answering.train import ANSWERABLE, decider_threshold
+
+    rows = [
+        {"kind": str(k), "present": bool(label), "p": float(x), "rule_ok": bool(ok)}
+        for x, ok, label, k in zip(p, rule_ok, y, kind)
+    ]
+    answerable = [r for r in rows if r["kind"] == ANSWERABLE and r["present"]]
+    t = decider_threshold(rows, UNION, 1.0, int(budget * len(answerable)))
+
+    def share(part: list[dict]) -> float:
+        return float(np.mean([refused(UNION, r["p"], r["rule_ok"], t, 1.0) for r in part])) if part else float("nan")
+
+    out = {"false_refusals": share(answerable)}
     for k in NEGATIVE_KINDS:
-        neg = (y == 0) & (kind == k)
-        out[k] = float(refused[neg].mean()) if neg.any() else float("nan")
+        out[k] = share([r for r in rows if r["kind"] == k])
     return out
 
 
