@@ -156,14 +156,14 @@ class AnsweringSettings(BaseSettings):
         "stands), or the cascade (the learned gate where it is sure, the rule judge in between).",
     )
     gate_threshold: float = Field(
-        0.0152,
+        0.0172,
         ge=0,
         le=1,
         description="With gate=learned, union or cascade: refuse below this probability (chosen for the default "
         "gate: <=2% CMRC calib false refusals, and on the genre out of fold no more than the rule judge's own).",
     )
     gate_answer_above: float = Field(
-        0.75,
+        0.7,
         ge=0,
         le=1,
         description="With gate=cascade: answer at or above this probability whatever the rule judge says (the lowest "

@@ -13,9 +13,10 @@ retrained on today's genre knowledge bases scored lower on the dev split, see ev
 Data (CMRC 2018, CC BY-SA 4.0, split by paragraph in eval.cmrc_data): questions of the train part are
 asked through the project's HybridRetriever over a knowledge base of every CMRC paragraph. The project's
 genre joins them (genre_training): the dev split of eval/dataset.jsonl over knowledge/ + eval/corpus/, all of
-eval/heldout over its corpus, each answerable question asked against the other corpus (a negative when none of
-its quotes or answer occurs there), the dev items knowledge/ alone can be asked over knowledge/ alone (the served
-knowledge base, served_items), and near misses; together they weigh GENRE_SHARE of the CMRC examples.
+eval/heldout over its corpus, all of eval/dev2 over its corpus, each answerable question asked against another
+corpus (GENRE_PAIRS; a negative when none of its quotes or answer occurs there), the dev items knowledge/ alone
+can be asked over knowledge/ alone (the served knowledge base, served_items), and near misses; together they
+weigh GENRE_SHARE of the CMRC examples.
 The test split of eval/dataset.jsonl is never read. Selector: candidates of the top passages, positive when
 they contain a gold answer. Gate: the question against the full collection (positive when a candidate holds
 the answer), against the collection without its paragraph (hard negative, with the statistics of that
@@ -551,11 +552,17 @@ DEV_DATASET = Path("eval/dataset.jsonl")
 DEV_FOLDERS = (Path("knowledge"), Path("eval/corpus"))
 HELDOUT_DATASET = Path("eval/heldout/dataset.jsonl")
 HELDOUT_FOLDERS = (Path("eval/heldout/corpus"),)
+DEV2_DATASET = Path("eval/dev2/dataset.jsonl")  # a second development set (written 2026-12-04), all of it dev data
+DEV2_FOLDERS = (Path("eval/dev2/corpus"),)
 # The knowledge base `make run` serves: the dev items whose evidence is all in it, asked over it alone (its own
 # term statistics; a question that passes over the dev corpus can fall under the threshold here).
 SERVED_FOLDERS = (Path("knowledge"),)
-CMRC, DEV, HELDOUT, SERVED, CROSS = "cmrc", "dev", "heldout", "served", "cross"  # example groups
-GENRE_GROUPS = (DEV, HELDOUT, SERVED, CROSS)
+CMRC, DEV, HELDOUT, SERVED, DEV2, CROSS = "cmrc", "dev", "heldout", "served", "dev2", "cross"  # example groups
+GENRE_GROUPS = (DEV, HELDOUT, SERVED, DEV2, CROSS)
+# Each genre set with the set whose vocabulary its swapped words come from and, unless None, the set whose corpus
+# its answerable questions are asked of as cross-corpus negatives. The served set's items are dev items, asked of
+# the held-out corpus already.
+GENRE_PAIRS = ((DEV, HELDOUT, HELDOUT), (HELDOUT, DEV, DEV), (SERVED, HELDOUT, None), (DEV2, DEV, DEV))
 GENRE_SHARE = 1.0  # the genre's examples together weigh this share of the CMRC training examples' total
 
 
@@ -661,13 +668,18 @@ def genre_kb_dir(kb_root: Path, name: str, folders: tuple[Path, ...]) -> Path:
 
 
 def genre_training(kb_root: Path, *, seed: int = SEED) -> tuple[list[Example], dict[str, int]]:
-    """The genre's examples (DEV, HELDOUT, SERVED, CROSS groups) and how many cross-corpus negatives were kept and
-    dropped (an item whose quote or answer the other corpus holds is no negative there)."""
+    """The genre's examples (GENRE_GROUPS) and how many cross-corpus negatives were kept and dropped (an item whose
+    quote or answer the other corpus holds is no negative there)."""
     from bot.answering.drop_gain import kb_drop_gain
     from bot.retrieval.hybrid import HybridRetriever
 
     sides = {}
-    for name, folders in ((DEV, DEV_FOLDERS), (HELDOUT, HELDOUT_FOLDERS), (SERVED, SERVED_FOLDERS)):
+    for name, folders in (
+        (DEV, DEV_FOLDERS),
+        (HELDOUT, HELDOUT_FOLDERS),
+        (SERVED, SERVED_FOLDERS),
+        (DEV2, DEV2_FOLDERS),
+    ):
         settings, kb = open_dev_kb(genre_kb_dir(kb_root, name, folders), folders)
         chunks = [d.page_content for d in kb.chunks()]
         sides[name] = (
@@ -676,12 +688,16 @@ def genre_training(kb_root: Path, *, seed: int = SEED) -> tuple[list[Example], d
             chunks,
             kb_drop_gain(kb),
         )
-    items = {DEV: genre_items(DEV_DATASET, ("dev",)), HELDOUT: genre_items(HELDOUT_DATASET, None)}
+    items = {
+        DEV: genre_items(DEV_DATASET, ("dev",)),
+        HELDOUT: genre_items(HELDOUT_DATASET, None),
+        DEV2: genre_items(DEV2_DATASET, None),
+    }
     items[SERVED] = served_items(items[DEV], SERVED_FOLDERS)
     out: list[Example] = []
     counts: dict[str, int] = {}
     # Swapped-in words come from another corpus (the genre's own vocabulary) and are absent from this one.
-    for name, other in ((DEV, HELDOUT), (HELDOUT, DEV), (SERVED, HELDOUT)):
+    for name, vocab_from, cross_on in GENRE_PAIRS:
         retriever, stats, chunks, gain = sides[name]
         corpus = "".join(chunks)
         out += genre_examples(
@@ -689,17 +705,17 @@ def genre_training(kb_root: Path, *, seed: int = SEED) -> tuple[list[Example], d
             retriever,
             stats,
             group=name,
-            vocab=vocabulary(sides[other][2]),
+            vocab=vocabulary(sides[vocab_from][2]),
             corpus=corpus,
             seed=seed,
             drop_gain=gain,
         )
-        if name == SERVED:
-            continue  # its items are dev items, asked of the held-out corpus already
-        o_retriever, o_stats, o_chunks, o_gain = sides[other]
+        if cross_on is None:
+            continue
+        o_retriever, o_stats, o_chunks, o_gain = sides[cross_on]
         cross, dropped = cross_examples(items[name], o_retriever, o_stats, "".join(o_chunks), o_gain)
         out += cross
-        counts[f"{name}_on_{other}_kept"], counts[f"{name}_on_{other}_dropped"] = len(cross), dropped
+        counts[f"{name}_on_{cross_on}_kept"], counts[f"{name}_on_{cross_on}_dropped"] = len(cross), dropped
     counts["served_items"] = len(items[SERVED])
     return out, counts
 
