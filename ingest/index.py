@@ -142,6 +142,12 @@ class KnowledgeBase:
             # chromadb reports a server that is down as ValueError("Could not connect…") or an httpx error.
             raise chroma_unreachable(store.chroma_host, store.chroma_port, e) from e
 
+    def close(self) -> None:
+        """Release the Chroma client. An embedded store's system is shared by every client of its folder in this
+        process and stopped with the last one; a folder deleted and built again (eval.knowledge.build_kb) must not
+        meet a system left open on the deleted files ("Failed to get segments", chroma-core/chroma#6499)."""
+        cast(Any, self.client).close()  # chromadb's Client has close(); its ClientAPI type does not declare it
+
     # ------------------------------------------------------------------ embedder identity
     def recorded_embedder(self) -> Optional[EmbedderIdentity]:
         """The embedder the knowledge base records (read fresh, another process may have recorded it), or None."""

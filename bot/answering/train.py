@@ -988,8 +988,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     model.meta = {
         "data": "CMRC 2018 trial+dev (Cui et al. 2019, CC BY-SA 4.0), github.com/ymcui/cmrc2018 c0eb1b6; "
         "the project's genre: eval/dataset.jsonl split=dev over knowledge/ + eval/corpus/, eval/heldout (all) over "
-        "eval/heldout/corpus/, each asked against the other corpus; the dev items over knowledge/ alone that it can "
-        f"answer or that are unanswerable; together weighing {GENRE_SHARE} of CMRC",
+        "eval/heldout/corpus/, eval/dev2 (all) over eval/dev2/corpus/, each asked against another corpus "
+        "(GENRE_PAIRS); the dev items over knowledge/ alone that it can answer or that are unanswerable; together "
+        f"weighing {GENRE_SHARE} of CMRC",
         "model": args.model,
         "selector_from": str(args.selector_from or ""),
         "gate_model": args.gate_model,

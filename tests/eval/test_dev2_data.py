@@ -12,7 +12,7 @@ import pytest
 
 from bot.answering.train import DEV2, DEV2_DATASET, DEV2_FOLDERS, GENRE_GROUPS, GENRE_PAIRS, genre_items
 from eval.dataset import Item, load_dataset
-from ingest.loaders import load
+from tests.eval.genre_sets import corpus_documents
 
 pytestmark = pytest.mark.unit
 
@@ -36,11 +36,6 @@ def items() -> list[Item]:
     return load_dataset(DATASET, [CORPUS])
 
 
-@pytest.fixture(scope="module")
-def docs():
-    return {p.name: load(p) for p in sorted(CORPUS.iterdir()) if p.is_file()}
-
-
 def test_dev2_validates_over_its_own_corpus_and_is_all_dev(items):
     assert len(items) >= 70
     assert {it.split for it in items} == {"dev"}
@@ -50,7 +45,8 @@ def test_dev2_validates_over_its_own_corpus_and_is_all_dev(items):
     assert 0.12 <= sum(not it.answerable for it in items) / len(items) <= 0.25
 
 
-def test_every_document_is_cited_and_marked_as_sample(items, docs):
+def test_every_document_is_cited_and_marked_as_sample(items):
+    docs = corpus_documents(CORPUS)
     cited = Counter(src for it in items for src in it.sources)
     assert set(cited) == set(docs)
     assert min(cited.values()) >= MIN_CITED, cited

@@ -13,6 +13,7 @@ import pytest
 
 from eval.dataset import SPLITS, Item, load_dataset
 from ingest.loaders import load
+from tests.eval.genre_sets import corpus_documents
 
 pytestmark = pytest.mark.unit
 
@@ -60,7 +61,7 @@ def items() -> list[Item]:
 
 @pytest.fixture(scope="module")
 def docs():
-    return {p.name: load(p) for p in sorted(CORPUS.iterdir()) if p.is_file()}
+    return corpus_documents(CORPUS)
 
 
 def _make_corpus_module():

@@ -18,7 +18,7 @@ def test_a_second_evaluation_rebuilds_the_folder_the_first_left(tmp_path):
     write(tmp_path / "knowledge" / "读书.txt", BOOKS)
     settings = _kb_settings(tmp_path)
     kb_dir = tmp_path / "kb"
-    build_kb(settings, [tmp_path / "knowledge"], progress=False)
+    build_kb(settings, [tmp_path / "knowledge"], progress=False).close()  # the first evaluation has ended
     # what the app keeps beside the index once it has answered: jieba's dictionary, and a copy being written
     (kb_dir / DICTIONARY_FILE).write_bytes(b"\x80\x05N.")
     (kb_dir / (DICTIONARY_FILE + "abc.tmp")).write_bytes(b"")

@@ -20,9 +20,11 @@ from bot.answering.model import (
     UNION,
     AnswerModel,
     fits_grain,
+    gives_phone,
     names_place,
     same_currency,
     same_side,
+    same_work_year,
 )
 from bot.answering.question import analyse
 from bot.answering.rule_cues import RULE_FEATURES, names_answer, rule_cues
@@ -327,3 +329,47 @@ def test_the_other_side_counts_only_where_the_side_asked_is_never_named(question
 def test_a_shown_answer_to_how_long_must_hold_a_length(answer, fits):
     q = question_of("专题辅导持续多久？", STATS)
     assert fits_grain(q, shown(answer)) is fits
+
+
+CONTACT = "街道党建办牵头抓总，负责志愿者注册管理，联系人何静。"
+CONTACT_PHONE = "街道党建办牵头抓总，联系人何静，联系电话0571-86021234。"
+
+
+@pytest.mark.parametrize(("first", "fits"), [(CONTACT, False), (CONTACT_PHONE, True)])
+def test_a_phone_question_must_be_shown_a_phone_number(first, fits):
+    # 街道党建办的联系电话是多少？ was answered by the line naming the contact person (eval/dev2, first run).
+    model = judge_alone()
+    stats = CorpusStats.from_texts([CONTACT, CONTACT_PHONE, *CORPUS])
+    d = model.decide("街道党建办的联系电话是多少？", passages(first), stats)
+    assert d.shown[0].text == first
+    assert d.shown_fits is fits
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "fits"),
+    [
+        ("咨询热线是多少？", "咨询热线：13812345678。", True),
+        ("报名电话是什么？", "报名电话88601234。", True),
+        ("报名电话是什么？", "报名截止时间为12月10日。", False),
+        ("为什么电话本不受版权法保护？", "电话本只是事实的汇编。", True),  # asks no number
+    ],
+)
+def test_a_phone_number_is_seven_digits_or_more(question, answer, fits):
+    assert gives_phone(question, shown(answer)) is fits
+
+
+WINTER = "冬训自2026年12月1日开始，至2027年2月28日结束，分为三个阶段。"
+
+
+@pytest.mark.parametrize(
+    ("question", "title", "fits"),
+    [
+        ("2027年度的冬训几月几号开始？", "关于做好2026年度党员冬训工作的通知", False),  # 2027 only as a date
+        ("2026年度的冬训几月几号开始？", "关于做好2026年度党员冬训工作的通知", True),  # the title names it
+        ("2027年度的冬训几月几号开始？", "2027年冬训工作安排", True),  # 2027年 as a year
+        ("冬训几月几号开始？", "冬训通知", True),  # no work year asked
+    ],
+)
+def test_a_work_year_is_not_named_by_a_date_within_it(question, title, fits):
+    doc = Document(page_content=WINTER, metadata={"title": title, "section": ""})
+    assert same_work_year(question, shown(WINTER), [doc]) is fits
