@@ -264,12 +264,25 @@ HELD = "要站得高、悟得透，充分认识冬训工作的重要意义。"  
 HELD_AT = "冬训集中学习在区委党校举行，每期不少于3天。"
 
 
-@pytest.mark.parametrize(("first", "fits"), [(HELD, False), (HELD_AT, True)])
-def test_a_where_question_must_be_shown_a_place(first, fits):
-    # 冬训在哪里举行？ over the seed speech alone was answered by a sentence naming no place (p 0.70).
+CONTACT = "街道党建办牵头抓总，负责志愿者注册管理，联系人何静。"
+CONTACT_PHONE = "街道党建办牵头抓总，联系人何静，联系电话0571-86021234。"
+
+
+@pytest.mark.parametrize(
+    ("question", "first", "fits"),
+    [
+        # Over the seed speech alone this was answered by a sentence naming no place (p 0.70).
+        ("冬训在哪里举行？", HELD, False),
+        ("冬训在哪里举行？", HELD_AT, True),
+        # Answered by the line naming the contact person (eval/dev2, first run).
+        ("街道党建办的联系电话是多少？", CONTACT, False),
+        ("街道党建办的联系电话是多少？", CONTACT_PHONE, True),
+    ],
+)
+def test_a_shown_answer_must_name_the_place_or_the_phone_number_asked(question, first, fits):
     model = judge_alone()
-    stats = CorpusStats.from_texts([HELD, HELD_AT, *CORPUS])
-    d = model.decide("冬训在哪里举行？", passages(first), stats)
+    stats = CorpusStats.from_texts([HELD, HELD_AT, CONTACT, CONTACT_PHONE, *CORPUS])
+    d = model.decide(question, passages(first), stats)
     assert d.shown[0].text == first
     assert d.shown_fits is fits and d.refuse is not fits
 
@@ -329,20 +342,6 @@ def test_the_other_side_counts_only_where_the_side_asked_is_never_named(question
 def test_a_shown_answer_to_how_long_must_hold_a_length(answer, fits):
     q = question_of("专题辅导持续多久？", STATS)
     assert fits_grain(q, shown(answer)) is fits
-
-
-CONTACT = "街道党建办牵头抓总，负责志愿者注册管理，联系人何静。"
-CONTACT_PHONE = "街道党建办牵头抓总，联系人何静，联系电话0571-86021234。"
-
-
-@pytest.mark.parametrize(("first", "fits"), [(CONTACT, False), (CONTACT_PHONE, True)])
-def test_a_phone_question_must_be_shown_a_phone_number(first, fits):
-    # 街道党建办的联系电话是多少？ was answered by the line naming the contact person (eval/dev2, first run).
-    model = judge_alone()
-    stats = CorpusStats.from_texts([CONTACT, CONTACT_PHONE, *CORPUS])
-    d = model.decide("街道党建办的联系电话是多少？", passages(first), stats)
-    assert d.shown[0].text == first
-    assert d.shown_fits is fits
 
 
 @pytest.mark.parametrize(
