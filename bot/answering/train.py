@@ -14,7 +14,7 @@ Data (CMRC 2018, CC BY-SA 4.0, split by paragraph in eval.cmrc_data): questions 
 asked through the project's HybridRetriever over a knowledge base of every CMRC paragraph. The project's
 genre joins them (genre_training): the dev split of eval/dataset.jsonl over knowledge/ + eval/corpus/, all of
 eval/heldout over its corpus, all of eval/dev2 over its corpus, each answerable question asked against another
-corpus (GENRE_PAIRS; a negative when none of its quotes or answer occurs there), the dev items knowledge/ alone
+corpus (GENRE_SETS; a negative when none of its quotes or answer occurs there), the dev items knowledge/ alone
 can be asked over knowledge/ alone (the served knowledge base, served_items), and near misses; together they
 weigh GENRE_SHARE of the CMRC examples.
 The test split of eval/dataset.jsonl is never read. Selector: candidates of the top passages, positive when
@@ -559,10 +559,27 @@ DEV2_FOLDERS = (Path("eval/dev2/corpus"),)
 SERVED_FOLDERS = (Path("knowledge"),)
 CMRC, DEV, HELDOUT, SERVED, DEV2, CROSS = "cmrc", "dev", "heldout", "served", "dev2", "cross"  # example groups
 GENRE_GROUPS = (DEV, HELDOUT, SERVED, DEV2, CROSS)
-# Each genre set with the set whose vocabulary its swapped words come from and, unless None, the set whose corpus
-# its answerable questions are asked of as cross-corpus negatives. The served set's items are dev items, asked of
-# the held-out corpus already.
-GENRE_PAIRS = ((DEV, HELDOUT, HELDOUT), (HELDOUT, DEV, DEV), (SERVED, HELDOUT, None), (DEV2, DEV, DEV))
+
+
+@dataclass(frozen=True)
+class GenreSet:
+    """One of the genre's question sets, as training asks it."""
+
+    name: str  # its example group
+    folders: tuple[Path, ...]  # the knowledge base it is asked over
+    dataset: Optional[Path]  # its items (None: the served set, whose items are dev items: served_items)
+    splits: Optional[tuple[str, ...]]  # the dataset's splits read (None: all)
+    vocab_from: str  # the set whose corpus gives its swapped-in words (absent from its own)
+    cross_on: Optional[str]  # the set whose corpus its answerable questions are also asked of, as negatives
+
+
+# In the order their examples are made; the served set's items are dev items, asked of the held-out corpus already.
+GENRE_SETS = (
+    GenreSet(DEV, DEV_FOLDERS, DEV_DATASET, ("dev",), HELDOUT, HELDOUT),
+    GenreSet(HELDOUT, HELDOUT_FOLDERS, HELDOUT_DATASET, None, DEV, DEV),
+    GenreSet(SERVED, SERVED_FOLDERS, None, None, HELDOUT, None),
+    GenreSet(DEV2, DEV2_FOLDERS, DEV2_DATASET, None, DEV, DEV),
+)
 GENRE_SHARE = 1.0  # the genre's examples together weigh this share of the CMRC training examples' total
 
 
@@ -668,54 +685,45 @@ def genre_kb_dir(kb_root: Path, name: str, folders: tuple[Path, ...]) -> Path:
 
 
 def genre_training(kb_root: Path, *, seed: int = SEED) -> tuple[list[Example], dict[str, int]]:
-    """The genre's examples (GENRE_GROUPS) and how many cross-corpus negatives were kept and dropped (an item whose
-    quote or answer the other corpus holds is no negative there)."""
+    """The genre's examples (GENRE_SETS, and their CROSS negatives) and how many cross-corpus negatives were kept and
+    dropped (an item whose quote or answer the other corpus holds is no negative there)."""
     from bot.answering.drop_gain import kb_drop_gain
     from bot.retrieval.hybrid import HybridRetriever
 
     sides = {}
-    for name, folders in (
-        (DEV, DEV_FOLDERS),
-        (HELDOUT, HELDOUT_FOLDERS),
-        (SERVED, SERVED_FOLDERS),
-        (DEV2, DEV2_FOLDERS),
-    ):
-        settings, kb = open_dev_kb(genre_kb_dir(kb_root, name, folders), folders)
+    items: dict[str, list[dict]] = {}
+    for gs in GENRE_SETS:
+        settings, kb = open_dev_kb(genre_kb_dir(kb_root, gs.name, gs.folders), gs.folders)
         chunks = [d.page_content for d in kb.chunks()]
-        sides[name] = (
+        sides[gs.name] = (
             HybridRetriever.from_settings(kb, settings),
             CorpusStats.from_texts(chunks),
             chunks,
             kb_drop_gain(kb),
         )
-    items = {
-        DEV: genre_items(DEV_DATASET, ("dev",)),
-        HELDOUT: genre_items(HELDOUT_DATASET, None),
-        DEV2: genre_items(DEV2_DATASET, None),
-    }
-    items[SERVED] = served_items(items[DEV], SERVED_FOLDERS)
+        items[gs.name] = genre_items(gs.dataset, gs.splits) if gs.dataset else served_items(items[DEV], gs.folders)
     out: list[Example] = []
     counts: dict[str, int] = {}
     # Swapped-in words come from another corpus (the genre's own vocabulary) and are absent from this one.
-    for name, vocab_from, cross_on in GENRE_PAIRS:
-        retriever, stats, chunks, gain = sides[name]
+    for gs in GENRE_SETS:
+        retriever, stats, chunks, gain = sides[gs.name]
         corpus = "".join(chunks)
         out += genre_examples(
-            items[name],
+            items[gs.name],
             retriever,
             stats,
-            group=name,
-            vocab=vocabulary(sides[vocab_from][2]),
+            group=gs.name,
+            vocab=vocabulary(sides[gs.vocab_from][2]),
             corpus=corpus,
             seed=seed,
             drop_gain=gain,
         )
-        if cross_on is None:
+        if gs.cross_on is None:
             continue
-        o_retriever, o_stats, o_chunks, o_gain = sides[cross_on]
-        cross, dropped = cross_examples(items[name], o_retriever, o_stats, "".join(o_chunks), o_gain)
+        o_retriever, o_stats, o_chunks, o_gain = sides[gs.cross_on]
+        cross, dropped = cross_examples(items[gs.name], o_retriever, o_stats, "".join(o_chunks), o_gain)
         out += cross
-        counts[f"{name}_on_{cross_on}_kept"], counts[f"{name}_on_{cross_on}_dropped"] = len(cross), dropped
+        counts[f"{gs.name}_on_{gs.cross_on}_kept"], counts[f"{gs.name}_on_{gs.cross_on}_dropped"] = len(cross), dropped
     counts["served_items"] = len(items[SERVED])
     return out, counts
 
@@ -989,7 +997,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "data": "CMRC 2018 trial+dev (Cui et al. 2019, CC BY-SA 4.0), github.com/ymcui/cmrc2018 c0eb1b6; "
         "the project's genre: eval/dataset.jsonl split=dev over knowledge/ + eval/corpus/, eval/heldout (all) over "
         "eval/heldout/corpus/, eval/dev2 (all) over eval/dev2/corpus/, each asked against another corpus "
-        "(GENRE_PAIRS); the dev items over knowledge/ alone that it can answer or that are unanswerable; together "
+        "(GENRE_SETS); the dev items over knowledge/ alone that it can answer or that are unanswerable; together "
         f"weighing {GENRE_SHARE} of CMRC",
         "model": args.model,
         "selector_from": str(args.selector_from or ""),

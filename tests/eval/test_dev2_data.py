@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.answering.train import DEV2, DEV2_DATASET, DEV2_FOLDERS, GENRE_GROUPS, GENRE_PAIRS, genre_items
+from bot.answering.train import CROSS, DEV2, GENRE_GROUPS, GENRE_SETS, genre_items
 from eval.dataset import Item, load_dataset
 from tests.eval.genre_sets import corpus_documents
 
@@ -68,10 +68,10 @@ def test_dev2_shares_no_question_id_or_file_with_the_other_sets(items):
 
 def test_the_gate_training_reads_dev2_as_its_own_genre_set():
     assert DEV2 in GENRE_GROUPS
-    assert ROOT / DEV2_DATASET == DATASET and [ROOT / f for f in DEV2_FOLDERS] == [CORPUS]
-    pairs = {name: (vocab_from, cross_on) for name, vocab_from, cross_on in GENRE_PAIRS}
-    vocab_from, cross_on = pairs[DEV2]
-    assert vocab_from != DEV2 and cross_on not in (None, DEV2)
+    dev2 = next(gs for gs in GENRE_SETS if gs.name == DEV2)
+    assert ROOT / dev2.dataset == DATASET and [ROOT / f for f in dev2.folders] == [CORPUS] and dev2.splits is None
+    assert dev2.vocab_from != DEV2 and dev2.cross_on not in (None, DEV2)
+    assert {gs.name for gs in GENRE_SETS} | {CROSS} == set(GENRE_GROUPS)
     # Follow-ups and outlines cannot be asked alone; every other item is a training question.
     asked = genre_items(DATASET, None)
     rows = [json.loads(line) for line in DATASET.read_text(encoding="utf-8").splitlines() if line.strip()]
