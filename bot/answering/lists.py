@@ -16,7 +16,7 @@ from bot.answering.candidates import Candidate
 from bot.answering.drafts import Part, item_lead, source_index
 from bot.answering.evidence import is_heading, term_coverage
 from bot.answering.numbering import ENUM_ANNOUNCE, ENUM_ITEM
-from bot.answering.question import GENERAL, LAST, LIST, NUMBER, ORDINAL, Query, ordinal
+from bot.answering.question import GENERAL, LAST, LIST, NUMBER, ORDINAL, Query, list_phrase, ordinal
 from core.grammar import SECTION_SEP, compact, numbering_kind, section_parts, section_path, split_sentences
 from ingest.fusion import Scored
 
@@ -76,9 +76,13 @@ def heading_items(query: Query, contexts: list[Scored], sources: list[Document],
     """For "分为哪几个阶段": sibling section headings that name the asked-for noun, in document order."""
     if query.kind != LIST or not query.noun:
         return []
+    phrase = list_phrase(query.text)
     for doc, _ in contexts[:HEADING_LIST_DOCS]:
         # The document's own title lists nothing.
         groups = _headings_naming(query.noun, siblings(doc), skip_title=True)
+        # 有哪些激励措施 under 四、保障措施 and 五、激励措施: the heading naming the whole phrase holds the list.
+        if phrase != query.noun and (named := _headings_naming(phrase, siblings(doc), skip_title=True)):
+            groups = named
         best = max(groups.values(), key=len, default={})
         # A single heading naming the noun would otherwise compete with a list of headings that each do.
         if len(best) >= MIN_ITEMS and not any(

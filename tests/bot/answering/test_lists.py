@@ -94,6 +94,33 @@ def test_sibling_headings_that_name_the_noun_are_the_list():
     assert heading_items(analyse("冬训有哪些要求？", STATS), [(DOCS[PLAN][1], 1.0)], sources, siblings) == []
 
 
+MEASURES = [
+    Document(
+        page_content=text, metadata={"id": f"m#{i}", "source": "m", "chunk_index": i, "section": sec, "title": "m"}
+    )
+    for i, (sec, text) in enumerate(
+        [
+            ("四、保障措施", "四、保障措施\n（一）加强组织领导。\n（二）落实经费保障。"),
+            ("五、激励措施", "五、激励措施\n（一）评选优秀宣讲员。\n（二）表彰先进村。"),
+        ]
+    )
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "items"),
+    [
+        ("方案定了哪些激励措施？", ["（一）评选优秀宣讲员。", "（二）表彰先进村。"]),  # the heading naming the phrase
+        ("方案有哪些保障措施？", ["（一）加强组织领导。", "（二）落实经费保障。"]),
+        ("方案有哪些措施？", ["四、保障措施", "五、激励措施"]),  # the headings that each name the noun
+    ],
+)
+def test_a_list_question_naming_one_of_two_sibling_headings_gets_its_items(question, items):
+    sources = list(MEASURES)
+    found = heading_items(analyse(question, STATS), [(MEASURES[0], 1.0)], sources, lambda d: MEASURES)
+    assert texts(found) == items
+
+
 def test_paragraph_leads_are_items_when_nothing_is_numbered():
     doc = DOCS[PLAN][4]
     assert texts(items_under("五、保障措施", doc, [doc], siblings)) == ["加强组织领导。", "落实经费保障。"]
