@@ -121,6 +121,39 @@ def test_a_list_question_naming_one_of_two_sibling_headings_gets_its_items(quest
     assert texts(found) == items
 
 
+def chunks_of(source: str, sections: list[tuple[str, str]]) -> list[Document]:
+    return [
+        Document(
+            page_content=text, metadata={"id": f"{source}#{i}", "source": source, "chunk_index": i, "section": sec}
+        )
+        for i, (sec, text) in enumerate(sections)
+    ]
+
+
+TALK = chunks_of(
+    "讲话.txt",
+    [("二要让冬训内容接地气", "二要让冬训内容接地气。一是把全会精神学透。二是把实用技术讲活。三是把实事办好。")],
+)
+NOTICE = chunks_of(
+    "通知.txt",
+    [
+        ("一、时间安排", "一、时间安排\n冬训自12月1日开始。"),
+        ("二、学习内容", "二、学习内容\n1．学习全会精神。\n2．学习纪律处分条例。\n3．学习实用技术。"),
+    ],
+)
+
+
+def test_a_heading_that_is_the_lists_label_wins_over_a_higher_ranked_heading_that_mentions_the_noun():
+    # The speech's passage ranks first; its heading mentions 内容, the notice's is the label 学习内容.
+    contexts = [(TALK[0], 2.0), (NOTICE[0], 1.0)]
+    sources = [d for d, _ in contexts]
+    docs = {"讲话.txt": TALK, "通知.txt": NOTICE}
+    found = heading_items(
+        analyse("今年冬训学习哪些内容？", STATS), contexts, sources, lambda d: docs[d.metadata["source"]]
+    )
+    assert texts(found) == ["1．学习全会精神。", "2．学习纪律处分条例。", "3．学习实用技术。"]
+
+
 def test_paragraph_leads_are_items_when_nothing_is_numbered():
     doc = DOCS[PLAN][4]
     assert texts(items_under("五、保障措施", doc, [doc], siblings)) == ["加强组织领导。", "落实经费保障。"]
