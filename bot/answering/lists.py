@@ -96,6 +96,9 @@ def heading_items(query: Query, contexts: list[Scored], sources: list[Document],
         }
         if items := _heading_list(query, labels, sources, siblings):
             return items
+        if len(label := [d for group in labels.values() for d in group.values()]) == 1:
+            # The label's section says it in a sentence, not a list (二、学习内容 / 重点学习…、…以及…): that sentence.
+            return _statement(label[0], sources)
     for doc, _ in contexts[:HEADING_LIST_DOCS]:
         if items := _heading_list(query, _headings_for(query, phrase, siblings(doc)), sources, siblings):
             return items
@@ -119,6 +122,18 @@ def _is_label(heading: str, phrase: str) -> bool:
     kind = numbering_kind(heading)
     text = compact(NUMBERING_PATTERNS[kind].sub("", heading.strip(), count=1) if kind else heading.lstrip("#"))
     return len(text) <= LABEL_MAX and text.endswith(compact(phrase))
+
+
+LABEL_STATEMENT_SENTENCES = 2  # sentences shown from a list label's section that holds no list
+
+
+def _statement(first: Document, sources: list[Document]) -> list[Part]:
+    """The opening sentences of the section whose first chunk this is, its heading left out."""
+    heading = compact(_last_heading(first.metadata.get("section", "")))
+    text = first.page_content
+    said = [text[s:e] for s, e in split_sentences(text) if compact(text[s:e]) != heading]
+    idx = source_index(sources, first)
+    return [(idx, sentence, False) for sentence in said[:LABEL_STATEMENT_SENTENCES]]
 
 
 def _heading_list(

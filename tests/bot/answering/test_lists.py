@@ -154,6 +154,19 @@ def test_a_heading_that_is_the_lists_label_wins_over_a_higher_ranked_heading_tha
     assert texts(found) == ["1．学习全会精神。", "2．学习纪律处分条例。", "3．学习实用技术。"]
 
 
+def test_a_list_label_whose_section_says_it_in_a_sentence_gives_that_sentence():
+    notice = chunks_of("通知.txt", [("二、学习内容", "二、学习内容\n重点学习全会精神、纪律处分条例以及实用技术。")])
+    contexts = [(TALK[0], 2.0), (notice[0], 1.0)]
+    docs = {"讲话.txt": TALK, "通知.txt": notice}
+    found = heading_items(
+        analyse("今年冬训学习哪些内容？", STATS),
+        contexts,
+        [d for d, _ in contexts],
+        lambda d: docs[d.metadata["source"]],
+    )
+    assert texts(found) == ["重点学习全会精神、纪律处分条例以及实用技术。"]
+
+
 def test_paragraph_leads_are_items_when_nothing_is_numbered():
     doc = DOCS[PLAN][4]
     assert texts(items_under("五、保障措施", doc, [doc], siblings)) == ["加强组织领导。", "落实经费保障。"]
