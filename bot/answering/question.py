@@ -183,6 +183,13 @@ def list_noun(question: str) -> str:
     return m.group(1) if m else ""
 
 
+def list_phrase(question: str) -> str:
+    """The whole phrase naming what a list question asks for (激励措施 in 有哪些激励措施, where list_noun gives 措施),
+    or ""."""
+    m = LIST_NOUN.search(question)
+    return m.group(1) if m else ""
+
+
 # "树牢什么理念" / "哪个平台" / "哪个单位": the thing asked about, which the answer must name.
 FOCUS = re.compile(r"(?:什么|哪个|哪些|哪种|哪类|哪项|哪一|哪家|哪所|哪位)([\u4e00-\u9fff]{2,6})")
 FOCUS_FACTOR = 2.0  # the asked-about noun weighs this much more than other terms
