@@ -502,7 +502,7 @@ def same_work_year(question: str, shown: list[Candidate], passages: list[Documen
 # The units a village, community or town is named by (杨庄村, 翠湖社区, 城关镇), and the tags of the name before one.
 UNIT_SUFFIXES = ("社区", "小区", "街道", "村", "镇", "乡")
 UNIT_NAME_TAGS = ("nr", "ns", "nt", "nz")  # jieba.posseg: a person's, place's, organisation's or other proper name
-UNIT_NAME_MAX = 4  # characters of a unit's name kept before its suffix
+UNIT_NAME_MIN, UNIT_NAME_MAX = 2, 4  # characters of a unit's name before its suffix
 
 
 def named_units(question: str) -> list[str]:
@@ -516,13 +516,13 @@ def named_units(question: str) -> list[str]:
         if not suffix:
             continue
         if len(word) > len(suffix):
-            if tag.startswith(UNIT_NAME_TAGS):
-                out.append(word[: -len(suffix)])
+            if tag.startswith(UNIT_NAME_TAGS) and len(word) - len(suffix) >= UNIT_NAME_MIN:
+                out.append(word[: -len(suffix)])  # 城关镇; not 城镇
             continue
         name, j = "", i - 1
         while j >= 0 and toks[j][2].startswith(UNIT_NAME_TAGS) and len(name) < UNIT_NAME_MAX:
             name, j = toks[j][1] + name, j - 1
-        if len(name) >= 2:
+        if len(name) >= UNIT_NAME_MIN:
             out.append(name)
     return out
 
