@@ -531,7 +531,11 @@ def names_unit(question: str, shown: list[Candidate], passages: list[Document]) 
     """False when the question names a village, community or town (named_units) that the shown answer's passages,
     with their titles and sections, never name: 去年杨庄村有多少名党员参加了冬训？ was answered by the town's total
     (eval/blind), 翠湖社区2025年冬训有多少名党员参加？ by the street's (eval/dev2). A sub-unit's figure is not its
-    town's. Read in the passages, not the shown sentence, since a document names its own town in its title only."""
+    town's. Read in the passages, not the shown sentence, since a document names its own town in its title only.
+    Measured before it decided anything, at the committed gate and threshold: on CMRC's train part 9 answerable
+    questions name a unit (罗店镇, 乍浦镇) and none fails it, and of their negatives 12 fail it, 1 of them (a swapped
+    word) answered before; on calib 1 answerable question names one and passes. Of the project's sets only eval/dev2
+    and eval/blind name units: 3 of their near misses fail it and none of their answered answerable items."""
     names = named_units(question)
     if not names:
         return True
