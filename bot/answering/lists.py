@@ -100,8 +100,13 @@ def heading_items(query: Query, contexts: list[Scored], sources: list[Document],
             # The label's section says it in a sentence, not a list (二、学习内容 / 重点学习…、…以及…): that sentence.
             return _statement(label[0], sources)
     for doc, _ in contexts[:HEADING_LIST_DOCS]:
-        if items := _heading_list(query, _headings_for(query, phrase, siblings(doc)), sources, siblings):
+        chunks = siblings(doc)
+        if items := _heading_list(query, _headings_for(query, phrase, chunks), sources, siblings):
             return items
+        # 讲了哪几点意见 of a speech whose points are headings that do not say 意见: the sections its 下面，我讲几点意见。
+        # announces (as an ordinal follow-up reads them, _ordinal_lists).
+        if len(announced := _announced_sections(query.noun, chunks)) >= MIN_ITEMS:
+            return [(source_index(sources, d), _heading_line(d), False) for d in announced[:MAX_LIST_ITEMS]]
     return []
 
 
@@ -148,9 +153,7 @@ def _heading_list(
         for g in groups.values()
     ):
         ordered = sorted(best.values(), key=_position)
-        return [
-            (source_index(sources, d), _last_heading(d.metadata["section"]), False) for d in ordered[:MAX_LIST_ITEMS]
-        ]
+        return [(source_index(sources, d), _heading_line(d), False) for d in ordered[:MAX_LIST_ITEMS]]
     # One heading names the noun ("（二）学习内容", "第五条 …分为以下6类"): its items are the list;
     # the heading closest to the question goes first ("学习内容" before "主要内容" for 学哪些内容).
     for group in sorted(groups.values(), key=lambda g: -max(term_coverage(query, t) for t in g)):
@@ -341,6 +344,13 @@ def _announced_sections(noun: str, chunks: list[Document]) -> list[Document]:
 def _position(doc: Document) -> int:
     """A chunk's place in its document."""
     return int(doc.metadata.get("chunk_index", 0))
+
+
+def _heading_line(doc: Document) -> str:
+    """The innermost heading of a chunk's section as its text writes it (一、 要“站得高…”, where the section path
+    has 一、要“站得高…”), or as the path has it when the text does not hold it."""
+    heading = _last_heading(doc.metadata.get("section", ""))
+    return next((line.strip() for line in doc.page_content.splitlines() if compact(line) == compact(heading)), heading)
 
 
 def _last_heading(section: str) -> str:

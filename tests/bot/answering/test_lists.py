@@ -167,6 +167,13 @@ def test_a_list_label_whose_section_says_it_in_a_sentence_gives_that_sentence():
     assert texts(found) == ["重点学习全会精神、纪律处分条例以及实用技术。"]
 
 
+def test_a_list_of_points_a_speech_announces_is_the_headings_of_its_sections():
+    # The points' headings do not say 意见; the preamble's 我讲三点意见。 announces them.
+    sources = [DOCS[SPEECH][0]]
+    items = heading_items(analyse("动员会上讲了哪几点意见？", STATS), [(DOCS[SPEECH][0], 1.0)], sources, siblings)
+    assert texts(items) == ["一、要站得高", "二、要抓得准", "三、要压得实"]
+
+
 def test_paragraph_leads_are_items_when_nothing_is_numbered():
     doc = DOCS[PLAN][4]
     assert texts(items_under("五、保障措施", doc, [doc], siblings)) == ["加强组织领导。", "落实经费保障。"]
