@@ -15,7 +15,7 @@ from langchain_core.documents import Document
 from bot.answering.candidates import Candidate
 from bot.answering.drafts import Part, item_lead, source_index
 from bot.answering.evidence import is_heading, term_coverage
-from bot.answering.numbering import ENUM_ANNOUNCE, ENUM_ITEM
+from bot.answering.numbering import CN_AMOUNT, ENUM_ANNOUNCE, ENUM_ITEM
 from bot.answering.question import GENERAL, LAST, LIST, NUMBER, ORDINAL, Query, list_phrase, ordinal
 from core.grammar import NUMBERING, SECTION_SEP, compact, numbering_kind, section_parts, section_path, split_sentences
 from ingest.fusion import Scored
@@ -105,7 +105,7 @@ def heading_items(query: Query, contexts: list[Scored], sources: list[Document],
             return items
         # 讲了哪几点意见 of a speech whose points are headings that do not say 意见: the sections its 下面，我讲几点意见。
         # announces (as an ordinal follow-up reads them, _ordinal_lists).
-        if len(announced := _announced_sections(query.noun, chunks)) >= MIN_ITEMS:
+        if len(announced := _announced_sections(query.noun, chunks, counted=True)) >= MIN_ITEMS:
             return [(source_index(sources, d), _heading_line(d), False) for d in announced[:MAX_LIST_ITEMS]]
     return []
 
@@ -324,12 +324,14 @@ def _headings_naming(noun: str, chunks: list[Document], skip_title: bool) -> dic
     return groups
 
 
-def _announced_sections(noun: str, chunks: list[Document]) -> list[Document]:
-    """First passages of the sections a sentence like "再讲三点意见。" announces (one level below it)."""
+def _announced_sections(noun: str, chunks: list[Document], counted: bool = False) -> list[Document]:
+    """First passages of the sections a sentence like "再讲三点意见。" announces (one level below it); counted: only a
+    sentence that counts the noun itself (三点意见, 几点意见), not one that names it and ends in a colon (各单位：)."""
+    count = re.compile(rf"[{CN_AMOUNT}\d几]+(?:个方面|个|点|项|条|类|种|方面)?{re.escape(noun)}")
     for d in chunks:
         for s, e in split_sentences(d.page_content):
             sentence = d.page_content[s:e]
-            if noun in sentence and ENUM_ANNOUNCE.search(sentence):
+            if noun in sentence and ENUM_ANNOUNCE.search(sentence) and (not counted or count.search(sentence)):
                 section = d.metadata.get("section", "")
                 depth = len(section_parts(section)) + 1
                 firsts: dict[str, Document] = {}
