@@ -326,12 +326,14 @@ def _headings_naming(noun: str, chunks: list[Document], skip_title: bool) -> dic
 
 def _announced_sections(noun: str, chunks: list[Document], counted: bool = False) -> list[Document]:
     """First passages of the sections a sentence like "再讲三点意见。" announces (one level below it); counted: only a
-    sentence that counts the noun itself (三点意见, 几点意见), not one that names it and ends in a colon (各单位：)."""
-    count = re.compile(rf"[{CN_AMOUNT}\d几]+(?:个方面|个|点|项|条|类|种|方面)?{re.escape(noun)}")
+    sentence that ends by counting the noun itself (三点意见, 几点意见), not one that names it and ends in a colon
+    (各单位：)."""
+    # 讲三点意见。, 再讲几点意见：: a count (几 too) of the noun closing the sentence
+    count = re.compile(rf"[{CN_AMOUNT}\d几]+(?:个方面|个|点|项|条|类|种|方面)?{re.escape(noun)}[^。；]{{0,6}}[:：。]?$")
     for d in chunks:
         for s, e in split_sentences(d.page_content):
             sentence = d.page_content[s:e]
-            if noun in sentence and ENUM_ANNOUNCE.search(sentence) and (not counted or count.search(sentence)):
+            if noun in sentence and (count.search(sentence) if counted else ENUM_ANNOUNCE.search(sentence)):
                 section = d.metadata.get("section", "")
                 depth = len(section_parts(section)) + 1
                 firsts: dict[str, Document] = {}
