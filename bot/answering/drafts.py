@@ -185,10 +185,18 @@ def item_lead(sentence: str) -> str:
     return sentence
 
 
+STOP_INSIDE_CLOSER = re.compile(r"[。！？!?]+[”’」』）)】》]+$")
+
+
 def cite(sentence: str, n: int, cut_start: bool = False) -> str:
     """Place [n] before the sentence's closing punctuation: …215场[1]。"""
     s = sentence.rstrip()
     s = re.sub(r"[，,：:；;、]+$", "", s)
+    lead = "……" if cut_start else ""
+    # A stop inside a closing quote or bracket (他说：“要讲好第一课。”, （示例材料…。）): the mark goes before the stop.
+    # After the closer it would stand alone, since a sentence ends at the stop and its closers ([1]。 unsupported).
+    if inner := STOP_INSIDE_CLOSER.search(s):
+        return lead + s[: inner.start()] + f"[{n}]" + inner.group(0)
     closing = ""
     m = re.search(r"[。！？!?]+[”’」』）)]*$|[。！？!?]*[”’」』]$", s)
     if m and m.group(0).strip("。！？!?"):
@@ -196,7 +204,7 @@ def cite(sentence: str, n: int, cut_start: bool = False) -> str:
     elif m:
         s, closing = s[: m.start()], m.group(0)
     s = re.sub(r"[。；;]+$", "", s)
-    return ("……" if cut_start else "") + s + f"[{n}]" + (closing if closing in ("？", "！") else "。")
+    return lead + s + f"[{n}]" + (closing if closing in ("？", "！") else "。")
 
 
 def write(parts: list[Part], sources: Optional[list[Document]] = None) -> str:

@@ -15,9 +15,9 @@ from langchain_core.documents import Document
 from bot.answering.candidates import Candidate
 from bot.answering.drafts import Part, item_lead, source_index
 from bot.answering.evidence import is_heading, term_coverage
-from bot.answering.numbering import ENUM_ANNOUNCE, ENUM_ITEM
-from bot.answering.question import GENERAL, LAST, LIST, NUMBER, ORDINAL, Query, ordinal
-from core.grammar import SECTION_SEP, compact, numbering_kind, section_parts, section_path, split_sentences
+from bot.answering.numbering import CN_AMOUNT, ENUM_ANNOUNCE, ENUM_ITEM
+from bot.answering.question import GENERAL, LAST, LIST, NUMBER, ORDINAL, Query, list_phrase, ordinal
+from core.grammar import NUMBERING, SECTION_SEP, compact, numbering_kind, section_parts, section_path, split_sentences
 from ingest.fusion import Scored
 
 Siblings = Callable[[Document], list[Document]]
@@ -31,6 +31,7 @@ LABELLED_MIN_ITEMS = 3  # two labelled lines are as often two fields (联系人,
 LABELLED_LINE = re.compile(r"^[^，,。；;：:\s]{2,12}[：:](?!\s*$)")
 
 
+NUMBERING_PATTERNS = dict(NUMBERING)
 LISTING_KINDS = (LIST, NUMBER, GENERAL)  # the question kinds a list of items can answer
 
 
@@ -73,30 +74,93 @@ def enumeration(
 
 
 def heading_items(query: Query, contexts: list[Scored], sources: list[Document], siblings: Siblings) -> list[Part]:
-    """For "分为哪几个阶段": sibling section headings that name the asked-for noun, in document order."""
+    """For "分为哪几个阶段": sibling section headings that name the asked-for noun, in document order; for "学习哪些内容"
+    the items under the one heading that does (二、学习内容).
+
+    A heading that is no more than the list's label (二、学习内容, 五、激励措施: short, ending with what is asked) is
+    looked for in every retrieved document first: a speech's heading that only mentions the noun (让冬训内容“接地
+    气、见实效”) ranked above a notice's 二、学习内容 and answered 学习哪些内容 with the speech's points (eval/dev2 and
+    eval/blind, one item each). Failing a label, the headings naming the noun in the top passages' documents."""
     if query.kind != LIST or not query.noun:
         return []
+    phrase = list_phrase(query.text) or query.noun
+    searched: set[str] = set()
+    for doc, _ in contexts:
+        if doc.metadata.get("source", "") in searched:
+            continue
+        searched.add(doc.metadata.get("source", ""))
+        labels = {
+            parent: kept
+            for parent, group in _headings_for(query, phrase, siblings(doc)).items()
+            if (kept := {h: d for h, d in group.items() if _is_label(h, phrase)})
+        }
+        if items := _heading_list(query, labels, sources, siblings):
+            return items
+        if len(label := [d for group in labels.values() for d in group.values()]) == 1:
+            # The label's section says it in a sentence, not a list (二、学习内容 / 重点学习…、…以及…): that sentence.
+            return _statement(label[0], sources)
     for doc, _ in contexts[:HEADING_LIST_DOCS]:
-        # The document's own title lists nothing.
-        groups = _headings_naming(query.noun, siblings(doc), skip_title=True)
-        best = max(groups.values(), key=len, default={})
-        # A single heading naming the noun would otherwise compete with a list of headings that each do.
-        if len(best) >= MIN_ITEMS and not any(
-            len(g) == 1 and term_coverage(query, next(iter(g))) > max(term_coverage(query, t) for t in best)
-            for g in groups.values()
-        ):
-            ordered = sorted(best.values(), key=_position)
-            return [
-                (source_index(sources, d), _last_heading(d.metadata["section"]), False)
-                for d in ordered[:MAX_LIST_ITEMS]
-            ]
-        # One heading names the noun ("（二）学习内容", "第五条 …分为以下6类"): its items are the list;
-        # the heading closest to the question goes first ("学习内容" before "主要内容" for 学哪些内容).
-        for group in sorted(groups.values(), key=lambda g: -max(term_coverage(query, t) for t in g)):
-            first = next(iter(group.values()))
-            items = items_under(first.metadata.get("section", ""), first, sources, siblings)
-            if len(items) >= MIN_ITEMS:
-                return items
+        chunks = siblings(doc)
+        if items := _heading_list(query, _headings_for(query, phrase, chunks), sources, siblings):
+            return items
+        # 讲了哪几点意见 of a speech whose points are headings that do not say 意见: the sections its 下面，我讲几点意见。
+        # announces (as an ordinal follow-up reads them, _ordinal_lists).
+        if len(announced := _announced_sections(query.noun, chunks, counted=True)) >= MIN_ITEMS:
+            return [(source_index(sources, d), _heading_line(d), False) for d in announced[:MAX_LIST_ITEMS]]
+    return []
+
+
+def _headings_for(query: Query, phrase: str, chunks: list[Document]) -> dict[tuple, dict[str, Document]]:
+    """The headings of a document's chunks that name what a list question asks for (its title lists nothing)."""
+    groups = _headings_naming(query.noun, chunks, skip_title=True)
+    # 有哪些激励措施 under 四、保障措施 and 五、激励措施: the heading naming the whole phrase holds the list.
+    if phrase != query.noun and (named := _headings_naming(phrase, chunks, skip_title=True)):
+        return named
+    return groups
+
+
+LABEL_MAX = 8  # characters of a heading, numbering left out, that can be a list's label (学习内容, 动员部署阶段)
+
+
+def _is_label(heading: str, phrase: str) -> bool:
+    """Whether a heading is only the label of the list asked for: short, and ending with its phrase (二、学习内容)."""
+    kind = numbering_kind(heading)
+    text = compact(NUMBERING_PATTERNS[kind].sub("", heading.strip(), count=1) if kind else heading.lstrip("#"))
+    return len(text) <= LABEL_MAX and text.endswith(compact(phrase))
+
+
+LABEL_STATEMENT_SENTENCES = 2  # sentences shown from a list label's section that holds no list
+
+
+def _statement(first: Document, sources: list[Document]) -> list[Part]:
+    """The opening sentences of the section whose first chunk this is, its heading left out."""
+    heading = compact(_last_heading(first.metadata.get("section", "")))
+    text = first.page_content
+    said = [text[s:e] for s, e in split_sentences(text) if compact(text[s:e]) != heading]
+    idx = source_index(sources, first)
+    return [(idx, sentence, False) for sentence in said[:LABEL_STATEMENT_SENTENCES]]
+
+
+def _heading_list(
+    query: Query, groups: dict[tuple, dict[str, Document]], sources: list[Document], siblings: Siblings
+) -> list[Part]:
+    """The list these headings give: when several siblings name the noun, the headings themselves; when one does,
+    the items under it."""
+    best = max(groups.values(), key=len, default={})
+    # A single heading naming the noun would otherwise compete with a list of headings that each do.
+    if len(best) >= MIN_ITEMS and not any(
+        len(g) == 1 and term_coverage(query, next(iter(g))) > max(term_coverage(query, t) for t in best)
+        for g in groups.values()
+    ):
+        ordered = sorted(best.values(), key=_position)
+        return [(source_index(sources, d), _heading_line(d), False) for d in ordered[:MAX_LIST_ITEMS]]
+    # One heading names the noun ("（二）学习内容", "第五条 …分为以下6类"): its items are the list;
+    # the heading closest to the question goes first ("学习内容" before "主要内容" for 学哪些内容).
+    for group in sorted(groups.values(), key=lambda g: -max(term_coverage(query, t) for t in g)):
+        first = next(iter(group.values()))
+        items = items_under(first.metadata.get("section", ""), first, sources, siblings)
+        if len(items) >= MIN_ITEMS:
+            return items
     return []
 
 
@@ -260,12 +324,16 @@ def _headings_naming(noun: str, chunks: list[Document], skip_title: bool) -> dic
     return groups
 
 
-def _announced_sections(noun: str, chunks: list[Document]) -> list[Document]:
-    """First passages of the sections a sentence like "再讲三点意见。" announces (one level below it)."""
+def _announced_sections(noun: str, chunks: list[Document], counted: bool = False) -> list[Document]:
+    """First passages of the sections a sentence like "再讲三点意见。" announces (one level below it); counted: only a
+    sentence that ends by counting the noun itself (三点意见, 几点意见), not one that names it and ends in a colon
+    (各单位：)."""
+    # 讲三点意见。, 再讲几点意见：: a count (几 too) of the noun closing the sentence
+    count = re.compile(rf"[{CN_AMOUNT}\d几]+(?:个方面|个|点|项|条|类|种|方面)?{re.escape(noun)}[^。；]{{0,6}}[:：。]?$")
     for d in chunks:
         for s, e in split_sentences(d.page_content):
             sentence = d.page_content[s:e]
-            if noun in sentence and ENUM_ANNOUNCE.search(sentence):
+            if noun in sentence and (count.search(sentence) if counted else ENUM_ANNOUNCE.search(sentence)):
                 section = d.metadata.get("section", "")
                 depth = len(section_parts(section)) + 1
                 firsts: dict[str, Document] = {}
@@ -280,6 +348,13 @@ def _announced_sections(noun: str, chunks: list[Document]) -> list[Document]:
 def _position(doc: Document) -> int:
     """A chunk's place in its document."""
     return int(doc.metadata.get("chunk_index", 0))
+
+
+def _heading_line(doc: Document) -> str:
+    """The innermost heading of a chunk's section as its text writes it (一、 要“站得高…”, where the section path
+    has 一、要“站得高…”), or as the path has it when the text does not hold it."""
+    heading = _last_heading(doc.metadata.get("section", ""))
+    return next((line.strip() for line in doc.page_content.splitlines() if compact(line) == compact(heading)), heading)
 
 
 def _last_heading(section: str) -> str:

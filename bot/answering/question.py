@@ -172,14 +172,21 @@ LIST_NOUN = re.compile(
 
 def list_noun(question: str) -> str:
     """The noun shared by the items a list question asks for (阶段, 措施), or ""."""
-    m = LIST_NOUN.search(question)
-    if m:
-        words = [(w, tag) for w, tag in pseg.lcut(m.group(1)) if len(w) >= 2]
+    phrase = list_phrase(question)
+    if phrase:
+        words = [(w, tag) for w, tag in pseg.lcut(phrase) if len(w) >= 2]
         nouns = [w for w, tag in words if tag.startswith("n") or tag == "vn"] or [w for w, _ in words]
         # 哪几块内容 -> 内容, 哪些保障措施 -> 措施, 分几个阶段进行 -> 阶段 (not the verb after it)
-        return nouns[-1] if nouns else m.group(1)
+        return nouns[-1] if nouns else phrase
     # "分为哪几类" / "有哪几种": the classifier itself names the items.
     m = re.search(r"(?:哪几|哪些|几)([类种])", question)
+    return m.group(1) if m else ""
+
+
+def list_phrase(question: str) -> str:
+    """The whole phrase naming what a list question asks for (激励措施 in 有哪些激励措施, where list_noun gives 措施),
+    or ""."""
+    m = LIST_NOUN.search(question)
     return m.group(1) if m else ""
 
 

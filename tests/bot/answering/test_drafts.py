@@ -54,8 +54,20 @@ def test_cite_marks_a_cut_start():
 
 
 def test_cite_keeps_a_closing_quote_and_drops_trailing_commas():
-    assert cite("他说：“要讲好第一课。”", 1) == "他说：“要讲好第一课。”[1]。"
+    assert cite("他说：“要讲好第一课。”", 1) == "他说：“要讲好第一课[1]。”"
+    assert cite("称为“老书记讲堂”", 2) == "称为“老书记讲堂”[2]。"  # no stop inside the quote
     assert cite("开展宣讲活动、", 3) == "开展宣讲活动[3]。"
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["（示例材料，仅供评测使用，内容虚构。）", "他说：“要讲好第一课。”", "这是为什么？”", "称为“老书记讲堂”。"],
+)
+def test_a_cited_sentence_ending_in_a_closer_keeps_its_citation_for_the_verifier(sentence):
+    # The verifier splits the answer at each stop and its closers: the mark must fall inside the sentence it cites.
+    doc = Document(page_content=f"冬训动员讲话\n{sentence}\n镇党委书记何建平", metadata={"id": "d"})
+    answer = write([(0, "冬训动员讲话", False), (0, sentence, False), (0, "镇党委书记何建平", False)])
+    assert verify(answer, [doc]).unsupported == []
 
 
 LONG = (

@@ -21,7 +21,9 @@ from bot.answering.model import (
     AnswerModel,
     fits_grain,
     gives_phone,
+    named_units,
     names_place,
+    names_unit,
     same_currency,
     same_side,
     same_work_year,
@@ -372,3 +374,38 @@ WINTER = "冬训自2026年12月1日开始，至2027年2月28日结束，分为�
 def test_a_work_year_is_not_named_by_a_date_within_it(question, title, fits):
     doc = Document(page_content=WINTER, metadata={"title": title, "section": ""})
     assert same_work_year(question, shown(WINTER), [doc]) is fits
+
+
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        ("去年柏树村有多少名党员参训？", ["柏树"]),
+        ("东湖社区的志愿服务队有几支？", ["东湖"]),
+        ("城关镇的参训率是多少？", ["城关"]),
+        ("每个村今年要办几件实事？", []),  # every village
+        ("我们村的书记是谁？", []),
+        ("全镇有多少个村？", []),
+        ("农村党员冬训在乡村哪里开展？", []),
+        ("莫斯科公国在哪一年控制了此城镇？", []),  # 城镇 is a word, not a town named 城
+    ],
+)
+def test_a_named_village_community_or_town_is_read_from_the_question(question, names):
+    assert named_units(question) == names
+
+
+TOTAL = "2025年度冬训期间，全镇13个村共组织参训党员1012名，参训率96.2%。"
+OWN = "柏树村党总支组织党员集中学习6次，参训党员86名。"
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "title", "fits"),
+    [
+        ("去年柏树村有多少名党员参训？", TOTAL, "2025年度冬训工作总结", False),  # the town's total
+        ("去年柏树村有多少名党员参训？", OWN, "2025年度冬训工作总结", True),
+        ("柏树村2025年冬训总结是什么时候印发的？", TOTAL, "柏树村2025年度冬训工作总结", True),  # its title names it
+        ("去年全镇有多少名党员参训？", TOTAL, "2025年度冬训工作总结", True),  # no unit named
+    ],
+)
+def test_a_named_village_must_be_named_by_the_answers_passage(question, answer, title, fits):
+    doc = Document(page_content=answer, metadata={"title": title, "section": ""})
+    assert names_unit(question, shown(answer), [doc]) is fits

@@ -70,6 +70,18 @@ def test_an_announcement_brings_the_items_of_the_sections_below_it():
     sources = [doc]
     items = enumeration(analyse("讲了哪三点意见？", STATS), best, sources, siblings)
     assert texts(items) == ["一、要站得高", "二、要抓得准", "三、要压得实"]
+    # 几点 counts too.
+    talk = chunks_of(
+        "讲话.txt", [("", "下面，我再讲几点意见。"), ("一、要学深", "一、要学深"), ("二、要做实", "二、要做实")]
+    )
+    found = heading_items(analyse("讲了哪几点意见？", STATS), [(talk[0], 1.0)], [talk[0]], lambda d: talk)
+    assert texts(found) == ["一、要学深", "二、要做实"]
+    # A salutation that names the noun and ends in a colon (各有关单位：) counts nothing.
+    notice = chunks_of(
+        "通知.txt", [("", "各有关单位："), ("一、总体要求", "一、总体要求"), ("二、工作安排", "二、工作安排")]
+    )
+    found = heading_items(analyse("有哪些责任单位？", STATS), [(notice[0], 1.0)], [notice[0]], lambda d: notice)
+    assert found == []
     assert [sources[i].metadata["chunk_index"] for i, _, _ in items] == [1, 2, 3]  # each item cites its chunk
     assert enumeration(analyse("讲了哪三点意见？", STATS), best, [doc], None) == []  # no other chunks to look in
     # a count is answered with what it counts; a time, a place or a person is not answered by the points
@@ -92,6 +104,98 @@ def test_sibling_headings_that_name_the_noun_are_the_list():
     items = heading_items(analyse("实施方案分为哪几个阶段？", STATS), [(DOCS[PLAN][1], 1.0)], sources, siblings)
     assert texts(items) == ["（一）动员部署阶段", "（二）集中宣讲阶段", "（三）总结提升阶段"]
     assert heading_items(analyse("冬训有哪些要求？", STATS), [(DOCS[PLAN][1], 1.0)], sources, siblings) == []
+
+
+MEASURES = [
+    Document(
+        page_content=text, metadata={"id": f"m#{i}", "source": "m", "chunk_index": i, "section": sec, "title": "m"}
+    )
+    for i, (sec, text) in enumerate(
+        [
+            ("四、保障措施", "四、保障措施\n（一）加强组织领导。\n（二）落实经费保障。"),
+            ("五、激励措施", "五、激励措施\n（一）评选优秀宣讲员。\n（二）表彰先进村。"),
+        ]
+    )
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "items"),
+    [
+        ("方案定了哪些激励措施？", ["（一）评选优秀宣讲员。", "（二）表彰先进村。"]),  # the heading naming the phrase
+        ("方案有哪些保障措施？", ["（一）加强组织领导。", "（二）落实经费保障。"]),
+        ("方案有哪些措施？", ["四、保障措施", "五、激励措施"]),  # the headings that each name the noun
+    ],
+)
+def test_a_list_question_naming_one_of_two_sibling_headings_gets_its_items(question, items):
+    sources = list(MEASURES)
+    found = heading_items(analyse(question, STATS), [(MEASURES[0], 1.0)], sources, lambda d: MEASURES)
+    assert texts(found) == items
+
+
+def chunks_of(source: str, sections: list[tuple[str, str]]) -> list[Document]:
+    return [
+        Document(
+            page_content=text, metadata={"id": f"{source}#{i}", "source": source, "chunk_index": i, "section": sec}
+        )
+        for i, (sec, text) in enumerate(sections)
+    ]
+
+
+TALK = chunks_of(
+    "讲话.txt",
+    [("二要让冬训内容接地气", "二要让冬训内容接地气。一是把全会精神学透。二是把实用技术讲活。三是把实事办好。")],
+)
+NOTICE = chunks_of(
+    "通知.txt",
+    [
+        ("一、时间安排", "一、时间安排\n冬训自12月1日开始。"),
+        ("二、学习内容", "二、学习内容\n1．学习全会精神。\n2．学习纪律处分条例。\n3．学习实用技术。"),
+    ],
+)
+
+
+def test_a_heading_that_is_the_lists_label_wins_over_a_higher_ranked_heading_that_mentions_the_noun():
+    # The speech's passage ranks first; its heading mentions 内容, the notice's is the label 学习内容.
+    contexts = [(TALK[0], 2.0), (NOTICE[0], 1.0)]
+    sources = [d for d, _ in contexts]
+    docs = {"讲话.txt": TALK, "通知.txt": NOTICE}
+    found = heading_items(
+        analyse("今年冬训学习哪些内容？", STATS), contexts, sources, lambda d: docs[d.metadata["source"]]
+    )
+    assert texts(found) == ["1．学习全会精神。", "2．学习纪律处分条例。", "3．学习实用技术。"]
+
+
+def test_a_list_label_whose_section_says_it_in_a_sentence_gives_that_sentence():
+    notice = chunks_of("通知.txt", [("二、学习内容", "二、学习内容\n重点学习全会精神、纪律处分条例以及实用技术。")])
+    contexts = [(TALK[0], 2.0), (notice[0], 1.0)]
+    docs = {"讲话.txt": TALK, "通知.txt": notice}
+    found = heading_items(
+        analyse("今年冬训学习哪些内容？", STATS),
+        contexts,
+        [d for d, _ in contexts],
+        lambda d: docs[d.metadata["source"]],
+    )
+    assert texts(found) == ["重点学习全会精神、纪律处分条例以及实用技术。"]
+
+
+def test_a_list_of_points_a_speech_announces_is_the_headings_of_its_sections():
+    # The points' headings do not say 意见; the preamble's 我讲三点意见。 announces them.
+    sources = [DOCS[SPEECH][0]]
+    items = heading_items(analyse("动员会上讲了哪几点意见？", STATS), [(DOCS[SPEECH][0], 1.0)], sources, siblings)
+    assert texts(items) == ["一、要站得高", "二、要抓得准", "三、要压得实"]
+    # 几点 counts too.
+    talk = chunks_of(
+        "讲话.txt", [("", "下面，我再讲几点意见。"), ("一、要学深", "一、要学深"), ("二、要做实", "二、要做实")]
+    )
+    found = heading_items(analyse("讲了哪几点意见？", STATS), [(talk[0], 1.0)], [talk[0]], lambda d: talk)
+    assert texts(found) == ["一、要学深", "二、要做实"]
+    # A salutation that names the noun and ends in a colon (各有关单位：) counts nothing.
+    notice = chunks_of(
+        "通知.txt", [("", "各有关单位："), ("一、总体要求", "一、总体要求"), ("二、工作安排", "二、工作安排")]
+    )
+    found = heading_items(analyse("有哪些责任单位？", STATS), [(notice[0], 1.0)], [notice[0]], lambda d: notice)
+    assert found == []
 
 
 def test_paragraph_leads_are_items_when_nothing_is_numbered():
