@@ -15,9 +15,9 @@ from langchain_core.documents import Document
 from bot.answering.candidates import Candidate
 from bot.answering.drafts import Part, item_lead, source_index
 from bot.answering.evidence import is_heading, term_coverage
-from bot.answering.numbering import CN_AMOUNT, ENUM_ANNOUNCE, ENUM_ITEM
+from bot.answering.numbering import CN_AMOUNT, ENUM_ANNOUNCE, ENUM_ITEM, strip_numbering
 from bot.answering.question import GENERAL, LAST, LIST, NUMBER, ORDINAL, Query, list_phrase, ordinal
-from core.grammar import NUMBERING, SECTION_SEP, compact, numbering_kind, section_parts, section_path, split_sentences
+from core.grammar import SECTION_SEP, compact, numbering_kind, section_parts, section_path, split_sentences
 from ingest.fusion import Scored
 
 Siblings = Callable[[Document], list[Document]]
@@ -31,7 +31,6 @@ LABELLED_MIN_ITEMS = 3  # two labelled lines are as often two fields (联系人,
 LABELLED_LINE = re.compile(r"^[^，,。；;：:\s]{2,12}[：:](?!\s*$)")
 
 
-NUMBERING_PATTERNS = dict(NUMBERING)
 LISTING_KINDS = (LIST, NUMBER, GENERAL)  # the question kinds a list of items can answer
 
 
@@ -124,8 +123,7 @@ LABEL_MAX = 8  # characters of a heading, numbering left out, that can be a list
 
 def _is_label(heading: str, phrase: str) -> bool:
     """Whether a heading is only the label of the list asked for: short, and ending with its phrase (二、学习内容)."""
-    kind = numbering_kind(heading)
-    text = compact(NUMBERING_PATTERNS[kind].sub("", heading.strip(), count=1) if kind else heading.lstrip("#"))
+    text = compact(strip_numbering(heading.strip()))
     return len(text) <= LABEL_MAX and text.endswith(compact(phrase))
 
 

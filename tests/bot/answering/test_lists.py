@@ -94,17 +94,22 @@ def test_sibling_headings_that_name_the_noun_are_the_list():
     assert heading_items(analyse("冬训有哪些要求？", STATS), [(DOCS[PLAN][1], 1.0)], sources, siblings) == []
 
 
-MEASURES = [
-    Document(
-        page_content=text, metadata={"id": f"m#{i}", "source": "m", "chunk_index": i, "section": sec, "title": "m"}
-    )
-    for i, (sec, text) in enumerate(
-        [
-            ("四、保障措施", "四、保障措施\n（一）加强组织领导。\n（二）落实经费保障。"),
-            ("五、激励措施", "五、激励措施\n（一）评选优秀宣讲员。\n（二）表彰先进村。"),
-        ]
-    )
-]
+def chunks_of(source: str, sections: list[tuple[str, str]]) -> list[Document]:
+    return [
+        Document(
+            page_content=text, metadata={"id": f"{source}#{i}", "source": source, "chunk_index": i, "section": sec}
+        )
+        for i, (sec, text) in enumerate(sections)
+    ]
+
+
+MEASURES = chunks_of(
+    "m",
+    [
+        ("四、保障措施", "四、保障措施\n（一）加强组织领导。\n（二）落实经费保障。"),
+        ("五、激励措施", "五、激励措施\n（一）评选优秀宣讲员。\n（二）表彰先进村。"),
+    ],
+)
 
 
 @pytest.mark.parametrize(
@@ -119,15 +124,6 @@ def test_a_list_question_naming_one_of_two_sibling_headings_gets_its_items(quest
     sources = list(MEASURES)
     found = heading_items(analyse(question, STATS), [(MEASURES[0], 1.0)], sources, lambda d: MEASURES)
     assert texts(found) == items
-
-
-def chunks_of(source: str, sections: list[tuple[str, str]]) -> list[Document]:
-    return [
-        Document(
-            page_content=text, metadata={"id": f"{source}#{i}", "source": source, "chunk_index": i, "section": sec}
-        )
-        for i, (sec, text) in enumerate(sections)
-    ]
 
 
 TALK = chunks_of(
