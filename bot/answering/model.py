@@ -481,6 +481,12 @@ def gives_phone(question: str, shown: list[Candidate]) -> bool:
     return not PHONE_ASKED.search(question) or any(PHONE.search(c.text) for c in shown)
 
 
+def shown_context(shown: list[Candidate], passages: list[Document]) -> str:
+    """The passages of the shown answer with the titles and sections they sit under, where a check reads what the
+    answer is about (a work year, a village) rather than what its sentence says."""
+    return "".join(passage_text(passages[c.passage]) for c in shown)
+
+
 # A work year (2027年度) is named as a year: 2027年度, or 2027年 not followed by a month (2027年底, 2027年，).
 WORK_YEAR = re.compile(r"(\d{4})年度")
 
@@ -495,7 +501,7 @@ def same_work_year(question: str, shown: list[Candidate], passages: list[Documen
     asked = set(WORK_YEAR.findall(question))
     if not asked:
         return True
-    text = "".join(passage_text(passages[c.passage]) for c in shown)
+    text = shown_context(shown, passages)
     return all(re.search(rf"{y}年度|{y}年(?![\d〇一二三四五六七八九十]{{1,2}}月)", text) for y in asked)
 
 
@@ -539,7 +545,7 @@ def names_unit(question: str, shown: list[Candidate], passages: list[Document]) 
     names = named_units(question)
     if not names:
         return True
-    text = "".join(passage_text(passages[c.passage]) for c in shown)
+    text = shown_context(shown, passages)
     return all(name in text for name in names)
 
 
